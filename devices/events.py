@@ -1,0 +1,65 @@
+"""The few typed events every device is decoded into.
+
+Times are timezone-aware UTC. Each event carries a stable `event_id`: the
+payload's own id where the device gives one, otherwise one derived with
+`devices.ids.derive_event_id` from source, device time and content, so that a
+redelivered message always gets the same id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """What a machine is doing, as far as its device says."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    IDLE = "idle"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeScan:
+    """A card presented at a reader; `badge` is in the canonical form of `devices.rfid`."""
+
+    reader: str
+    badge: str
+    at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MachineState:
+    """A machine's reported state at one moment, with what the device told about its job."""
+
+    machine: str
+    state: RunState
+    at: datetime
+    event_id: str
+    job: str | None = None
+    progress: float | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    material: float | None = None
+    reported_busy_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Input a codec could not understand; returned, never raised."""
+
+    source: str
+    reason: str
+    raw: bytes
+
+
+Event = BadgeScan | MachineState
+Result = Event | DecodeError
