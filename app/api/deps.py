@@ -1,0 +1,69 @@
+"""FastAPI dependencies: the database session, the caller's key and role checks, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.api.keys import ApiKey, Role, find_key
+from app.db import session_scope
+from app.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An API key made with `labledger keys create`.")
+
+
+def get_engine_dep(request: Request) -> Engine:
+    """The app's engine, set up by the app factory."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[Session]:
+    """One database session per request."""
+    yield from session_scope(engine)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_key(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    """The caller's key, or 401."""
+    if credentials is None:
+        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+    key = find_key(session, credentials.credentials)
+    if key is None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    return key
+
+
+def require(*roles: Role) -> Callable[[ApiKey], ApiKey]:
+    """A dependency that admits only keys with one of `roles` (403 otherwise)."""
+    allowed = {role.value for role in roles}
+
+    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if key.role not in allowed:
+            raise Forbidden(
+                f"a key with role {key.role!r} cannot do this; it needs one of "
+                f"{', '.join(sorted(allowed))}",
+                {"role": key.role, "allowed": sorted(allowed)},
+            )
+        return key
+
+    return check
+
+
+Reader = Annotated[ApiKey, Depends(require(Role.ADMIN, Role.OPERATOR, Role.VIEWER))]
+Writer = Annotated[ApiKey, Depends(require(Role.ADMIN, Role.OPERATOR))]
+Device = Annotated[ApiKey, Depends(require(Role.DEVICE, Role.ADMIN))]
+Admin = Annotated[ApiKey, Depends(require(Role.ADMIN))]
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")]

@@ -1,0 +1,76 @@
+"""REST for machines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlmodel import col, select
+
+from app.api.deps import Limit, Offset, Reader, SessionDep, Writer
+from app.api.pages import Page
+from app.crud import get_or_404, page
+from app.fields import MAX_ID
+from app.lab import service
+from app.lab.models import (
+    Adapter,
+    Machine,
+    MachineCreate,
+    MachineKind,
+    MachinePublic,
+    MachineUpdate,
+)
+
+router = APIRouter(prefix="/machines", tags=["machines"])
+MachineId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("", response_model=Page[MachinePublic])
+def list_machines(
+    session: SessionDep,
+    _key: Reader,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    kind: MachineKind | None = None,
+    adapter: Adapter | None = None,
+    provider_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    active: bool | None = None,
+) -> Page[Machine]:
+    """Machines, filtered by kind, adapter, provider or activity."""
+    query = select(Machine).order_by(col(Machine.id))
+    if kind is not None:
+        query = query.where(Machine.kind == kind)
+    if adapter is not None:
+        query = query.where(Machine.adapter == adapter)
+    if provider_id is not None:
+        query = query.where(Machine.provider_id == provider_id)
+    if active is not None:
+        query = query.where(Machine.active == active)
+    items, total = page(session, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("", response_model=MachinePublic, status_code=201)
+def create_machine(session: SessionDep, _key: Writer, data: MachineCreate) -> Machine:
+    """Add a machine."""
+    return service.create_machine(session, data)
+
+
+@router.get("/{machine_id}", response_model=MachinePublic)
+def read_machine(session: SessionDep, _key: Reader, machine_id: MachineId) -> Machine:
+    """One machine."""
+    return get_or_404(session, Machine, machine_id)
+
+
+@router.patch("/{machine_id}", response_model=MachinePublic)
+def update_machine(
+    session: SessionDep, _key: Writer, machine_id: MachineId, data: MachineUpdate
+) -> Machine:
+    """Change a machine's details."""
+    return service.update_machine(session, get_or_404(session, Machine, machine_id), data)
+
+
+@router.post("/{machine_id}/deactivate", response_model=MachinePublic)
+def deactivate_machine(session: SessionDep, _key: Writer, machine_id: MachineId) -> Machine:
+    """Deactivate a machine; its history stays."""
+    return service.deactivate_machine(session, get_or_404(session, Machine, machine_id))

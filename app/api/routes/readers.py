@@ -1,0 +1,67 @@
+"""REST for badge readers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlmodel import col, select
+
+from app.api.deps import Limit, Offset, SessionDep, Writer
+from app.api.deps import Reader as ReaderKey
+from app.api.pages import Page
+from app.crud import get_or_404, page
+from app.fields import MAX_ID
+from app.lab import service
+from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, ReaderUpdate
+
+router = APIRouter(prefix="/readers", tags=["readers"])
+ReaderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("", response_model=Page[ReaderPublic])
+def list_readers(
+    session: SessionDep,
+    _key: ReaderKey,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    machine_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    protocol: ReaderProtocol | None = None,
+    active: bool | None = None,
+) -> Page[Reader]:
+    """Readers, filtered by machine, protocol or activity."""
+    query = select(Reader).order_by(col(Reader.id))
+    if machine_id is not None:
+        query = query.where(Reader.machine_id == machine_id)
+    if protocol is not None:
+        query = query.where(Reader.protocol == protocol)
+    if active is not None:
+        query = query.where(Reader.active == active)
+    items, total = page(session, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("", response_model=ReaderPublic, status_code=201)
+def create_reader(session: SessionDep, _key: Writer, data: ReaderCreate) -> Reader:
+    """Add a reader."""
+    return service.create_reader(session, data)
+
+
+@router.get("/{reader_id}", response_model=ReaderPublic)
+def read_reader(session: SessionDep, _key: ReaderKey, reader_id: ReaderId) -> Reader:
+    """One reader."""
+    return get_or_404(session, Reader, reader_id)
+
+
+@router.patch("/{reader_id}", response_model=ReaderPublic)
+def update_reader(
+    session: SessionDep, _key: Writer, reader_id: ReaderId, data: ReaderUpdate
+) -> Reader:
+    """Rebind or rename a reader."""
+    return service.update_reader(session, get_or_404(session, Reader, reader_id), data)
+
+
+@router.post("/{reader_id}/deactivate", response_model=ReaderPublic)
+def deactivate_reader(session: SessionDep, _key: Writer, reader_id: ReaderId) -> Reader:
+    """Deactivate a reader."""
+    return service.deactivate_reader(session, get_or_404(session, Reader, reader_id))

@@ -1,0 +1,1 @@
+"""Shop webhooks: signature checks, payload normalisation and the receiving routes."""

@@ -1,0 +1,118 @@
+"""The service's settings: one typed, bounded object read from `LABLEDGER_*` and `.env`.
+
+Bad values fail at start-up with a message naming the setting (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "LABLEDGER_"
+
+SecretList = Annotated[list[SecretStr], NoDecode]
+ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, with its default and its bounds."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./labledger.db",
+        min_length=1,
+        description="SQLAlchemy URL: SQLite file by default, postgresql+psycopg://... in production",
+    )
+    http_host: str = Field(default="127.0.0.1", min_length=1, description="HTTP bind address.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="HTTP port.")
+    public_dashboard: bool = Field(
+        default=False, description="Serve the public (pseudonymous) dashboard without a key."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of log records written."
+    )
+
+    mqtt_enabled: bool = Field(default=True, description="Connect to the MQTT broker at all.")
+    mqtt_host: str = Field(default="localhost", min_length=1, description="MQTT broker host.")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")
+    mqtt_username: str | None = Field(default=None, description="MQTT user name.")
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password.")
+    mqtt_tls: bool = Field(default=False, description="Use TLS to the broker.")
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA bundle for the broker's certificate (system CAs if unset)."
+    )
+    mqtt_client_id: ClientId = Field(
+        default="labledger-1", description="Fixed MQTT client id of this replica."
+    )
+    mqtt_shared_group: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Shared-subscription group; set it so several replicas split the stream.",
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=86400, ge=0, le=2**32 - 1, description="MQTT 5 session expiry (s)."
+    )
+
+    stripe_webhook_secrets: SecretList = Field(
+        default_factory=list, description="Stripe endpoint secrets, comma-separated (rotation)."
+    )
+    shopify_webhook_secrets: SecretList = Field(
+        default_factory=list, description="Shopify app secrets, comma-separated (rotation)."
+    )
+    woocommerce_webhook_secrets: SecretList = Field(
+        default_factory=list, description="WooCommerce webhook secrets, comma-separated."
+    )
+    generic_webhook_secrets: SecretList = Field(
+        default_factory=list, description="Secrets for the generic HMAC webhook, comma-separated."
+    )
+
+    @field_validator(
+        "stripe_webhook_secrets",
+        "shopify_webhook_secrets",
+        "woocommerce_webhook_secrets",
+        "generic_webhook_secrets",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """Accept `a,b` from the environment as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        """Only the two databases the project is tested on."""
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation failure into a message per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

@@ -1,0 +1,71 @@
+"""The FastAPI application factory: routes, error mapping, metrics, lifecycle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.routing import Match
+
+from app.api.errors import install_error_handlers
+from app.api.routes import badges, contributors, health, machines, products, readers
+from app.config import Settings, get_settings
+from app.db import get_engine
+from app.ingest.status import BrokerStatus
+from app.logging_setup import configure_logging
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.web import routes as web
+
+API_PREFIX = "/api/v1"
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's path template, so metrics labels stay few."""
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service for `settings` (read from the environment when not given)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="LabLedger",
+        version="0.1.0",
+        summary="Machine time, contributions and exact payouts for open-hardware labs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = get_engine(settings.database_url)
+    app.state.broker_status = BrokerStatus()
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (contributors, badges, machines, readers, products):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.include_router(web.router)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_template(request)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    return app

@@ -1,0 +1,12 @@
+"""Prometheus metrics of the process, defined once at import."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "labledger_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "labledger_http_request_seconds", "Time to answer an HTTP request", ["method", "route"]
+)

@@ -1,0 +1,7 @@
+"""Every table, imported in one place so the metadata (and Alembic) sees them all."""
+
+from app.accounting.models import Product, ProductSku
+from app.api.keys import ApiKey
+from app.lab.models import Badge, Contributor, Machine, Reader
+
+__all__ = ["ApiKey", "Badge", "Contributor", "Machine", "Product", "ProductSku", "Reader"]

@@ -1,0 +1,144 @@
+"""Bambu Lab printers over their local MQTT (`device/<serial>/report`).
+
+Format: Doridian/OpenBambuAPI `mqtt.md` (topics, `push_status` reports, the
+`pushall` request) and greghesp/ha-bambulab `pybambu/const.py` (`gcode_state`
+values). Reports may be partial, so each is merged into the last known state.
+
+`gcode_state` to `RunState`, decided when `gcode_state` changes:
+
+- `PREPARE`, `RUNNING` -> running; `PAUSE` -> paused; `FINISH` -> finished.
+- `FAILED` -> failed, except with a user-cancel `print_error` (HMS `0300_400C`
+  "The task was canceled." or `0500_400E` "Printing was cancelled.", from the
+  ha-bambulab error table): Bambu reports a stop as `FAILED` -> cancelled.
+- `IDLE`, `SLICING`, `INIT` straight after running or paused, with no terminal
+  state in between: the job ended abnormally (stopped without a report, power
+  cut mid-print) -> cancelled. Otherwise `IDLE` -> idle, and `SLICING` (cloud
+  slicing before a job) and `INIT` (booting) -> idle, as no job runs yet.
+- `OFFLINE` -> offline; `UNKNOWN` and anything unlisted -> unknown.
+
+A `MachineState` is emitted when the mapped state changes, and while running
+also when `mc_percent` changes, because the app shows live progress. Reports
+carry no device clock, so events are timed at receipt. `print_error` has no
+field on `MachineState`; it serves only to tell a cancel from a failure.
+
+Ids: `sequence_id` restarts with the printer, so no payload field is unique;
+the id is derived from topic, `sequence_id` and the exact payload bytes, which
+a redelivery repeats.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from devices._wire import (
+    JsonObject,
+    basename,
+    load_object,
+    message_event_id,
+    require_topic_part,
+    scalar_text,
+    to_int,
+    to_percent,
+    to_text,
+)
+from devices.events import DecodeError, MachineState, Result, RunState
+from devices.timebase import as_utc
+
+# print_error codes Bambu sends when a person stops the job (0300_400C, 0500_400E).
+USER_CANCEL_ERRORS = frozenset({0x0300400C, 0x0500400E})
+
+_DIRECT_STATES = {
+    "PREPARE": RunState.RUNNING,
+    "RUNNING": RunState.RUNNING,
+    "PAUSE": RunState.PAUSED,
+    "FINISH": RunState.FINISHED,
+    "OFFLINE": RunState.OFFLINE,
+}
+_RESTING_STATES = frozenset({"IDLE", "SLICING", "INIT"})
+_ACTIVE = frozenset({RunState.RUNNING, RunState.PAUSED})
+
+
+class BambuCodec:
+    """Decodes one Bambu printer's reports, keeping the merged state between messages."""
+
+    def __init__(self, machine: str, serial: str) -> None:
+        self.machine = machine
+        self.serial = require_topic_part("Bambu serial", serial, allow_slash=False)
+        self.report_topic = f"device/{serial}/report"
+        self.request_topic = f"device/{serial}/request"
+        self._report: JsonObject = {}
+        self._gcode_state: str | None = None
+        self._state: RunState | None = None
+        self._progress: float | None = None
+        self._job: str | None = None
+
+    def pushall_request(self) -> tuple[str, bytes]:
+        """The request that makes the printer send a full report, sent on every (re)connect."""
+        payload = {"pushing": {"sequence_id": "0", "command": "pushall"}}
+        return self.request_topic, json.dumps(payload).encode()
+
+    def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
+        """Merge one report and return the state change or progress it brings, if any."""
+        if topic == self.request_topic:
+            return []  # our own requests, seen when subscribed to device/<serial>/#
+        if topic != self.report_topic:
+            return [DecodeError(topic, f"not a report topic of printer {self.serial}", payload)]
+        message = load_object(topic, payload)
+        if isinstance(message, DecodeError):
+            return [message]
+        report = message.get("print")
+        if report is None:
+            return []  # info / system / mc_print messages carry no job state
+        if not isinstance(report, dict):
+            return [DecodeError(topic, "'print' is not an object", payload)]
+        if report.get("command") != "push_status":
+            return []  # acknowledgements of commands (pause, gcode_line, ...)
+        self._report.update(report)
+        event_id = message_event_id(topic, scalar_text(report.get("sequence_id")), payload)
+        return self._changes(event_id, as_utc(received_at))
+
+    def _changes(self, event_id: str, at: datetime) -> list[Result]:
+        """The event the merged report calls for, if its state or running progress moved."""
+        gcode_state = to_text(self._report.get("gcode_state"))
+        if gcode_state is None:
+            return []  # only deltas so far: wait for a full report (pushall)
+        gcode_state = gcode_state.upper()
+        progress = to_percent(self._report.get("mc_percent"))
+        job = to_text(self._report.get("subtask_name")) or basename(
+            to_text(self._report.get("gcode_file"))
+        )
+        if gcode_state != self._gcode_state:
+            self._gcode_state = gcode_state
+            state = self._map_state(gcode_state)
+        elif self._state is RunState.RUNNING and progress != self._progress:
+            state = RunState.RUNNING
+        else:
+            return []
+        if state in _ACTIVE:
+            self._job = job if self._state not in _ACTIVE else job or self._job
+        elif state in (RunState.FINISHED, RunState.FAILED, RunState.CANCELLED):
+            job = job or self._job
+        self._state = state
+        self._progress = progress
+        return [
+            MachineState(
+                machine=self.machine,
+                state=state,
+                at=at,
+                event_id=event_id,
+                job=job if state is not RunState.IDLE else None,
+                progress=progress if state is not RunState.IDLE else None,
+            )
+        ]
+
+    def _map_state(self, gcode_state: str) -> RunState:
+        """Map a new `gcode_state`, using the previous state to spot abnormal ends."""
+        if gcode_state in _DIRECT_STATES:
+            return _DIRECT_STATES[gcode_state]
+        if gcode_state == "FAILED":
+            error = to_int(self._report.get("print_error"))
+            return RunState.CANCELLED if error in USER_CANCEL_ERRORS else RunState.FAILED
+        if gcode_state in _RESTING_STATES:
+            return RunState.CANCELLED if self._state in _ACTIVE else RunState.IDLE
+        return RunState.UNKNOWN
