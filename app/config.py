@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./labledger.db",
         min_length=1,
-        description="SQLAlchemy URL: SQLite file by default, postgresql+psycopg://... in production",
+        description="SQLAlchemy URL (SQLite file, or postgresql+psycopg://...)",
     )
     http_host: str = Field(default="127.0.0.1", min_length=1, description="HTTP bind address.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="HTTP port.")

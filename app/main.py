@@ -6,8 +6,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from starlette.routing import Match
+from fastapi import FastAPI, Request, Response
 
 from app.api.errors import install_error_handlers
 from app.api.routes import badges, contributors, health, machines, products, readers
@@ -18,16 +17,11 @@ from app.logging_setup import configure_logging
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.web import routes as web
 
-API_PREFIX = "/api/v1"
-
 
 def _route_template(request: Request) -> str:
     """The matched route's path template, so metrics labels stay few."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    route = request.scope.get("route")
+    return str(getattr(route, "path_format", None) or getattr(route, "path", "unmatched"))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,10 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = get_engine(settings.database_url)
     app.state.broker_status = BrokerStatus()
 
-    api = APIRouter(prefix=API_PREFIX)
     for module in (contributors, badges, machines, readers, products):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(web.router)
     install_error_handlers(app)

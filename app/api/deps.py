@@ -14,6 +14,8 @@ from app.api.keys import ApiKey, Role, find_key
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
 
+API_PREFIX = "/api/v1"
+
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `labledger keys create`.")
 
 

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.api.deps import Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Contributor, ContributorCreate, ContributorPublic, ContributorUpdate
 
-router = APIRouter(prefix="/contributors", tags=["contributors"])
+router = APIRouter(prefix=f"{API_PREFIX}/contributors", tags=["contributors"])
 ContributorId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

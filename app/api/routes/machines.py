@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.api.deps import Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page
 from app.fields import MAX_ID
@@ -21,7 +21,7 @@ from app.lab.models import (
     MachineUpdate,
 )
 
-router = APIRouter(prefix="/machines", tags=["machines"])
+router = APIRouter(prefix=f"{API_PREFIX}/machines", tags=["machines"])
 MachineId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

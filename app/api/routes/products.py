@@ -9,12 +9,12 @@ from sqlmodel import col, select
 
 from app.accounting import products
 from app.accounting.models import Product, ProductCreate, ProductPublic, ProductSku, ProductUpdate
-from app.api.deps import Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page
 from app.fields import MAX_ID
 
-router = APIRouter(prefix="/products", tags=["products"])
+router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"])
 ProductId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.api.deps import Limit, Offset, SessionDep, Writer
+from app.api.deps import API_PREFIX, Limit, Offset, SessionDep, Writer
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page
 from app.crud import get_or_404, page
@@ -15,7 +15,7 @@ from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, ReaderUpdate
 
-router = APIRouter(prefix="/readers", tags=["readers"])
+router = APIRouter(prefix=f"{API_PREFIX}/readers", tags=["readers"])
 ReaderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
