@@ -1,0 +1,28 @@
+# The two set-up commands the README gives. Everything else is a detail of these.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## make run: install, migrate the embedded SQLite database, serve http://127.0.0.1:8000
+run: $(VENV)/.installed
+	$(BIN)/labledger db upgrade
+	$(BIN)/labledger serve
+
+## make test: install with dev extras, make sure Mosquitto is there, run the suite
+test: $(VENV)/.installed-dev
+	@scripts/ensure-mosquitto
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
