@@ -1,0 +1,17 @@
+# The LabLedger service. Migrations run at start, then the API and dashboard serve on 8000.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /srv/labledger
+
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY devices ./devices
+COPY firmware-bridge ./firmware-bridge
+RUN pip install . && useradd --system --home /srv/labledger labledger
+USER labledger
+
+ENV LABLEDGER_HTTP_HOST=0.0.0.0 LABLEDGER_HTTP_PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+CMD ["sh", "-c", "labledger db upgrade && exec labledger serve"]

@@ -1,0 +1,62 @@
+"""The production files refer to real settings, services and ports (they cannot run here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from app.config import ENV_PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_app_broker_and_database():
+    services = compose()["services"]
+    assert {"app", "mosquitto", "postgres"} <= set(services)
+    assert services["app"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert any("postgres-data" in volume for volume in services["postgres"]["volumes"])
+
+
+def test_app_environment_names_only_real_settings():
+    environment = compose()["services"]["app"]["environment"]
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    assert set(environment) <= known, set(environment) - known
+    assert environment["LABLEDGER_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert environment["LABLEDGER_MQTT_HOST"] == "mosquitto"
+
+
+def test_ports_match_the_settings_and_the_dockerfile():
+    services = compose()["services"]
+    environment = services["app"]["environment"]
+    assert f"{environment['LABLEDGER_HTTP_PORT']}:8000" in services["app"]["ports"]
+    assert "1883:1883" in services["mosquitto"]["ports"]
+    assert "EXPOSE 8000" in (ROOT / "Dockerfile").read_text()
+    Settings(
+        http_port=int(environment["LABLEDGER_HTTP_PORT"]),
+        mqtt_port=int(environment["LABLEDGER_MQTT_PORT"]),
+        _env_file=None,
+    )
+
+
+def test_mosquitto_is_not_anonymous_and_has_an_acl():
+    config = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
+    assert re.search(r"^allow_anonymous false$", config, re.M)
+    password_file = re.search(r"^password_file (\S+)$", config, re.M)
+    acl_file = re.search(r"^acl_file (\S+)$", config, re.M)
+    assert password_file and acl_file
+    mounts = " ".join(compose()["services"]["mosquitto"]["volumes"])
+    assert "deploy/mosquitto/acl:" + acl_file.group(1) in mounts.replace(":ro", "")
+    acl = (ROOT / "deploy/mosquitto/acl").read_text()
+    assert "user labledger" in acl and "topic read lab/v1/#" in acl
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert f"`{ENV_PREFIX}{name.upper()}`" in readme, name
