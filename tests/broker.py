@@ -51,7 +51,7 @@ class MosquittoBroker:
 
     def start(self) -> None:
         """Start the broker and wait until it accepts connections."""
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binary and our own config
+        self.process = subprocess.Popen(
             [mosquitto_binary(), "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
