@@ -68,6 +68,7 @@ _PRUSA_PROGRESS = re.compile(
     r"(?:NORMAL|SILENT) MODE: Percent done: (-?\d+); print time remaining in mins: (-?\d+)"
 )
 _ACTIVE = frozenset({RunState.RUNNING, RunState.PAUSED})
+_ENDS = frozenset({RunState.FINISHED, RunState.CANCELLED, RunState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +154,9 @@ class MarlinCodec:
     ) -> MachineState | None:
         if busy_s is None and state == self.state:
             return None
-        if state in _ACTIVE and self.state not in _ACTIVE:
-            self._job_ended = False
-        elif state not in _ACTIVE and self.state in _ACTIVE:
+        if state in _ACTIVE:
+            self._job_ended = self._job_ended and self.state in _ACTIVE
+        elif busy_s is None and (state in _ENDS or self.state in _ACTIVE):
             self._job_ended = True
         self.state = state
         content = f"{self._lines_decoded}:{state}:{self.progress}:{busy_s}".encode()
@@ -252,4 +253,3 @@ class MarlinCodec:
         if 0 <= percent <= 100:
             self.progress = float(percent)
         self.remaining_min = remaining if remaining >= 0 else None
-
