@@ -46,8 +46,8 @@ def from_rfc3339(text: object, received_at: datetime) -> datetime:
         return as_utc(received_at)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            return as_utc(received_at)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return as_utc(received_at)
-    if moment.tzinfo is None:
-        return as_utc(received_at)
-    return moment.astimezone(UTC)
