@@ -16,10 +16,12 @@ values). Reports may be partial, so each is merged into the last known state.
   slicing before a job) and `INIT` (booting) -> idle, as no job runs yet.
 - `OFFLINE` -> offline; `UNKNOWN` and anything unlisted -> unknown.
 
-A `MachineState` is emitted when the mapped state changes, and while running
-also when `mc_percent` changes, because the app shows live progress. Reports
-carry no device clock, so events are timed at receipt. `print_error` has no
-field on `MachineState`; it serves only to tell a cancel from a failure.
+The job is `subtask_name`, else the file name of `gcode_file`; an ending keeps
+the name the run had. A `MachineState` is emitted when the mapped state
+changes, and while running also when `mc_percent` changes, because the app
+shows live progress. Reports carry no device clock: events are timed at
+receipt. `print_error` has no field on `MachineState`; it serves only to tell
+a cancel from a failure.
 
 Ids: `sequence_id` restarts with the printer, so no payload field is unique;
 the id is derived from topic, `sequence_id` and the exact payload bytes, which
@@ -118,7 +120,9 @@ class BambuCodec:
         if state in _ACTIVE:
             self._job = job if self._state not in _ACTIVE else job or self._job
         elif state in (RunState.FINISHED, RunState.FAILED, RunState.CANCELLED):
-            job = job or self._job
+            job = self._job or job  # the name the run had, even if the report cleared it
+        else:
+            self._job = None
         self._state = state
         self._progress = progress
         return [

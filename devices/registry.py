@@ -5,20 +5,22 @@ label, address) from configuration; this module turns them into a codec and
 the topics to subscribe to. An unknown name or a bad address is a config
 error, not wire data, so it raises `ValueError` at start-up.
 
-| adapter | address | topics |
-| --- | --- | --- |
-| bambu | printer serial | `device/<serial>/report` |
-| octoprint | base topic (default `octoPrint`) | `<base>/event/+`, `<base>/progress/printing`, `<base>/mqtt` |
-| moonraker | instance | `<instance>/klipper/status`, `<instance>/moonraker/status` |
-| tasmota | device topic | `tele/<topic>/SENSOR`, `tele/<topic>/LWT` |
-| shelly | topic prefix | `<prefix>/status/switch:0`, `<prefix>/events/rpc`, `<prefix>/online` |
-| lab | machine segment | `lab/v1/machine/<address>/state` |
-| marlin, scpi | serial port | none: stream codecs fed from the port |
+Adapters, their address and the topics they need:
+
+- bambu: printer serial; `device/<serial>/report`.
+- octoprint: base topic (default `octoPrint`); `<base>/event/+`,
+  `<base>/progress/printing`, `<base>/mqtt`.
+- moonraker: instance; `<instance>/klipper/status`, `<instance>/moonraker/status`.
+- tasmota: device topic; `tele/<topic>/SENSOR`, `tele/<topic>/LWT`.
+- shelly: topic prefix; `<prefix>/status/switch:0`, `<prefix>/events/rpc`,
+  `<prefix>/online` (channel 0).
+- lab: machine segment; `lab/v1/machine/<address>/state`.
+- marlin, scpi: serial port; no topics, stream codecs fed from the port.
 
 Reader protocols: `mqtt` (`lab/v1/badge/<address>`), and the serial ones
 `rdm6300`, `id12la`, `wedge`, `wiegand26` (no topics). Codecs label their
-events with the configured label; where the lab/v1 codec labels them from the
-topic, the label is put on instead.
+events with the configured label; the lab/v1 codec labels them from the topic,
+so here it is bound to the configured topic and its events get the label.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Final
 from devices._wire import require_topic_part
 from devices.bambu import BambuCodec
 from devices.codec import MqttCodec, StreamCodec
-from devices.events import BadgeScan, MachineState, Result
+from devices.events import BadgeScan, DecodeError, MachineState, Result
 from devices.labv1 import LabV1Codec
 from devices.marlin import MarlinCodec
 from devices.moonraker import MoonrakerCodec
@@ -55,16 +57,19 @@ READER_PROTOCOLS: Final = ("mqtt", *STREAM_READER_PROTOCOLS)
 DEFAULT_OCTOPRINT_BASE: Final = "octoPrint"
 
 
-class _Relabelled:
-    """A lab/v1 codec whose events carry the configured label rather than the topic's."""
+class _LabTopic:
+    """A lab/v1 codec bound to one configured topic, its events labelled as configured."""
 
-    def __init__(self, inner: MqttCodec, *, machine: str | None, reader: str | None) -> None:
-        self._inner = inner
+    def __init__(self, topic: str, *, machine: str | None, reader: str | None) -> None:
+        self.topic = topic
+        self._inner = LabV1Codec()
         self._machine = machine
         self._reader = reader
 
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Decode with the lab/v1 codec, then put the configured label on its events."""
+        if topic != self.topic:
+            return [DecodeError(topic, f"not the configured topic {self.topic}", payload)]
         return [self._relabel(result) for result in self._inner.decode(topic, payload, received_at)]
 
     def _relabel(self, result: Result) -> Result:
@@ -111,7 +116,8 @@ def machine_topics(adapter: str, address: str) -> list[str]:
         return []
     if adapter == "octoprint":
         address = address or DEFAULT_OCTOPRINT_BASE
-    part = require_topic_part(f"{adapter} address", address, allow_slash=adapter != "lab")
+    single_level = adapter in ("bambu", "lab")
+    part = require_topic_part(f"{adapter} address", address, allow_slash=not single_level)
     return [template.format(part) for template in _MACHINE_TOPICS[adapter]]
 
 
@@ -119,8 +125,8 @@ def reader_codec(protocol: str, reader_label: str, address: str) -> Codec:
     """A fresh codec for one badge reader (the address is its port or topic segment)."""
     protocol = _known_protocol(protocol)
     if protocol == "mqtt":
-        require_topic_part("mqtt reader address", address, allow_slash=False)
-        return _Relabelled(LabV1Codec(), machine=None, reader=reader_label)
+        (topic,) = reader_topics(protocol, address)
+        return _LabTopic(topic, machine=None, reader=reader_label)
     return RfidReaderCodec(reader_label, protocol)
 
 
@@ -148,8 +154,8 @@ def _moonraker(label: str, address: str) -> Codec:
 
 def _lab(label: str, address: str) -> Codec:
     """A lab/v1 native machine by its topic segment."""
-    require_topic_part("lab machine address", address, allow_slash=False)
-    return _Relabelled(LabV1Codec(), machine=label, reader=None)
+    (topic,) = machine_topics("lab", address)
+    return _LabTopic(topic, machine=label, reader=None)
 
 
 def _marlin(label: str, _address: str) -> Codec:

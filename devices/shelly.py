@@ -37,6 +37,7 @@ from devices._wire import (
     require_topic_part,
     scalar_text,
     to_float,
+    to_text,
 )
 from devices.events import DecodeError, MachineState, Result, RunState
 from devices.power import PowerRunDetector, PowerTransition
@@ -90,7 +91,7 @@ class ShellyCodec:
         message = load_object(topic, payload)
         if isinstance(message, DecodeError):
             return [message]
-        if message.get("method") not in _NOTIFICATIONS:
+        if to_text(message.get("method")) not in _NOTIFICATIONS:
             return []  # NotifyEvent and RPC responses
         params = message.get("params")
         if not isinstance(params, dict):

@@ -130,4 +130,3 @@ class TasmotaCodec:
             power_w=transition.power_w,
             energy_wh=transition.energy_wh,
         )
-
