@@ -1,0 +1,182 @@
+"""Money as integer minor units of an ISO 4217 currency, never float.
+
+The ledger's minor unit for a currency is the one in Babel's copy of the CLDR
+currency table (`babel.numbers.get_currency_precision`): JPY 0, USD 2, KWD 3.
+Some shops count their integer amounts in a different unit for a few
+currencies; `shop_exponent` and `from_shop_minor` convert those amounts into
+the ledger's unit, refusing any conversion that would lose a digit.
+
+Errors (a `MoneyError` is an `app.errors.InvalidInput`, so the API answers 422)::
+
+    MoneyError (InvalidInput, ValueError)
+    +-- CurrencyError   unknown or malformed currency code
+    +-- AmountError     an amount that is not an exact decimal in that currency
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision, list_currencies
+
+from app.errors import InvalidInput
+
+# Largest magnitude a ledger amount may have: a signed 64-bit database integer.
+MAX_MINOR = 2**63 - 1
+
+_CODE = re.compile(r"[A-Z]{3}")
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,40})?")
+
+# ISO 4217 codes that are not money a shop can take: precious metals, bond
+# market units, SDR, SUCRE, the ADB unit, the testing and "no currency" codes
+# (their ISO minor unit is "N.A."), and withdrawn accounting units.
+_NOT_MONEY = frozenset(
+    {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XEU", "XFO", "XFU"}
+    | {"XPD", "XPT", "XRE", "XSU", "XTS", "XUA", "XXX"}
+)
+
+# Stripe's API counts amounts in its own minor units. Source: Stripe,
+# "Supported currencies" (docs.stripe.com/currencies): "Unless otherwise
+# noted, currencies are two-decimal"; the zero-decimal list below; the
+# three-decimal list below (their last digit must be 0, still a 3-digit unit).
+# Special cases from the same page and Stripe support's "Deprecation of
+# fractional ISK charges": ISK stays two-decimal in the API (100 = 1 krona)
+# although CLDR gives it 0, so a Stripe ISK amount is divided by 100 here.
+# HUF and TWD are zero-decimal for Stripe *payouts* only; charges are
+# two-decimal, as in CLDR, so they need no entry. UGX is in Stripe's
+# zero-decimal list, as in CLDR.
+_STRIPE_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
+    | {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+class MoneyError(InvalidInput, ValueError):
+    """A currency or an amount the ledger cannot hold exactly."""
+
+
+class CurrencyError(MoneyError):
+    """An unknown or malformed ISO 4217 currency code."""
+
+
+class AmountError(MoneyError):
+    """An amount that is not an exact decimal in its currency's minor unit."""
+
+
+def normalize_currency(code: object) -> str:
+    """Return the upper-case ISO 4217 code for `code`, or raise CurrencyError."""
+    if not isinstance(code, str):
+        raise CurrencyError(f"currency must be a 3-letter ISO 4217 code, not {type(code).__name__}")
+    upper = code.strip().upper()
+    if not _CODE.fullmatch(upper):
+        raise CurrencyError(f"currency {code[:16]!r} is not a 3-letter ISO 4217 code")
+    if upper in _NOT_MONEY or upper not in list_currencies():
+        raise CurrencyError(f"currency {upper!r} is not an ISO 4217 currency the ledger accepts")
+    return upper
+
+
+def currency_exponent(code: str) -> int:
+    """Digits after the decimal point of the ledger's minor unit for `code` (CLDR)."""
+    return get_currency_precision(normalize_currency(code))
+
+
+def shop_exponent(shop: str, code: str) -> int:
+    """Digits after the decimal point of the integer amounts `shop` sends for `code`.
+
+    Only Stripe has a rule of its own; any other shop is taken to count in the
+    ledger's (CLDR) minor unit.
+    """
+    currency = normalize_currency(code)
+    if shop == "stripe":
+        if currency in _STRIPE_ZERO_DECIMAL:
+            return 0
+        if currency in _STRIPE_THREE_DECIMAL:
+            return 3
+        return 2
+    return get_currency_precision(currency)
+
+
+def from_shop_minor(amount: int, currency: str, shop: str) -> int:
+    """Convert a shop's integer amount into ledger minor units, exactly or not at all."""
+    _check_int(amount)
+    difference = currency_exponent(currency) - shop_exponent(shop, currency)
+    if difference >= 0:
+        return _bounded(amount * 10**difference)
+    quotient, remainder = divmod(abs(amount), 10**-difference)
+    if remainder:
+        raise AmountError(
+            f"{shop} amount {amount} {currency.upper()} has a fraction of the ledger's minor unit"
+        )
+    return _bounded(-quotient if amount < 0 else quotient)
+
+
+def to_minor(amount: str | Decimal, currency: str) -> int:
+    """Parse a shop's decimal string (or a Decimal) into exact ledger minor units."""
+    exponent = currency_exponent(currency)
+    value = _as_decimal(amount)
+    sign, digits, power = value.as_tuple()
+    assert isinstance(power, int)  # _as_decimal refused NaN and infinities
+    coefficient = int("".join(map(str, digits)) or "0")
+    shift = power + exponent
+    if coefficient == 0:
+        return 0
+    if shift >= 0:
+        if len(digits) + shift > 20:
+            raise AmountError(f"amount {value} is too large for the ledger")
+        minor = coefficient * 10**shift
+    else:
+        minor, rest = (0, coefficient) if -shift > len(digits) else divmod(coefficient, 10**-shift)
+        if rest:
+            raise AmountError(
+                f"amount {value} has more decimals than {currency.upper()} allows ({exponent})"
+            )
+    return _bounded(-minor if sign else minor)
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """Plain decimal text of a minor-unit amount, e.g. 2500 USD -> "25.00", for CSV and display."""
+    _check_int(minor)
+    exponent = currency_exponent(currency)
+    sign = "-" if minor < 0 else ""
+    digits = str(abs(minor))
+    if exponent == 0:
+        return sign + digits
+    digits = digits.rjust(exponent + 1, "0")
+    return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
+
+
+def _as_decimal(amount: object) -> Decimal:
+    """A finite Decimal from a decimal string or Decimal; floats and others refused."""
+    if isinstance(amount, Decimal):
+        if not amount.is_finite():
+            raise AmountError(f"amount {amount} is not a finite number")
+        if amount.adjusted() > 30:
+            raise AmountError("amount is too large for the ledger")
+        return amount
+    if isinstance(amount, str):
+        text = amount.strip()
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise AmountError(f"amount {amount[:32]!r} is not a plain decimal like '25.00'")
+        try:
+            return Decimal(text)
+        except InvalidOperation as exc:  # unreachable after the pattern, kept as a guard
+            raise AmountError(f"amount {amount[:32]!r} is not a decimal") from exc
+    raise AmountError(
+        f"amount must be a decimal string or Decimal, not {type(amount).__name__} "
+        "(floats cannot hold money exactly)"
+    )
+
+
+def _check_int(value: object) -> None:
+    """Refuse anything but a plain int (bool included) as a minor-unit amount."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AmountError(f"a minor-unit amount must be an int, not {type(value).__name__}")
+
+
+def _bounded(minor: int) -> int:
+    """Return `minor` if a 64-bit ledger column can hold it."""
+    if abs(minor) > MAX_MINOR:
+        raise AmountError("amount is too large for the ledger")
+    return minor

@@ -1,0 +1,1 @@
+"""Tests of shop webhook signatures and payloads."""
