@@ -43,6 +43,16 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level of log records written."
     )
 
+    badge_debounce_s: float = Field(
+        default=5.0, ge=0, le=300, description="A repeat of the same scan within this is ignored."
+    )
+    attribution_grace_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        description="A badge-in this soon after a run started claims the run.",
+    )
+
     mqtt_enabled: bool = Field(default=True, description="Connect to the MQTT broker at all.")
     mqtt_host: str = Field(default="localhost", min_length=1, description="MQTT broker host.")
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")

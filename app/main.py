@@ -9,10 +9,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from app.api.errors import install_error_handlers
-from app.api.routes import badges, contributors, health, machines, products, readers
+from app.api.routes import (
+    activity,
+    badges,
+    contributors,
+    events,
+    health,
+    machines,
+    products,
+    readers,
+)
+from app.api.stream import ChangeHub
 from app.config import Settings, get_settings
 from app.db import get_engine
+from app.ingest.service import IngestService
 from app.ingest.status import BrokerStatus
+from app.ingest.worker import WorkerConfig
+from app.lab.sessions import ScanRules
 from app.logging_setup import configure_logging
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.web import routes as web
@@ -24,14 +37,28 @@ def _route_template(request: Request) -> str:
     return str(getattr(route, "path_format", None) or getattr(route, "path", "unmatched"))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, worker_config: WorkerConfig | None = None
+) -> FastAPI:
     """Build the service for `settings` (read from the environment when not given)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
+    hub = ChangeHub()
+    engine = get_engine(settings.database_url)
+    rules = ScanRules(debounce_s=settings.badge_debounce_s, grace_s=settings.attribution_grace_s)
+    broker_status = BrokerStatus()
+    ingest = IngestService(
+        settings, engine, broker_status, hub.publish, worker_config or WorkerConfig(rules=rules)
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        ingest.start()
+        try:
+            yield
+        finally:
+            ingest.stop()
 
     app = FastAPI(
         title="LabLedger",
@@ -40,10 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = get_engine(settings.database_url)
-    app.state.broker_status = BrokerStatus()
+    app.state.engine = engine
+    app.state.broker_status = broker_status
+    app.state.hub = hub
+    app.state.ingest = ingest
 
-    for module in (contributors, badges, machines, readers, products):
+    for module in (contributors, badges, machines, readers, products, activity, events):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(web.router)

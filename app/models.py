@@ -2,6 +2,28 @@
 
 from app.accounting.models import Product, ProductSku
 from app.api.keys import ApiKey
+from app.lab.activity import (
+    DecodeReject,
+    DeviceEvent,
+    LabSession,
+    MachineRun,
+    MachineStatus,
+    UnknownScan,
+)
 from app.lab.models import Badge, Contributor, Machine, Reader
 
-__all__ = ["ApiKey", "Badge", "Contributor", "Machine", "Product", "ProductSku", "Reader"]
+__all__ = [
+    "ApiKey",
+    "Badge",
+    "Contributor",
+    "DecodeReject",
+    "DeviceEvent",
+    "LabSession",
+    "Machine",
+    "MachineRun",
+    "MachineStatus",
+    "Product",
+    "ProductSku",
+    "Reader",
+    "UnknownScan",
+]

@@ -242,18 +242,23 @@ class Reader(SQLModel, table=True):
     protocol: str = Field(default=ReaderProtocol.MQTT, sa_column=Column(String(16), nullable=False))
     address: str | None = Field(default=None, max_length=500)
     machine_id: int | None = Field(default=None, foreign_key="machine.id", index=True)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
     active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ReaderCreate(Strict):
-    """A new reader; `address` is a serial port for serial protocols."""
+    """A new reader: `address` is its lab/v1 topic segment (default: its name) or serial port.
+
+    A reader bound to a product tags the sessions it opens with that product.
+    """
 
     name: Name
     protocol: ReaderProtocol = ReaderProtocol.MQTT
     address: ShortText | None = None
     machine_id: RowId | None = None
+    product_id: RowId | None = None
 
 
 class ReaderUpdate(Strict):
@@ -263,6 +268,7 @@ class ReaderUpdate(Strict):
     protocol: ReaderProtocol | None = None
     address: ShortText | None = None
     machine_id: RowId | None = None
+    product_id: RowId | None = None
 
 
 class ReaderPublic(SQLModel):
@@ -273,6 +279,7 @@ class ReaderPublic(SQLModel):
     protocol: ReaderProtocol
     address: str | None
     machine_id: int | None
+    product_id: int | None
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from app.crud import apply_update, get_or_404
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
+from app.lab.activity import MachineStatus
 from app.lab.models import (
     Badge,
     BadgeCreate,
@@ -168,6 +169,9 @@ def create_machine(session: Session, data: MachineCreate) -> Machine:
     _machine_clash(session, data.name, data.adapter, data.address, None)
     row = Machine(**data.model_dump())
     session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(MachineStatus(machine_id=row.id))
     _commit(session, "a machine with this name or address exists")
     return row
 
@@ -218,7 +222,7 @@ def create_reader(session: Session, data: ReaderCreate) -> Reader:
 def update_reader(session: Session, row: Reader, data: ReaderUpdate) -> Reader:
     """Rebind or rename a reader."""
     _reader_checks(session, data.name, data.machine_id, row.id)
-    apply_update(row, data, nullable={"machine_id", "address"})
+    apply_update(row, data, nullable={"machine_id", "address", "product_id"})
     _commit(session, "a reader with this name exists")
     return row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import col, select
 
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
@@ -51,9 +51,13 @@ def list_machines(
 
 
 @router.post("", response_model=MachinePublic, status_code=201)
-def create_machine(session: SessionDep, _key: Writer, data: MachineCreate) -> Machine:
+def create_machine(
+    request: Request, session: SessionDep, _key: Writer, data: MachineCreate
+) -> Machine:
     """Add a machine."""
-    return service.create_machine(session, data)
+    row = service.create_machine(session, data)
+    request.app.state.ingest.refresh()
+    return row
 
 
 @router.get("/{machine_id}", response_model=MachinePublic)
@@ -64,13 +68,19 @@ def read_machine(session: SessionDep, _key: Reader, machine_id: MachineId) -> Ma
 
 @router.patch("/{machine_id}", response_model=MachinePublic)
 def update_machine(
-    session: SessionDep, _key: Writer, machine_id: MachineId, data: MachineUpdate
+    request: Request, session: SessionDep, _key: Writer, machine_id: MachineId, data: MachineUpdate
 ) -> Machine:
     """Change a machine's details."""
-    return service.update_machine(session, get_or_404(session, Machine, machine_id), data)
+    row = service.update_machine(session, get_or_404(session, Machine, machine_id), data)
+    request.app.state.ingest.refresh()
+    return row
 
 
 @router.post("/{machine_id}/deactivate", response_model=MachinePublic)
-def deactivate_machine(session: SessionDep, _key: Writer, machine_id: MachineId) -> Machine:
+def deactivate_machine(
+    request: Request, session: SessionDep, _key: Writer, machine_id: MachineId
+) -> Machine:
     """Deactivate a machine; its history stays."""
-    return service.deactivate_machine(session, get_or_404(session, Machine, machine_id))
+    row = service.deactivate_machine(session, get_or_404(session, Machine, machine_id))
+    request.app.state.ingest.refresh()
+    return row

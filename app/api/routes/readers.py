@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from sqlmodel import col, select
+from fastapi import APIRouter, Path, Query, Request
+from sqlmodel import Session, col, select
 
+from app.accounting.models import Product
 from app.api.deps import API_PREFIX, Limit, Offset, SessionDep, Writer
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page
@@ -17,6 +18,12 @@ from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, R
 
 router = APIRouter(prefix=f"{API_PREFIX}/readers", tags=["readers"])
 ReaderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _product_exists(session: Session, product_id: int | None) -> None:
+    """A reader can only be bound to a product that exists."""
+    if product_id is not None:
+        get_or_404(session, Product, product_id)
 
 
 @router.get("", response_model=Page[ReaderPublic])
@@ -42,9 +49,14 @@ def list_readers(
 
 
 @router.post("", response_model=ReaderPublic, status_code=201)
-def create_reader(session: SessionDep, _key: Writer, data: ReaderCreate) -> Reader:
+def create_reader(
+    request: Request, session: SessionDep, _key: Writer, data: ReaderCreate
+) -> Reader:
     """Add a reader."""
-    return service.create_reader(session, data)
+    _product_exists(session, data.product_id)
+    row = service.create_reader(session, data)
+    request.app.state.ingest.refresh()
+    return row
 
 
 @router.get("/{reader_id}", response_model=ReaderPublic)
@@ -55,13 +67,20 @@ def read_reader(session: SessionDep, _key: ReaderKey, reader_id: ReaderId) -> Re
 
 @router.patch("/{reader_id}", response_model=ReaderPublic)
 def update_reader(
-    session: SessionDep, _key: Writer, reader_id: ReaderId, data: ReaderUpdate
+    request: Request, session: SessionDep, _key: Writer, reader_id: ReaderId, data: ReaderUpdate
 ) -> Reader:
     """Rebind or rename a reader."""
-    return service.update_reader(session, get_or_404(session, Reader, reader_id), data)
+    _product_exists(session, data.product_id)
+    row = service.update_reader(session, get_or_404(session, Reader, reader_id), data)
+    request.app.state.ingest.refresh()
+    return row
 
 
 @router.post("/{reader_id}/deactivate", response_model=ReaderPublic)
-def deactivate_reader(session: SessionDep, _key: Writer, reader_id: ReaderId) -> Reader:
+def deactivate_reader(
+    request: Request, session: SessionDep, _key: Writer, reader_id: ReaderId
+) -> Reader:
     """Deactivate a reader."""
-    return service.deactivate_reader(session, get_or_404(session, Reader, reader_id))
+    row = service.deactivate_reader(session, get_or_404(session, Reader, reader_id))
+    request.app.state.ingest.refresh()
+    return row

@@ -1,0 +1,142 @@
+"""Device events over HTTP, and what ingest could not use (unknown scans, rejects).
+
+Events posted here go through the same lab/v1 codec and the same recorder as
+MQTT ones, so validation and dedupe are identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlmodel import col, or_, select
+
+from app.api.deps import API_PREFIX, Device, Limit, Offset, SessionDep
+from app.api.deps import Reader as ReaderKey
+from app.api.pages import Page
+from app.crud import page
+from app.errors import InvalidInput, NotFound
+from app.fields import MAX_ID
+from app.lab.activity import DecodeReject, UnknownScan
+from app.lab.models import Machine, Reader
+from app.lab.recorder import BatchOutcome, record_event
+from app.lab.schemas import (
+    BadgeEventIn,
+    EventOutcome,
+    MachineEventIn,
+    RejectPublic,
+    UnknownScanPublic,
+)
+from app.lab.sessions import ScanRules
+from devices.events import BadgeScan, DecodeError, MachineState
+from devices.labv1 import LabV1Codec
+
+router = APIRouter(prefix=API_PREFIX, tags=["events"])
+
+
+def _payload(body: MachineEventIn | BadgeEventIn, drop: str) -> bytes:
+    fields = body.model_dump(mode="json", exclude_none=True, exclude={drop})
+    return json.dumps(fields).encode()
+
+
+def _rules(request: Request) -> ScanRules:
+    settings = request.app.state.settings
+    return ScanRules(debounce_s=settings.badge_debounce_s, grace_s=settings.attribution_grace_s)
+
+
+def _decoded(topic: str, payload: bytes) -> BadgeScan | MachineState:
+    results = LabV1Codec().decode(topic, payload, datetime.now(UTC))
+    errors = [r for r in results if isinstance(r, DecodeError)]
+    if errors or not results:
+        reason = errors[0].reason if errors else "nothing to record"
+        raise InvalidInput(f"event refused: {reason}")
+    event = results[0]
+    assert not isinstance(event, DecodeError)
+    return event
+
+
+def _notify(request: Request, machine_ids: set[int]) -> None:
+    if machine_ids:
+        request.app.state.hub.publish(machine_ids)
+
+
+@router.post("/events/badge", response_model=EventOutcome)
+def post_badge_event(
+    request: Request, db: SessionDep, _key: Device, body: BadgeEventIn
+) -> EventOutcome:
+    """Record a badge scan from an HTTP reader (role device)."""
+    reader = db.exec(select(Reader).where(Reader.name == body.reader, Reader.active)).first()
+    if reader is None or reader.id is None:
+        raise NotFound(f"no active reader named {body.reader!r}")
+    event = _decoded(f"lab/v1/badge/reader-{reader.id}", _payload(body, "reader"))
+    assert isinstance(event, BadgeScan)
+    event = dataclasses.replace(event, reader=str(reader.id))
+    outcome = BatchOutcome()
+    record_event(db, event, "http", _rules(request), outcome)
+    db.commit()
+    _notify(request, outcome.machines)
+    scan = outcome.scans[0] if outcome.scans else "duplicate"
+    return EventOutcome(event_id=event.event_id, recorded=bool(outcome.applied), outcome=scan)
+
+
+@router.post("/events/machine", response_model=EventOutcome)
+def post_machine_event(
+    request: Request, db: SessionDep, _key: Device, body: MachineEventIn
+) -> EventOutcome:
+    """Record a machine state from an HTTP device (role device)."""
+    machine = db.exec(select(Machine).where(Machine.name == body.machine, Machine.active)).first()
+    if machine is None or machine.id is None:
+        raise NotFound(f"no active machine named {body.machine!r}")
+    event = _decoded(f"lab/v1/machine/machine-{machine.id}/state", _payload(body, "machine"))
+    assert isinstance(event, MachineState)
+    event = dataclasses.replace(event, machine=str(machine.id))
+    outcome = BatchOutcome()
+    record_event(db, event, "http", _rules(request), outcome)
+    db.commit()
+    _notify(request, outcome.machines)
+    recorded = bool(outcome.applied)
+    return EventOutcome(
+        event_id=event.event_id, recorded=recorded, outcome="applied" if recorded else "duplicate"
+    )
+
+
+@router.get("/unknown-scans", response_model=Page[UnknownScanPublic])
+def list_unknown_scans(
+    db: SessionDep,
+    _key: ReaderKey,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    reader_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Page[UnknownScan]:
+    """Scans that opened nothing, newest first, so the cards can be enrolled."""
+    query = select(UnknownScan).order_by(col(UnknownScan.at).desc(), col(UnknownScan.id).desc())
+    if reader_id is not None:
+        query = query.where(UnknownScan.reader_id == reader_id)
+    items, total = page(db, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/rejects", response_model=Page[RejectPublic])
+def list_rejects(
+    db: SessionDep,
+    _key: ReaderKey,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    source: Annotated[
+        str | None, Query(max_length=300, description="Topic or port prefix.")
+    ] = None,
+) -> Page[DecodeReject]:
+    """Recent messages that did not decode (a bounded number are kept)."""
+    query = select(DecodeReject).order_by(col(DecodeReject.id).desc())
+    if source:
+        query = query.where(
+            or_(
+                DecodeReject.source == source,
+                col(DecodeReject.source).startswith(source, autoescape=True),
+            )
+        )
+    items, total = page(db, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)

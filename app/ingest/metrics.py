@@ -1,0 +1,12 @@
+"""Ingest metrics: messages in, events applied, duplicates, rejects per source."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter("labledger_ingest_messages_total", "Messages received", ["transport"])
+EVENTS_APPLIED = Counter("labledger_ingest_events_applied_total", "Device events recorded")
+DUPLICATES = Counter("labledger_ingest_duplicates_total", "Redelivered events ignored")
+REJECTS = Counter("labledger_ingest_rejects_total", "Messages that did not decode", ["source"])
+BATCH_SECONDS = Histogram("labledger_ingest_batch_seconds", "Time to write one batch")
+QUEUE_DEPTH = Gauge("labledger_ingest_queue_depth", "Messages waiting to be written")

@@ -1,0 +1,112 @@
+"""Which codec decodes which MQTT topic, built from the configured machines and readers.
+
+Codec objects keep state (Bambu's merged report, a plug's power detector), so a
+rebuild keeps each codec whose machine or reader is configured as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from paho.mqtt.client import topic_matches_sub
+from sqlmodel import Session, select
+
+from app.lab.models import Machine, Reader
+from devices.codec import MqttCodec
+from devices.events import DecodeError, Result
+from devices.registry import (
+    is_stream_adapter,
+    is_stream_reader,
+    machine_codec,
+    machine_topics,
+    reader_codec,
+    reader_topics,
+)
+
+CodecKey = tuple[str, int, str, str, float | None]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One codec and the topic filters it needs."""
+
+    key: CodecKey
+    codec: MqttCodec
+    filters: tuple[str, ...]
+
+
+def reader_address(reader: Reader) -> str:
+    """A reader's address: the configured one, else its name (the lab/v1 topic segment)."""
+    return reader.address or reader.name
+
+
+def _machine_key(machine: Machine) -> CodecKey:
+    assert machine.id is not None
+    return ("machine", machine.id, machine.adapter, machine.address, machine.running_threshold_w)
+
+
+def _reader_key(reader: Reader) -> CodecKey:
+    assert reader.id is not None
+    return ("reader", reader.id, reader.protocol, reader_address(reader), None)
+
+
+class TopicRouter:
+    """Maps incoming topics to the codecs of active machines and readers."""
+
+    def __init__(self) -> None:
+        self._bindings: dict[CodecKey, Binding] = {}
+        self.problems: dict[str, str] = {}
+
+    @property
+    def filters(self) -> set[str]:
+        """Every topic filter some codec needs."""
+        return {f for binding in self._bindings.values() for f in binding.filters}
+
+    def rebuild(self, db: Session) -> None:
+        """Rebuild from the database, keeping codecs whose configuration did not change."""
+        wanted: dict[CodecKey, Binding] = {}
+        problems: dict[str, str] = {}
+        for machine in db.exec(select(Machine).where(Machine.active)).all():
+            if is_stream_adapter(machine.adapter):
+                continue
+            key = _machine_key(machine)
+            try:
+                wanted[key] = self._bindings.get(key) or Binding(
+                    key,
+                    machine_codec(
+                        machine.adapter,
+                        str(machine.id),
+                        machine.address,
+                        machine.running_threshold_w,
+                    ),  # type: ignore[arg-type]
+                    tuple(machine_topics(machine.adapter, machine.address)),
+                )
+            except ValueError as exc:
+                problems[f"machine {machine.id}"] = str(exc)
+        for reader in db.exec(select(Reader).where(Reader.active)).all():
+            if is_stream_reader(reader.protocol):
+                continue
+            key = _reader_key(reader)
+            try:
+                wanted[key] = self._bindings.get(key) or Binding(
+                    key,
+                    reader_codec(reader.protocol, str(reader.id), reader_address(reader)),  # type: ignore[arg-type]
+                    tuple(reader_topics(reader.protocol, reader_address(reader))),
+                )
+            except ValueError as exc:
+                problems[f"reader {reader.id}"] = str(exc)
+        self._bindings = wanted
+        self.problems = problems
+
+    def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
+        """Decode one message with every codec whose filters match its topic."""
+        results: list[Result] = []
+        for binding in list(self._bindings.values()):
+            if any(topic_matches_sub(f, topic) for f in binding.filters):
+                results.extend(binding.codec.decode(topic, payload, received_at))
+        if not results:
+            results.append(
+                DecodeError(topic, "no configured machine or reader uses this topic", payload[:256])
+            )
+        return results

@@ -1,0 +1,157 @@
+"""Records decoded device events exactly once and applies them to sessions and runs.
+
+Callers (the MQTT worker, serial readers, the HTTP event routes) label events
+with the machine's or reader's id; a batch is applied in the caller's
+transaction, and an event id already recorded is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from app.lab.activity import DecodeReject, DeviceEvent
+from app.lab.models import Machine, Reader
+from app.lab.runs import StateSample, apply_machine_sample, lock_status
+from app.lab.sessions import ScanRules, close_on_offline, handle_scan, touch_machine_session
+from devices.events import BadgeScan, DecodeError, Event, MachineState
+
+log = logging.getLogger(__name__)
+
+MAX_RAW_KEPT = 512
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did: events applied, duplicates skipped, and which machines changed."""
+
+    applied: int = 0
+    duplicates: int = 0
+    unroutable: int = 0
+    machines: set[int] = field(default_factory=set)
+    scans: list[str] = field(default_factory=list)
+
+
+def _label_id(label: str) -> int | None:
+    return int(label) if label.isdigit() and len(label) < 12 else None
+
+
+def _already_recorded(db: Session, event_id: str) -> bool:
+    return (
+        db.exec(select(DeviceEvent.id).where(DeviceEvent.event_id == event_id)).first() is not None
+    )
+
+
+def _body(event: MachineState) -> str:
+    fields = {
+        "job": event.job,
+        "progress": event.progress,
+        "power_w": event.power_w,
+        "energy_wh": event.energy_wh,
+        "material": event.material,
+        "reported_busy_s": event.reported_busy_s,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v is not None})
+
+
+def record_machine_state(
+    db: Session, event: MachineState, source: str, rules: ScanRules, outcome: BatchOutcome
+) -> None:
+    """Record and apply one machine-state event labelled with its machine's id."""
+    machine_id = _label_id(event.machine)
+    machine = db.get(Machine, machine_id) if machine_id is not None else None
+    if machine is None or machine.id is None:
+        outcome.unroutable += 1
+        return
+    lock_status(db, machine.id)
+    if _already_recorded(db, event.event_id):
+        outcome.duplicates += 1
+        return
+    db.add(
+        DeviceEvent(
+            event_id=event.event_id,
+            kind="machine",
+            source=source[:300],
+            machine_id=machine.id,
+            at=event.at,
+            state=event.state.value,
+            body=_body(event),
+        )
+    )
+    db.flush()
+    sample = StateSample(
+        event_id=event.event_id,
+        at=event.at,
+        state=event.state.value,
+        job=event.job,
+        progress=event.progress,
+        power_w=event.power_w,
+        energy_wh=event.energy_wh,
+        material=event.material,
+        reported_busy_s=event.reported_busy_s,
+    )
+    apply_machine_sample(db, machine, sample, rules.grace_s)
+    if event.state.value == "offline":
+        close_on_offline(db, machine.id, event.at)
+    else:
+        touch_machine_session(db, machine.id, event.at)
+    outcome.applied += 1
+    outcome.machines.add(machine.id)
+
+
+def record_badge_scan(
+    db: Session, event: BadgeScan, source: str, rules: ScanRules, outcome: BatchOutcome
+) -> None:
+    """Record and apply one badge scan labelled with its reader's id."""
+    reader_id = _label_id(event.reader)
+    reader = db.get(Reader, reader_id) if reader_id is not None else None
+    if reader is None or reader.id is None:
+        outcome.unroutable += 1
+        return
+    if reader.machine_id is not None:
+        lock_status(db, reader.machine_id)
+    if _already_recorded(db, event.event_id):
+        outcome.duplicates += 1
+        return
+    db.add(
+        DeviceEvent(
+            event_id=event.event_id,
+            kind="badge",
+            source=source[:300],
+            reader_id=reader.id,
+            machine_id=reader.machine_id,
+            at=event.at,
+            card_id=event.badge,
+        )
+    )
+    db.flush()
+    outcome.scans.append(handle_scan(db, reader, event.badge, event.at, event.event_id, rules))
+    outcome.applied += 1
+    if reader.machine_id is not None:
+        outcome.machines.add(reader.machine_id)
+
+
+def record_event(
+    db: Session, event: Event, source: str, rules: ScanRules, outcome: BatchOutcome
+) -> None:
+    """Record and apply one event of either kind."""
+    if isinstance(event, MachineState):
+        record_machine_state(db, event, source, rules, outcome)
+    else:
+        record_badge_scan(db, event, source, rules, outcome)
+
+
+def record_reject(db: Session, error: DecodeError, received_at: datetime) -> None:
+    """Keep a message that did not decode, for review (a bounded number are kept)."""
+    db.add(
+        DecodeReject(
+            source=error.source[:300],
+            reason=error.reason[:500],
+            raw_hex=error.raw[:MAX_RAW_KEPT].hex(),
+            received_at=received_at,
+        )
+    )

@@ -1,0 +1,196 @@
+"""Badge sessions: who is at which machine, opened and closed by scans, timeouts and operators.
+
+Rules (DESIGN.md, Session): a badge-in opens a session; the same badge again
+closes it (`badge_out`); another badge at the same machine hands over
+(`handover`); a machine idle past its timeout closes it (`timeout`); a machine
+going offline closes it (`offline`); an operator can close it (`admin`). A
+repeat of the same scan within the debounce window does nothing. An unknown or
+revoked badge opens nothing and is kept as an unknown scan for enrolment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from app.lab.activity import CloseReason, DeviceEvent, LabSession, MachineStatus, UnknownScan
+from app.lab.models import Badge, BadgeStatus, Contributor, Machine, Reader
+from app.lab.runs import attribute_grace, lock_status
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class ScanRules:
+    """The timing rules for scans: debounce of repeats, and the attribution grace window."""
+
+    debounce_s: float = 5.0
+    grace_s: float = 600.0
+
+
+def open_session_on(db: Session, machine_id: int) -> LabSession | None:
+    """The open session at a machine, if any."""
+    return db.exec(
+        select(LabSession).where(
+            LabSession.machine_id == machine_id, col(LabSession.closed_at).is_(None)
+        )
+    ).first()
+
+
+def close_session(
+    db: Session, session: LabSession, at: datetime, reason: CloseReason, by: str
+) -> None:
+    """Close a session with its reason and who or what closed it."""
+    session.closed_at = max(at, session.opened_at)
+    session.close_reason = reason
+    session.closed_by = by[:200]
+
+
+def _is_repeat(
+    db: Session, reader_id: int, card_id: str, at: datetime, event_id: str, rules: ScanRules
+) -> bool:
+    earlier = db.exec(
+        select(DeviceEvent).where(
+            DeviceEvent.kind == "badge",
+            DeviceEvent.reader_id == reader_id,
+            DeviceEvent.card_id == card_id,
+            DeviceEvent.event_id != event_id,
+            col(DeviceEvent.at) <= at,
+            col(DeviceEvent.at) > at - timedelta(seconds=rules.debounce_s),
+        )
+    ).first()
+    return earlier is not None
+
+
+def _last_product(db: Session, contributor_id: int, machine_id: int) -> int | None:
+    """The product this person last worked on at this machine."""
+    return db.exec(
+        select(LabSession.product_id)
+        .where(
+            LabSession.contributor_id == contributor_id,
+            LabSession.machine_id == machine_id,
+            col(LabSession.product_id).is_not(None),
+        )
+        .order_by(col(LabSession.opened_at).desc())
+    ).first()
+
+
+def handle_scan(
+    db: Session, reader: Reader, card_id: str, at: datetime, event_id: str, rules: ScanRules
+) -> str:
+    """Apply one badge scan; returns what it did (opened, closed, handover, unknown, debounced)."""
+    assert reader.id is not None
+    if reader.machine_id is not None:
+        lock_status(db, reader.machine_id)
+    badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
+    contributor = db.get(Contributor, badge.contributor_id) if badge else None
+    if (
+        badge is None
+        or badge.status != BadgeStatus.ACTIVE
+        or contributor is None
+        or not contributor.active
+    ):
+        reason = "unknown" if badge is None else "revoked"
+        db.add(
+            UnknownScan(
+                reader_id=reader.id, card_id=card_id, reason=reason, at=at, event_id=event_id
+            )
+        )
+        return "unknown"
+    if _is_repeat(db, reader.id, card_id, at, event_id, rules):
+        return "debounced"
+    assert contributor.id is not None
+    if reader.machine_id is None:
+        return _door_scan(db, reader, badge, contributor, at, event_id)
+    machine = db.get(Machine, reader.machine_id)
+    assert machine is not None and machine.id is not None
+    current = open_session_on(db, machine.id)
+    outcome = "opened"
+    if current is not None:
+        if current.contributor_id == contributor.id:
+            close_session(db, current, at, CloseReason.BADGE_OUT, contributor.name)
+            return "closed"
+        close_session(db, current, at, CloseReason.HANDOVER, contributor.name)
+        db.flush()
+        outcome = "handover"
+    product_id = reader.product_id or _last_product(db, contributor.id, machine.id)
+    session = LabSession(
+        contributor_id=contributor.id,
+        badge_id=badge.id,
+        machine_id=machine.id,
+        reader_id=reader.id,
+        product_id=product_id,
+        role=contributor.role,
+        opened_at=at,
+        last_activity_at=at,
+        open_event_id=event_id,
+    )
+    db.add(session)
+    db.flush()
+    attribute_grace(db, machine.id, session, rules.grace_s)
+    return outcome
+
+
+def _door_scan(
+    db: Session, reader: Reader, badge: Badge, contributor: Contributor, at: datetime, event_id: str
+) -> str:
+    """At the door a scan toggles the person's presence in the lab."""
+    present = db.exec(
+        select(LabSession).where(
+            LabSession.contributor_id == contributor.id,
+            col(LabSession.machine_id).is_(None),
+            col(LabSession.closed_at).is_(None),
+        )
+    ).first()
+    if present is not None:
+        close_session(db, present, at, CloseReason.BADGE_OUT, contributor.name)
+        return "closed"
+    assert contributor.id is not None
+    db.add(
+        LabSession(
+            contributor_id=contributor.id,
+            badge_id=badge.id,
+            reader_id=reader.id,
+            product_id=reader.product_id,
+            role=contributor.role,
+            opened_at=at,
+            last_activity_at=at,
+            open_event_id=event_id,
+        )
+    )
+    return "opened"
+
+
+def touch_machine_session(db: Session, machine_id: int, at: datetime) -> None:
+    """Machine activity keeps its operator's session from timing out."""
+    session = open_session_on(db, machine_id)
+    if session is not None and at > session.last_activity_at:
+        session.last_activity_at = at
+
+
+def close_on_offline(db: Session, machine_id: int, at: datetime) -> None:
+    """A machine that goes offline ends the session at it."""
+    session = open_session_on(db, machine_id)
+    if session is not None:
+        close_session(db, session, at, CloseReason.OFFLINE, SYSTEM)
+
+
+def close_idle_sessions(db: Session, now: datetime) -> int:
+    """Close sessions whose machine has been idle past its timeout; returns how many."""
+    rows = db.exec(
+        select(LabSession, Machine, MachineStatus)
+        .join(Machine, col(Machine.id) == LabSession.machine_id)
+        .join(MachineStatus, col(MachineStatus.machine_id) == Machine.id, isouter=True)
+        .where(col(LabSession.closed_at).is_(None))
+    ).all()
+    closed = 0
+    for session, machine, status in rows:
+        if status is not None and status.run_id is not None:
+            continue
+        deadline = session.last_activity_at + timedelta(seconds=machine.idle_timeout_s)
+        if deadline <= now:
+            close_session(db, session, deadline, CloseReason.TIMEOUT, SYSTEM)
+            closed += 1
+    return closed
