@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, or_, select
 
 from app.lab.activity import (
@@ -110,6 +111,11 @@ class RunFolder:
         self.status = status
         self.reuse: dict[str, MachineRun] = {}
 
+    def _not_being_rebuilt(self) -> ColumnElement[bool]:
+        """Runs waiting to be reused by a refold are not history yet."""
+        waiting = [run.id for run in self.reuse.values()]
+        return col(MachineRun.id).not_in(waiting) if waiting else true()
+
     def apply(self, sample: StateSample) -> None:
         """Fold one sample, in order."""
         run = self.db.get(MachineRun, self.status.run_id) if self.status.run_id else None
@@ -177,7 +183,9 @@ class RunFolder:
         last = self.db.exec(
             select(MachineRun)
             .where(
-                MachineRun.machine_id == self.machine.id, col(MachineRun.started_at) <= sample.at
+                MachineRun.machine_id == self.machine.id,
+                col(MachineRun.started_at) <= sample.at,
+                self._not_being_rebuilt(),
             )
             .order_by(col(MachineRun.started_at).desc())
         ).first()
@@ -281,7 +289,11 @@ class RunFolder:
         """A device's own print time that follows the end (Marlin's M31) corrects the last run."""
         last = self.db.exec(
             select(MachineRun)
-            .where(MachineRun.machine_id == self.machine.id, MachineRun.status == RunStatus.ENDED)
+            .where(
+                MachineRun.machine_id == self.machine.id,
+                MachineRun.status == RunStatus.ENDED,
+                self._not_being_rebuilt(),
+            )
             .order_by(col(MachineRun.ended_at).desc())
         ).first()
         if last is not None and last.reported_busy_s is None and last.end_reason == sample.state:
