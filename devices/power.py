@@ -73,15 +73,22 @@ class PowerRunDetector:
         self._last: PowerSample | None = None
 
     @classmethod
-    def for_threshold(cls, running_threshold_w: float) -> PowerRunDetector:
+    def for_threshold(
+        cls,
+        running_threshold_w: float,
+        t_on_s: float = DEFAULT_T_ON_S,
+        t_off_s: float = DEFAULT_T_OFF_S,
+    ) -> PowerRunDetector:
         """The documented defaults for a machine whose running threshold is known."""
         if not running_threshold_w > 0:
             raise ValueError(f"running threshold must be positive, got {running_threshold_w}")
+        if t_on_s < 0 or t_off_s < 0:
+            raise ValueError("confirmation times must not be negative")
         return cls(
             p_on_w=running_threshold_w,
             p_off_w=running_threshold_w * DEFAULT_OFF_RATIO,
-            t_on_s=DEFAULT_T_ON_S,
-            t_off_s=DEFAULT_T_OFF_S,
+            t_on_s=t_on_s,
+            t_off_s=t_off_s,
         )
 
     @property

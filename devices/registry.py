@@ -96,13 +96,22 @@ def machine_codec(
     machine_label: str,
     address: str,
     running_threshold_w: float | None = None,
+    power_timing_s: tuple[float, float] | None = None,
 ) -> Codec:
-    """A fresh codec for one machine; power-sensed adapters need the running threshold."""
+    """A fresh codec for one machine; power-sensed adapters need the running threshold.
+
+    `power_timing_s` is (T_on, T_off): how long power must stay above or below the
+    thresholds before a run starts or stops (the detector's defaults when None).
+    """
     adapter = _known_adapter(adapter)
     if adapter in POWER_ADAPTERS:
         if running_threshold_w is None:
             raise ValueError(f"{adapter} machine {machine_label!r} needs a running threshold (W)")
-        detector = PowerRunDetector.for_threshold(running_threshold_w)
+        detector = (
+            PowerRunDetector.for_threshold(running_threshold_w, *power_timing_s)
+            if power_timing_s is not None
+            else PowerRunDetector.for_threshold(running_threshold_w)
+        )
         if adapter == "tasmota":
             return TasmotaCodec(machine_label, address, detector)
         return ShellyCodec(machine_label, address, detector=detector)

@@ -24,7 +24,7 @@ from devices.registry import (
     reader_topics,
 )
 
-CodecKey = tuple[str, int, str, str, float | None]
+CodecKey = tuple[str, int, str, str, tuple[float | None, float, float] | None]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ def reader_address(reader: Reader) -> str:
 
 def _machine_key(machine: Machine) -> CodecKey:
     assert machine.id is not None
-    return ("machine", machine.id, machine.adapter, machine.address, machine.running_threshold_w)
+    power = (machine.running_threshold_w, machine.run_start_after_s, machine.run_stop_after_s)
+    return ("machine", machine.id, machine.adapter, machine.address, power)
 
 
 def _reader_key(reader: Reader) -> CodecKey:
@@ -79,6 +80,7 @@ class TopicRouter:
                         str(machine.id),
                         machine.address,
                         machine.running_threshold_w,
+                        (machine.run_start_after_s, machine.run_stop_after_s),
                     ),  # type: ignore[arg-type]
                     tuple(machine_topics(machine.adapter, machine.address)),
                 )

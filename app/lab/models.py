@@ -183,6 +183,8 @@ class Machine(SQLModel, table=True):
     address: str = Field(max_length=500)
     provider_id: int = Field(foreign_key="contributor.id", index=True)
     running_threshold_w: float | None = Field(default=None)
+    run_start_after_s: float = Field(default=10.0)
+    run_stop_after_s: float = Field(default=30.0)
     idle_timeout_s: int = Field(default=1800)
     active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -190,7 +192,12 @@ class Machine(SQLModel, table=True):
 
 
 class MachineCreate(Strict):
-    """A new machine; the provider defaults to the commons fund."""
+    """A new machine; the provider defaults to the commons fund.
+
+    Power-sensed machines (tasmota, shelly) need `running_threshold_w`; a run starts
+    when power stays above it for `run_start_after_s` and stops when it stays below
+    half of it for `run_stop_after_s`.
+    """
 
     name: Name
     kind: MachineKind
@@ -198,6 +205,8 @@ class MachineCreate(Strict):
     address: ShortText
     provider_id: RowId = COMMONS_FUND_ID
     running_threshold_w: float | None = Field(default=None, gt=0, le=1_000_000)
+    run_start_after_s: float = Field(default=10.0, ge=0, le=3600)
+    run_stop_after_s: float = Field(default=30.0, ge=0, le=3600)
     idle_timeout_s: int = Field(default=1800, ge=30, le=7 * 86400)
 
 
@@ -210,6 +219,8 @@ class MachineUpdate(Strict):
     address: ShortText | None = None
     provider_id: RowId | None = None
     running_threshold_w: float | None = Field(default=None, gt=0, le=1_000_000)
+    run_start_after_s: float | None = Field(default=None, ge=0, le=3600)
+    run_stop_after_s: float | None = Field(default=None, ge=0, le=3600)
     idle_timeout_s: int | None = Field(default=None, ge=30, le=7 * 86400)
 
 
@@ -223,6 +234,8 @@ class MachinePublic(SQLModel):
     address: str
     provider_id: int
     running_threshold_w: float | None
+    run_start_after_s: float
+    run_stop_after_s: float
     idle_timeout_s: int
     active: bool
     created_at: datetime

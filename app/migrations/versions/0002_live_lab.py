@@ -1,8 +1,9 @@
-"""Live lab: device events, rejects, unknown scans, sessions, runs, machine status; reader products.
+"""Live lab: device events, rejects, unknown scans, sessions, runs, machine status.
+
+Also: readers can be bound to a product; power-sensed machines get run timing.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 12:05:36.516915
 """
 
 from collections.abc import Sequence
@@ -188,6 +189,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_machine_run_product_id"), ["product_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_machine_run_started_at"), ["started_at"], unique=False)
 
+    with op.batch_alter_table("machine", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("run_start_after_s", sa.Float(), nullable=False, server_default="10")
+        )
+        batch_op.add_column(
+            sa.Column("run_stop_after_s", sa.Float(), nullable=False, server_default="30")
+        )
+
     with op.batch_alter_table("reader", schema=None) as batch_op:
         batch_op.add_column(sa.Column("product_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -203,6 +212,10 @@ def downgrade() -> None:
     with op.batch_alter_table("reader", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_reader_product_id_product"), type_="foreignkey")
         batch_op.drop_column("product_id")
+
+    with op.batch_alter_table("machine", schema=None) as batch_op:
+        batch_op.drop_column("run_stop_after_s")
+        batch_op.drop_column("run_start_after_s")
 
     with op.batch_alter_table("machine_run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_machine_run_started_at"))
