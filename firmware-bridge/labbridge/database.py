@@ -78,8 +78,13 @@ class Database:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=FULL")
         if create:
-            self._connection.executescript(_SCHEMA)
-            self._connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # One transaction, so a reader never sees a file without its tables.
+            self._connection.executescript(
+                f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
+        elif self._connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+            self._connection.close()
+            raise DatabaseMissing(str(path))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
