@@ -49,6 +49,7 @@ class BambuRelay:
         self._codec = BambuCodec(printer.name, printer.serial)
         self._summary = "report"
         self._outage_logged = False
+        self._stopping = False
         self._lock = threading.Lock()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -78,6 +79,7 @@ class BambuRelay:
 
     def stop(self) -> None:
         """Disconnect from the printer."""
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         self._board.port(self.printer.name, is_open=False)
@@ -116,6 +118,8 @@ class BambuRelay:
 
     def _outage(self, error: str) -> None:
         """Warn once per outage; repeats go to DEBUG."""
+        if self._stopping:
+            return
         if self._outage_logged:
             logger.debug("bambu %s: %s", self.printer.name, error)
             return

@@ -118,9 +118,12 @@ class _Table:
             raise self.fail(key, f"must be {described}, got {value!r}")
         return value
 
-    def has(self, key: str) -> bool:
-        """Whether the key is present."""
-        return key in self.data
+    def table(self, key: str) -> _Table:
+        """A sub-table, which must be there."""
+        if key not in self.data:
+            raise ConfigError(f"[{key}] table is required")
+        self._used.add(key)
+        return _Table(key, self.data[key], self.base)
 
     def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
         """A non-empty string without surrounding spaces."""
@@ -217,18 +220,21 @@ def load_config(path: Path) -> BridgeConfig:
 def parse_config(data: dict[str, object], base: Path) -> BridgeConfig:
     """Check an already parsed TOML document; `base` is where relative paths start."""
     top = _Table("config", data, base)
-    for section in ("bridge", "broker"):
-        if section not in data:
-            raise ConfigError(f"[{section}] table is required")
-    bridge = _Table("bridge", top._get("bridge", dict, "a table", None), base)
-    broker = _broker(_Table("broker", top._get("broker", dict, "a table", None), base))
+    bridge = top.table("bridge")
+    broker = _broker(top.table("broker"))
     serial = _array(top, "serial", base, _serial_device)
     bambu = _array(top, "bambu", base, _bambu_printer)
     top.finish()
     if not serial and not bambu:
         raise ConfigError("nothing to relay: add at least one [[serial]] or [[bambu]] table")
-    _unique([(d.name, f"serial[{i}]") for i, d in enumerate(serial, 1)], "name", bambu)
-    _unique_ports(serial)
+    serial_at = [(d, f"serial[{i}]") for i, d in enumerate(serial, 1)]
+    bambu_at = [(p, f"bambu[{i}]") for i, p in enumerate(bambu, 1)]
+    names = [(d.name, at) for d, at in serial_at] + [(p.name, at) for p, at in bambu_at]
+    _no_repeats(names, "name", "used by")
+    _no_repeats([(p.serial, at) for p, at in bambu_at], "serial", "relayed by")
+    # loop:// opens a fresh loopback each time, so it may be given twice (for trying out).
+    ports = [(d.port, at) for d, at in serial_at if d.port != "loop://"]
+    _no_repeats(ports, "port", "opened by")
     config = BridgeConfig(
         bridge_id=bridge.segment("id"),
         broker=broker,
@@ -365,28 +371,10 @@ def _bambu_printer(table: _Table, _index: int) -> BambuPrinterConfig:
     )
 
 
-def _unique(serial_names: list[tuple[str, str]], key: str, bambu: list[BambuPrinterConfig]) -> None:
+def _no_repeats(values: list[tuple[str, str]], key: str, already: str) -> None:
+    """Refuse a value given twice; `values` are (value, where) pairs in file order."""
     seen: dict[str, str] = {}
-    names = serial_names + [(p.name, f"bambu[{i}]") for i, p in enumerate(bambu, 1)]
-    for name, where in names:
-        if name in seen:
-            raise ConfigError(f"{where}.{key}: {name!r} is already used by {seen[name]}")
-        seen[name] = where
-    serials: dict[str, str] = {}
-    for index, printer in enumerate(bambu, 1):
-        where = f"bambu[{index}]"
-        if printer.serial in serials:
-            raise ConfigError(
-                f"{where}.serial: {printer.serial!r} is already {serials[printer.serial]}"
-            )
-        serials[printer.serial] = where
-
-
-def _unique_ports(devices: list[SerialDeviceConfig]) -> None:
-    seen: dict[str, str] = {}
-    for index, device in enumerate(devices, 1):
-        if device.port in seen and device.port != "loop://":
-            raise ConfigError(
-                f"serial[{index}].port: {device.port!r} is already opened by {seen[device.port]}"
-            )
-        seen[device.port] = f"serial[{index}]"
+    for value, where in values:
+        if value in seen:
+            raise ConfigError(f"{where}.{key}: {value!r} is already {already} {seen[value]}")
+        seen[value] = where
