@@ -54,6 +54,8 @@ class MqttLink:
         self._generation = 0
         self._wanted: set[str] = set()
         self._subscribed: set[str] = set()
+        self._pending: dict[int, list[str]] = {}
+        self.acknowledged: set[str] = set()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
@@ -75,6 +77,7 @@ class MqttLink:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     def _set(self, state: LinkState, detail: str = "") -> None:
@@ -99,7 +102,8 @@ class MqttLink:
 
     def stop(self) -> None:
         """Say offline, disconnect and stop the network thread."""
-        if self.client.is_connected():
+        connected = self.client.is_connected()
+        if connected:
             info = self.client.publish(
                 status_topic(self.settings.mqtt_client_id),
                 _status_payload("offline"),
@@ -107,7 +111,9 @@ class MqttLink:
                 retain=True,
             )
             info.wait_for_publish(timeout=2)
-        self.client.disconnect()
+        self._set(LinkState.DISABLED, "stopped")
+        if connected:
+            self.client.disconnect()
         self.client.loop_stop()
         self._set(LinkState.DISABLED, "stopped")
 
@@ -135,9 +141,14 @@ class MqttLink:
         added = sorted(self._wanted - self._subscribed)
         removed = sorted(self._subscribed - self._wanted)
         if added:
-            self.client.subscribe([(self._filter(f), SubscribeOptions(qos=1)) for f in added])
+            result, mid = self.client.subscribe(
+                [(self._filter(f), SubscribeOptions(qos=1)) for f in added]
+            )
+            if result == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                self._pending[mid] = added
         if removed:
             self.client.unsubscribe([self._filter(f) for f in removed])
+            self.acknowledged -= set(removed)
         self._subscribed = set(self._wanted)
 
     def _on_connect(
@@ -158,7 +169,21 @@ class MqttLink:
         )
         with self._lock:
             self._subscribed = set()
+            self.acknowledged = set()
+            self._pending = {}
             self._sync_subscriptions()
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode], _props: Any
+    ) -> None:
+        """Note which filters the broker granted (a refused one is logged)."""
+        with self._lock:
+            filters = self._pending.pop(mid, [])
+            for topic_filter, reason in zip(filters, reasons, strict=False):
+                if reason.is_failure:
+                    log.warning("broker refused subscription to %s: %s", topic_filter, reason)
+                else:
+                    self.acknowledged.add(topic_filter)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any

@@ -104,10 +104,12 @@ class TopicRouter:
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Decode one message with every codec whose filters match its topic."""
         results: list[Result] = []
+        matched = False
         for binding in list(self._bindings.values()):
             if any(topic_matches_sub(f, topic) for f in binding.filters):
+                matched = True
                 results.extend(binding.codec.decode(topic, payload, received_at))
-        if not results:
+        if not matched:
             results.append(
                 DecodeError(topic, "no configured machine or reader uses this topic", payload[:256])
             )

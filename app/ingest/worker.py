@@ -101,6 +101,7 @@ class IngestWorker:
         self._last_sweep = 0.0
         self._last_refresh = 0.0
         self.batches_written = 0
+        self.refreshes = 0
 
     def start(self) -> None:
         """Start the worker thread."""
@@ -135,6 +136,7 @@ class IngestWorker:
                 with Session(self.engine) as db:
                     self.router.rebuild(db)
                 self._on_refresh()
+                self.refreshes += 1
             except Exception:
                 log.exception("could not rebuild the topic map")
         if now - self._last_sweep >= self.config.sweep_every_s:
