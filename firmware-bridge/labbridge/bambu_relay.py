@@ -22,6 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from devices.bambu import BambuCodec
 from devices.events import MachineState
 from labbridge.config import BambuPrinterConfig
+from labbridge.mqttlog import paho_log_to
 from labbridge.outbox import Outbox
 from labbridge.status import StatusBoard, summarise_state
 from labbridge.tls import printer_context
@@ -56,7 +57,7 @@ class BambuRelay:
             client_id=f"labbridge-{bridge_id}-{printer.serial}",
             protocol=MQTTProtocolVersion.MQTTv311,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.on_log = paho_log_to(logging.getLogger(f"{__name__}.paho"))
         client.reconnect_delay_set(1, reconnect_max_s)
         client.username_pw_set(BAMBU_USER, printer.access_code)
         if printer.tls:

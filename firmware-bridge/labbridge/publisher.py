@@ -31,6 +31,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from labbridge import __version__
 from labbridge.config import BridgeConfig
 from labbridge.database import utc_now_text
+from labbridge.mqttlog import paho_log_to
 from labbridge.outbox import Outbox
 from labbridge.status import StatusBoard
 from labbridge.tls import broker_context
@@ -95,7 +96,7 @@ class Publisher:
             client_id=f"labbridge-{self._config.bridge_id}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.on_log = paho_log_to(logging.getLogger(f"{__name__}.paho"))
         client.max_inflight_messages_set(self._window)
         client.reconnect_delay_set(1, broker.reconnect_max_s)
         client.will_set(self._topic, json.dumps({"state": "offline"}), qos=1, retain=True)

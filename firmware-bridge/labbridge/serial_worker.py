@@ -127,11 +127,11 @@ class SerialWorker:
             try:
                 self._serve(port)
             except (serial.SerialException, OSError) as exc:
-                outage_since = self._outage(outage_since, "lost", exc)
+                outage_since = self._outage(outage_since, "port lost", exc)
             except Exception as exc:
                 # A bug must not end the thread for good: log it, then reopen after a pause.
                 logger.exception("serial %s: unexpected error", self.device.name)
-                outage_since = self._outage(outage_since, "failed on", exc)
+                outage_since = self._outage(outage_since, "unexpected error", exc)
                 self._stopping.wait(delay)
             finally:
                 port.close()
@@ -140,9 +140,11 @@ class SerialWorker:
 
     def _outage(self, since: float | None, what: str, exc: Exception) -> float:
         """Log an outage once (repeats at DEBUG) and mark the port closed; when it began."""
-        error = f"{what} {self.device.port}: {exc}"
+        error = f"{what}: {exc}"
         if since is None:
-            logger.warning("serial %s: %s; retrying", self.device.name, error)
+            logger.warning(
+                "serial %s on %s: %s; retrying", self.device.name, self.device.port, error
+            )
             self._board.port(self.device.name, is_open=False, error=error)
             return time.monotonic()
         logger.debug("serial %s: still %s", self.device.name, error)

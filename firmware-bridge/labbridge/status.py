@@ -146,7 +146,7 @@ def read_report(path: Path) -> Report:
                 row["last_error"],
                 row["last_error_at"],
             )
-            for row in db.query("SELECT * FROM device_status ORDER BY device")
+            for row in db.query("SELECT * FROM device_status ORDER BY device COLLATE NOCASE")
         ]
         return Report(bridge, Outbox(db).counts(), devices)
     finally:

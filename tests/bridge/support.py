@@ -254,6 +254,7 @@ class FakeMarlin:
         self.bad_lines: list[bytes] = []
         self.sd: tuple[int, int] | None = None
         self.print_time = "1h 2m 3s"
+        self.garble_next: bytes | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -283,7 +284,13 @@ class FakeMarlin:
                 self.pty.write(b"Error:checksum mismatch\nResend: 0\nok\n")
                 return
             self.lines.append(line)
-        command = line.split(b"*")[0].split(b" ", 1)[1]
+        number, command = line.split(b"*")[0].split(b" ", 1)
+        if command == self.garble_next:
+            # As if the line arrived corrupted: Marlin asks for it again.
+            self.garble_next = None
+            self.pty.write(f"Error:checksum mismatch, Last Line: {int(number[1:]) - 1}\n".encode())
+            self.pty.write(f"Resend: {int(number[1:])}\nok\n".encode())
+            return
         if command == b"M27":
             sd = self.sd
             answer = f"SD printing byte {sd[0]}/{sd[1]}" if sd else "Not SD printing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sqlite3
 
@@ -47,7 +48,10 @@ def waiting(path):
         db.close()
 
 
-def test_events_made_while_the_lab_broker_is_down_arrive_once_in_order(tmp_path, broker, lab, ptys):
+def test_events_made_while_the_lab_broker_is_down_arrive_once_in_order(
+    tmp_path, broker, lab, ptys, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="labbridge")
     pty = Pty()
     ptys.append(pty)
     config = wedge_config(tmp_path, broker, pty)
@@ -59,6 +63,7 @@ def test_events_made_while_the_lab_broker_is_down_arrive_once_in_order(tmp_path,
             pty.write(badge.encode() + b"\r\n")
         wait_until(lambda: waiting(agent.config.outbox_path) == len(badges), what="queued")
         assert not agent.publisher.connected
+        wait_until(lambda: caplog.text.count("cannot reach the lab broker") >= 2, what="retries")
         broker.start()
         wait_until(lambda: waiting(agent.config.outbox_path) == 0, what="outbox drained")
         events = lab.wait_events(len(badges))
@@ -69,6 +74,9 @@ def test_events_made_while_the_lab_broker_is_down_arrive_once_in_order(tmp_path,
     assert len({e.event_id for e in events}) == len(badges)
     assert json.loads(statuses[-1].payload)["state"] == "online"
     assert all(published for *_rest, published in outbox_rows(agent.config.outbox_path))
+    outage = [r for r in caplog.records if r.name == "labbridge.publisher"]
+    assert [r.levelname for r in outage if "cannot reach" in r.message][:2] == ["WARNING", "DEBUG"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_killed_bridge_sends_its_unsent_messages_after_restart_with_the_same_ids(

@@ -104,6 +104,34 @@ def test_marlin_is_polled_with_checksums_and_reports_a_print_with_its_print_time
     assert numbers == list(range(len(numbers)))
 
 
+def test_marlin_gets_the_lines_it_asks_to_have_resent(tmp_path, broker, lab, ptys):
+    pty = Pty()
+    ptys.append(pty)
+    printer = FakeMarlin(pty)
+    printer.garble_next = b"M105"
+    config = write_config(
+        tmp_path / "bridge.toml",
+        broker.port,
+        serial=[
+            {
+                "kind": "machine",
+                "adapter": "marlin",
+                "name": "mk3",
+                "port": pty.path,
+                "poll_interval_s": 0.2,
+            }
+        ],
+    )
+    try:
+        with running_agent(config):
+            wait_until(lambda: printer.commands().count("M105") >= 2, what="resent M105")
+    finally:
+        printer.stop()
+    first_m105 = next(line for line in printer.lines if b" M105*" in line)
+    assert printer.lines.count(first_m105) == 2  # the same numbered line, sent again
+    assert printer.bad_lines == []
+
+
 def test_scpi_instrument_polled_with_the_configured_query_and_mask(tmp_path, broker, lab, ptys):
     pty = Pty()
     ptys.append(pty)
