@@ -93,6 +93,7 @@ class BambuRelay:
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
+        """Subscribe to the reports and ask for a full one."""
         if reason.is_failure:
             self._outage(f"printer refused the connection: {reason}")
             return
@@ -105,6 +106,7 @@ class BambuRelay:
         client.publish(topic, payload, qos=0)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """The printer's broker did not answer."""
         self._outage(f"cannot reach {self.address}")
 
     def _on_disconnect(
@@ -115,6 +117,7 @@ class BambuRelay:
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
+        """The printer went away; paho reconnects."""
         self._outage(f"disconnected from {self.address}: {reason}")
 
     def _outage(self, error: str) -> None:
@@ -129,6 +132,7 @@ class BambuRelay:
         self._board.port(self.printer.name, is_open=False, error=error)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """Queue the report unchanged, then note what it says for the status table."""
         payload = bytes(message.payload)
         try:
             self._outbox.put(message.topic, payload)

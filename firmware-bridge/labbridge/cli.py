@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
+        """Signal handler: ask the agent to stop."""
         logging.getLogger(__name__).info("signal %s: stopping", signum)
         stop.set()
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _status(path: Path) -> int:
+    """Print the status report; the exit status."""
     try:
         report = read_report(path)
     except DatabaseMissing:

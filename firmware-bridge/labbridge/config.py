@@ -110,6 +110,7 @@ class _Table:
         return ConfigError(f"{self.where(key)}: {problem}")
 
     def _get(self, key: str, kind: type[T], described: str, default: T | None) -> T | None:
+        """The value of a key if it has the type, the default if absent."""
         self._used.add(key)
         if key not in self.data:
             return default
@@ -250,6 +251,7 @@ def parse_config(data: dict[str, object], base: Path) -> BridgeConfig:
 
 
 def _outbox_path(bridge: _Table) -> Path:
+    """The outbox file, which must not be a folder."""
     path = bridge.path_value("outbox", must_exist=False)
     if path is None:
         raise bridge.fail("outbox", "is required (the SQLite file of the outbox and status)")
@@ -259,6 +261,7 @@ def _outbox_path(bridge: _Table) -> Path:
 
 
 def _broker(table: _Table) -> BrokerConfig:
+    """The [broker] table."""
     username = table.text("username")
     password = table.text("password")
     if password is not None and username is None:
@@ -282,6 +285,7 @@ def _broker(table: _Table) -> BrokerConfig:
 
 
 def _array(top: _Table, key: str, base: Path, read: Callable[[_Table, int], T]) -> list[T]:
+    """Every table of an array of tables (``[[key]]``), read by `read`."""
     items = top._get(key, list, f"an array of tables ([[{key}]])", [])
     assert items is not None
     out = []
@@ -296,6 +300,7 @@ def _array(top: _Table, key: str, base: Path, read: Callable[[_Table, int], T]) 
 
 
 def _serial_device(table: _Table, _index: int) -> SerialDeviceConfig:
+    """One [[serial]] table."""
     kind = table.required_text("kind")
     if kind == "reader":
         table.forbid("adapter", "belongs to machines; a reader has a protocol")
@@ -328,6 +333,7 @@ def _serial_device(table: _Table, _index: int) -> SerialDeviceConfig:
 
 
 def _with_scpi_options(table: _Table, device: SerialDeviceConfig) -> SerialDeviceConfig:
+    """The SCPI query and busy mask, checked by building the codec."""
     query = table.text("scpi_query", "STAT:OPER:COND?")
     assert query is not None
     mask = table.integer("scpi_busy_mask", DEFAULT_BUSY_MASK, 1, 0xFFFF_FFFF)
@@ -348,6 +354,7 @@ def _with_scpi_options(table: _Table, device: SerialDeviceConfig) -> SerialDevic
 
 
 def _choice(table: _Table, key: str, allowed: tuple[str, ...]) -> str:
+    """A required string from a fixed list."""
     value = table.required_text(key)
     if value not in allowed:
         raise table.fail(key, f"must be one of {', '.join(allowed)}, got {value!r}")
@@ -355,6 +362,7 @@ def _choice(table: _Table, key: str, allowed: tuple[str, ...]) -> str:
 
 
 def _bambu_printer(table: _Table, _index: int) -> BambuPrinterConfig:
+    """One [[bambu]] table."""
     serial = table.segment("serial")
     tls = table.boolean("tls", True)
     ca_file = table.path_value("ca_file", must_exist=True)

@@ -17,6 +17,7 @@ def paho_log_to(target: logging.Logger) -> Callable[[mqtt.Client, Any, int, str]
     """
 
     def on_log(_client: mqtt.Client, _userdata: Any, _level: int, message: str) -> None:
+        """One paho log line, at DEBUG."""
         target.debug("%s", message)
 
     return on_log

@@ -64,6 +64,7 @@ class MarlinPoller:
         self._sent: deque[tuple[int, bytes]] = deque(maxlen=HISTORY)
 
     def _line(self, command: str) -> bytes:
+        """The next numbered line, kept for a resend."""
         line = checksum_line(self._next_line, command)
         self._sent.append((self._next_line, line))
         self._next_line += 1

@@ -90,6 +90,7 @@ class Publisher:
         return self._connected.is_set()
 
     def _make_client(self) -> mqtt.Client:
+        """The paho client with its Last Will, credentials, TLS and callbacks."""
         broker = self._broker
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -140,6 +141,7 @@ class Publisher:
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
+        """Say online (retained) and let the publisher send."""
         if reason.is_failure:
             # Wrong credentials or not allowed: paho retries; say so once per outage.
             self._log_outage("lab broker refused the connection: %s", reason)
@@ -152,6 +154,7 @@ class Publisher:
         self._wake.set()
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """The broker did not answer; paho retries."""
         self._log_outage("cannot reach the lab broker %s:%s", self._broker.host, self._broker.port)
 
     def _on_disconnect(
@@ -162,6 +165,7 @@ class Publisher:
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
+        """Stop handing over messages until the next connect."""
         was_connected = self._connected.is_set()
         self._connected.clear()
         if was_connected and not self._stopping.is_set():
@@ -171,6 +175,7 @@ class Publisher:
     def _on_publish(
         self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode, _props: Any
     ) -> None:
+        """A PUBACK: hand it to the publisher thread (no work in paho's thread)."""
         self._acks.put((mid, reason))
         self._wake.set()
 
@@ -184,6 +189,7 @@ class Publisher:
         logger.warning(message, *args)
 
     def _run(self) -> None:
+        """The publisher thread: settle acks, hand over rows, prune now and then."""
         in_flight: deque[_InFlight] = deque()
         last_seq = 0
         next_prune = 0.0

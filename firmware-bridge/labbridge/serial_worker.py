@@ -34,6 +34,7 @@ READ_TIMEOUT_S: Final = 0.05
 WRITE_TIMEOUT_S: Final = 2.0
 READ_MAX: Final = 4096
 FIRST_RETRY_S: Final = 0.2
+STABLE_S: Final = 10.0
 
 
 def make_codec(device: SerialDeviceConfig) -> StreamCodec:
@@ -97,6 +98,7 @@ class SerialWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        """The port's thread: open, serve, and reopen with backoff until stopped."""
         delay = FIRST_RETRY_S
         outage_since: float | None = None
         while not self._stopping.is_set():
@@ -122,7 +124,7 @@ class SerialWorker:
             else:
                 logger.info("serial %s: %s open", self.device.name, self.device.port)
             outage_since = None
-            delay = FIRST_RETRY_S
+            opened_at = time.monotonic()
             self._board.port(self.device.name, is_open=True)
             try:
                 self._serve(port)
@@ -132,11 +134,15 @@ class SerialWorker:
                 # A bug must not end the thread for good: log it, then reopen after a pause.
                 logger.exception("serial %s: unexpected error", self.device.name)
                 outage_since = self._outage(outage_since, "unexpected error", exc)
-                self._stopping.wait(delay)
             finally:
                 port.close()
             if self._stopping.is_set():
                 self._board.port(self.device.name, is_open=False)
+                break
+            # A port that keeps failing right after opening backs off like one that will not open.
+            stable = time.monotonic() - opened_at >= STABLE_S
+            delay = FIRST_RETRY_S if stable else min(delay * 2, self._reopen_max_s)
+            self._stopping.wait(delay)
 
     def _outage(self, since: float | None, what: str, exc: Exception) -> float:
         """Log an outage once (repeats at DEBUG) and mark the port closed; when it began."""
@@ -167,6 +173,7 @@ class SerialWorker:
             self._write(port, self._poller.after(results))
 
     def _write(self, port: serial.Serial, lines: list[bytes]) -> None:
+        """Write lines to the device."""
         for line in lines:
             port.write(line)
 
