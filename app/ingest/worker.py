@@ -9,6 +9,7 @@ fails to commit is retried with backoff, from the already-decoded events.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -170,7 +171,11 @@ class IngestWorker:
 
     def _decode(self, message: Inbound) -> _Item:
         if isinstance(message, Decoded):
-            return _Item(message.source, list(message.results), message.received_at)
+            results = [
+                dataclasses.replace(r, source=message.source) if isinstance(r, DecodeError) else r
+                for r in message.results
+            ]
+            return _Item(message.source, results, message.received_at)
         try:
             results = self.router.decode(message.topic, message.payload, message.received_at)
         except Exception as exc:  # a codec bug must not stop ingest

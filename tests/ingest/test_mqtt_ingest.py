@@ -185,7 +185,7 @@ def test_service_announces_itself_retained_with_a_will(live, broker):
     watcher.loop_start()
     try:
         status = eventually(lambda: seen)
-        assert list(status.values())[0]["state"] == "online"
+        assert next(iter(status.values()))["state"] == "online"
     finally:
         watcher.loop_stop()
         watcher.disconnect()
