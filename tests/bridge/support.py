@@ -19,14 +19,14 @@ from functools import reduce
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from labbridge.agent import Agent
-from labbridge.config import load_config
-from labbridge.status import read_report
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devices.labv1 import LabV1Codec
+from labbridge.agent import Agent
+from labbridge.config import load_config
+from labbridge.status import read_report
 
 DEADLINE_S = 10.0
 

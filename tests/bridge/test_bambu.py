@@ -6,8 +6,8 @@ import json
 import subprocess
 
 import pytest
-from labbridge.status import read_report
 
+from labbridge.status import read_report
 from tests.bridge.support import Subscriber, running_agent, wait_until, write_config
 from tests.broker import MosquittoBroker
 

@@ -6,7 +6,6 @@ import json
 import signal
 
 from labbridge import __version__
-
 from tests.bridge.support import (
     Pty,
     bridge_process,

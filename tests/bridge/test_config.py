@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from labbridge.config import ConfigError, load_config, parse_config
 
+from labbridge.config import ConfigError, load_config, parse_config
 from tests.bridge.support import run_cli
 
 EXAMPLE = Path(__file__).parents[2] / "firmware-bridge" / "bridge.toml.example"

@@ -9,7 +9,6 @@ import sqlite3
 
 from labbridge.database import Database, DatabaseMissing
 from labbridge.outbox import Outbox
-
 from tests.bridge.support import (
     Pty,
     bridge_process,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import random
 
-from labbridge.status import read_report
-
 from devices.events import BadgeScan, MachineState, RunState
+from labbridge.status import read_report
 from tests.bridge.support import (
     FakeMarlin,
     Pty,

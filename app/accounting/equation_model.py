@@ -1,0 +1,303 @@
+"""The value equation as data: contribution kinds, rates, buckets, and the points they give.
+
+Units of a contribution's `quantity`, by kind:
+
+- `labour`, `machine`, `design`, `documentation`: hours.
+- `money`, `materials`: minor units of the currency the sale is booked in
+  (the caller converts other currencies first); the rate is per major unit.
+- `citation`: depends on `Rates.citation_mode`.
+  `"points"`: the quantity is the points credited, as they are.
+  `"percent"`: the quantity is a percentage p of the product's total points.
+  With B the points of every non-citation contribution counted by the bucket
+  and P the sum of all citation percentages counted, a citation of p gets
+  B * p / (100 - P) points, so that it holds exactly p % of the total
+  B * 100 / (100 - P). P must stay below 100; with B = 0 citations get nothing
+  (a citation is a share of others' work, and there is none).
+
+Quantities must not be negative: corrections are made by not approving (or by
+retracting) a contribution, not by negative ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+from typing import Final, Literal
+
+from app.accounting.allocation import exact_fraction
+
+__all__ = [
+    "COMMONS_FUND",
+    "DEFAULT_EQUATION",
+    "REST_BUCKET",
+    "Bucket",
+    "BucketMode",
+    "CitationMode",
+    "ContributionInput",
+    "ContributionKind",
+    "Equation",
+    "Rates",
+    "points_by_contributor",
+]
+
+#: `Bucket.recipient_id` meaning "the commons fund given to `compute_split`":
+#: an equation is written before it is known which contributor row the fund is.
+COMMONS_FUND: Final = 0
+
+#: Name under which what no bucket takes is reported; buckets may not use it.
+REST_BUCKET: Final = "rest"
+
+BucketMode = Literal["straight", "remaining"]
+CitationMode = Literal["points", "percent"]
+
+_HUNDRED: Final = Fraction(100)
+
+
+class ContributionKind(StrEnum):
+    """What a contribution is; the unit of its quantity is in the module docstring."""
+
+    LABOUR = "labour"
+    MACHINE = "machine"
+    MONEY = "money"
+    MATERIALS = "materials"
+    DESIGN = "design"
+    DOCUMENTATION = "documentation"
+    CITATION = "citation"
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionInput:
+    """One approved contribution to a product, as the split engine needs it."""
+
+    contributor_id: int
+    kind: ContributionKind
+    quantity: Fraction
+    role: str | None = None
+    machine_id: int | None = None
+    machine_kind: str | None = None
+
+    def __post_init__(self) -> None:
+        """Coerce kind and quantity to exact types and refuse nonsense."""
+        object.__setattr__(self, "kind", ContributionKind(self.kind))
+        quantity = exact_fraction(self.quantity, "contribution quantity")
+        if quantity < 0:
+            raise ValueError(f"contribution quantity is negative ({quantity})")
+        object.__setattr__(self, "quantity", quantity)
+
+
+def _rate(value: object, what: str) -> Fraction:
+    rate = exact_fraction(value, what)
+    if rate < 0:
+        raise ValueError(f"{what} is negative ({rate})")
+    return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Points per unit of each contribution kind, with per-role and per-machine rates."""
+
+    labour_per_hour: Fraction = Fraction(1)
+    labour_by_role: Mapping[str, Fraction] = field(default_factory=dict)
+    machine_per_hour: Fraction = Fraction(1, 2)
+    machine_by_id: Mapping[int, Fraction] = field(default_factory=dict)
+    machine_by_kind: Mapping[str, Fraction] = field(default_factory=dict)
+    money_per_major_unit: Fraction = Fraction(1)
+    materials_per_major_unit: Fraction = Fraction(1)
+    design_per_hour: Fraction = Fraction(1)
+    documentation_per_hour: Fraction = Fraction(1)
+    citation_mode: CitationMode = "points"
+
+    def __post_init__(self) -> None:
+        """Make every rate an exact, non-negative Fraction."""
+        for name in (
+            "labour_per_hour",
+            "machine_per_hour",
+            "money_per_major_unit",
+            "materials_per_major_unit",
+            "design_per_hour",
+            "documentation_per_hour",
+        ):
+            object.__setattr__(self, name, _rate(getattr(self, name), name))
+        for name in ("labour_by_role", "machine_by_id", "machine_by_kind"):
+            table = getattr(self, name)
+            object.__setattr__(
+                self, name, {key: _rate(v, f"{name}[{key!r}]") for key, v in table.items()}
+            )
+        if self.citation_mode not in ("points", "percent"):
+            raise ValueError(
+                f"citation_mode must be 'points' or 'percent', not {self.citation_mode!r}"
+            )
+
+    def labour_rate(self, role: str | None) -> Fraction:
+        """Points per hour of labour in `role` (the default rate for unknown or no role)."""
+        if role is None:
+            return self.labour_per_hour
+        return self.labour_by_role.get(role, self.labour_per_hour)
+
+    def machine_rate(self, machine_id: int | None, machine_kind: str | None) -> Fraction:
+        """Points per machine hour: by machine id, else by machine kind, else the default."""
+        if machine_id is not None and machine_id in self.machine_by_id:
+            return self.machine_by_id[machine_id]
+        if machine_kind is not None and machine_kind in self.machine_by_kind:
+            return self.machine_by_kind[machine_kind]
+        return self.machine_per_hour
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One step of an equation: a percentage paid to a fixed recipient or to contributors.
+
+    `straight` takes `percent` of the whole net amount, `remaining` takes
+    `percent` of what the buckets before it left. `recipient_id` None means
+    contributors by points (counting only `kinds`, or every kind when None);
+    `COMMONS_FUND` means the commons fund. `cap_minor` makes a fixed
+    recipient's claim debt-like: it is paid until the cap is reached across
+    sales, and whatever the cap stops flows on to the following buckets.
+    """
+
+    name: str
+    mode: BucketMode
+    percent: Fraction
+    recipient_id: int | None = None
+    kinds: frozenset[ContributionKind] | None = None
+    cap_minor: int | None = None
+
+    def __post_init__(self) -> None:
+        """Validate the bucket on its own; the equation validates the sequence."""
+        if not self.name or self.name == REST_BUCKET:
+            raise ValueError(f"bucket name must be non-empty and not {REST_BUCKET!r}")
+        if self.mode not in ("straight", "remaining"):
+            raise ValueError(f"bucket {self.name!r}: mode must be 'straight' or 'remaining'")
+        percent = exact_fraction(self.percent, f"percent of bucket {self.name!r}")
+        if not 0 < percent <= _HUNDRED:
+            raise ValueError(f"bucket {self.name!r}: percent must be in (0, 100], not {percent}")
+        object.__setattr__(self, "percent", percent)
+        if self.recipient_id is not None and self.recipient_id < 0:
+            raise ValueError(f"bucket {self.name!r}: recipient id must not be negative")
+        if self.kinds is not None:
+            if self.recipient_id is not None:
+                raise ValueError(f"bucket {self.name!r}: only contributor buckets filter kinds")
+            kinds = frozenset(ContributionKind(k) for k in self.kinds)
+            if not kinds:
+                raise ValueError(f"bucket {self.name!r}: an empty kinds filter counts nothing")
+            object.__setattr__(self, "kinds", kinds)
+        if self.cap_minor is not None:
+            if self.recipient_id is None:
+                raise ValueError(f"bucket {self.name!r}: only a fixed recipient can have a cap")
+            if isinstance(self.cap_minor, bool) or not isinstance(self.cap_minor, int):
+                raise TypeError(f"bucket {self.name!r}: cap must be int minor units")
+            if self.cap_minor <= 0:
+                raise ValueError(f"bucket {self.name!r}: cap must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """One version of a product's value equation: rates and an ordered list of buckets.
+
+    What the buckets leave of a sale (they need not consume 100 %) goes to the
+    commons fund, reported as the `rest` bucket.
+    """
+
+    version: int
+    rates: Rates
+    buckets: tuple[Bucket, ...]
+
+    def __post_init__(self) -> None:
+        """Refuse equations that could pay out more than a sale brings in."""
+        if self.version < 1:
+            raise ValueError("equation version must be 1 or more")
+        object.__setattr__(self, "buckets", tuple(self.buckets))
+        if not self.buckets:
+            raise ValueError("an equation needs at least one bucket")
+        names = [b.name for b in self.buckets]
+        if len(set(names)) != len(names):
+            raise ValueError("bucket names must be unique (caps are tracked by name)")
+        # Walk a sale of 1 with no cap reached: caps only ever leave more for
+        # later buckets, so if nothing goes negative here it never does.
+        left = Fraction(1)
+        for bucket in self.buckets:
+            base = Fraction(1) if bucket.mode == "straight" else left
+            left -= base * bucket.percent / _HUNDRED
+            if left < 0:
+                raise ValueError(
+                    f"bucket {bucket.name!r} takes more than the buckets before it leave"
+                )
+
+
+#: Ten percent straight to the commons fund, the remaining 90 % to contributors
+#: by points: labour 1 point/h, machine 0.5 point/h, money and materials
+#: 1 point per major currency unit, design and documentation 1 point/h,
+#: citations counted as points.
+DEFAULT_EQUATION: Final = Equation(
+    version=1,
+    rates=Rates(),
+    buckets=(
+        Bucket("commons", "straight", Fraction(10), recipient_id=COMMONS_FUND),
+        Bucket("contributors", "remaining", Fraction(100)),
+    ),
+)
+
+
+def _points(contribution: ContributionInput, rates: Rates, currency_exponent: int) -> Fraction:
+    """Points of one non-citation contribution."""
+    kind, quantity = contribution.kind, contribution.quantity
+    if kind is ContributionKind.LABOUR:
+        return quantity * rates.labour_rate(contribution.role)
+    if kind is ContributionKind.MACHINE:
+        return quantity * rates.machine_rate(contribution.machine_id, contribution.machine_kind)
+    if kind is ContributionKind.MONEY:
+        return quantity * rates.money_per_major_unit / 10**currency_exponent
+    if kind is ContributionKind.MATERIALS:
+        return quantity * rates.materials_per_major_unit / 10**currency_exponent
+    if kind is ContributionKind.DESIGN:
+        return quantity * rates.design_per_hour
+    if kind is ContributionKind.DOCUMENTATION:
+        return quantity * rates.documentation_per_hour
+    raise ValueError(f"no points rule for kind {kind!r}")
+
+
+def points_by_contributor(
+    contributions: Iterable[ContributionInput],
+    rates: Rates,
+    kinds_filter: frozenset[ContributionKind] | None = None,
+    *,
+    currency_exponent: int,
+) -> dict[int, Fraction]:
+    """Points per contributor (only those above zero), counting only `kinds_filter` if given.
+
+    `currency_exponent` is that of the currency money and materials are given in.
+    """
+    if not 0 <= currency_exponent <= 6 or isinstance(currency_exponent, bool):
+        raise ValueError(f"currency exponent {currency_exponent} is out of range")
+    points: dict[int, Fraction] = {}
+    citations: list[ContributionInput] = []
+    for contribution in contributions:
+        if kinds_filter is not None and contribution.kind not in kinds_filter:
+            continue
+        if contribution.kind is ContributionKind.CITATION:
+            citations.append(contribution)
+            continue
+        earned = _points(contribution, rates, currency_exponent)
+        points[contribution.contributor_id] = points.get(contribution.contributor_id, 0) + earned
+    if rates.citation_mode == "points":
+        for citation in citations:
+            cid = citation.contributor_id
+            points[cid] = points.get(cid, Fraction(0)) + citation.quantity
+    elif citations:
+        claimed = sum((c.quantity for c in citations), Fraction(0))
+        if claimed >= _HUNDRED:
+            raise ValueError(f"citations claim {claimed} % of the points; they must stay below 100")
+        base = sum(points.values(), Fraction(0))
+        for citation in citations:
+            cid = citation.contributor_id
+            points[cid] = points.get(cid, Fraction(0)) + base * citation.quantity / (
+                _HUNDRED - claimed
+            )
+    return {cid: p for cid, p in points.items() if p > 0}
+
+
+def _unused() -> None:  # pragma: no cover
+    math.floor(0)
