@@ -20,7 +20,6 @@ retracting) a contribution, not by negative ones.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -249,9 +248,9 @@ def _points(contribution: ContributionInput, rates: Rates, currency_exponent: in
     if kind is ContributionKind.MACHINE:
         return quantity * rates.machine_rate(contribution.machine_id, contribution.machine_kind)
     if kind is ContributionKind.MONEY:
-        return quantity * rates.money_per_major_unit / 10**currency_exponent
+        return quantity * rates.money_per_major_unit / Fraction(10) ** currency_exponent
     if kind is ContributionKind.MATERIALS:
-        return quantity * rates.materials_per_major_unit / 10**currency_exponent
+        return quantity * rates.materials_per_major_unit / Fraction(10) ** currency_exponent
     if kind is ContributionKind.DESIGN:
         return quantity * rates.design_per_hour
     if kind is ContributionKind.DOCUMENTATION:
@@ -281,7 +280,9 @@ def points_by_contributor(
             citations.append(contribution)
             continue
         earned = _points(contribution, rates, currency_exponent)
-        points[contribution.contributor_id] = points.get(contribution.contributor_id, 0) + earned
+        points[contribution.contributor_id] = (
+            points.get(contribution.contributor_id, Fraction(0)) + earned
+        )
     if rates.citation_mode == "points":
         for citation in citations:
             cid = citation.contributor_id
@@ -297,7 +298,3 @@ def points_by_contributor(
                 _HUNDRED - claimed
             )
     return {cid: p for cid, p in points.items() if p > 0}
-
-
-def _unused() -> None:  # pragma: no cover
-    math.floor(0)

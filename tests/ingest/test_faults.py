@@ -131,11 +131,11 @@ def test_two_replicas_with_a_shared_subscription_apply_each_event_once(settings,
     ]
     with TestClient(replicas[0]) as first, TestClient(replicas[1]) as second:
         for client in (first, second):
-            link = client.app.state.ingest.link
+            ingest = client.app.state.ingest
             eventually(
-                lambda link=link: (
-                    link.acknowledged
-                    and link.acknowledged >= client.app.state.ingest.router.filters
+                lambda ingest=ingest: (
+                    ingest.link.acknowledged
+                    and ingest.link.acknowledged >= ingest.router.filters
                 )
             )
         publisher = Publisher(broker.port)

@@ -1,0 +1,69 @@
+"""The pure value-equation and split engine: import from here, not from the parts.
+
+- `equation_model`: contribution kinds and units, rates, buckets, equations,
+  `DEFAULT_EQUATION`, `points_by_contributor`.
+- `split`: `compute_split`, `reverse_split`, `compare_splits` and their results.
+- `split_json`: exact JSON forms (Fractions as "num/den") of splits, carries
+  and equations.
+
+No database, no HTTP: callers load contributions, cap progress and carries,
+and store the `SplitResult` (and its `carry_after`) themselves.
+"""
+
+from app.accounting.equation_model import (
+    COMMONS_FUND,
+    DEFAULT_EQUATION,
+    REST_BUCKET,
+    Bucket,
+    BucketMode,
+    CitationMode,
+    ContributionInput,
+    ContributionKind,
+    Equation,
+    Rates,
+    points_by_contributor,
+)
+from app.accounting.split import (
+    BucketShare,
+    SplitResult,
+    compare_splits,
+    compute_split,
+    reverse_split,
+)
+from app.accounting.split_json import (
+    equation_from_json,
+    equation_to_json,
+    fraction_from_json,
+    fraction_to_json,
+    fractions_from_json,
+    fractions_to_json,
+    split_from_json,
+    split_to_json,
+)
+
+__all__ = [
+    "COMMONS_FUND",
+    "DEFAULT_EQUATION",
+    "REST_BUCKET",
+    "Bucket",
+    "BucketMode",
+    "BucketShare",
+    "CitationMode",
+    "ContributionInput",
+    "ContributionKind",
+    "Equation",
+    "Rates",
+    "SplitResult",
+    "compare_splits",
+    "compute_split",
+    "equation_from_json",
+    "equation_to_json",
+    "fraction_from_json",
+    "fraction_to_json",
+    "fractions_from_json",
+    "fractions_to_json",
+    "points_by_contributor",
+    "reverse_split",
+    "split_from_json",
+    "split_to_json",
+]

@@ -1,0 +1,261 @@
+"""Run a sale's net amount through a value equation, and reverse it for refunds.
+
+How a sale of N minor units is split (all exact Fractions until the last step):
+
+1. Buckets in order: `straight` claims N * p / 100, `remaining` claims
+   p / 100 of what the buckets before it left. A capped bucket takes
+   min(claim, cap - paid so far); what the cap stops stays in "what is left",
+   so it flows on to the following buckets (and from there to the rest).
+2. What the buckets leave goes to the commons fund as the `rest` bucket.
+3. The exact bucket amounts are rounded to integers together by largest
+   remainder (ties to the earlier bucket), so they sum to N; a cap is never
+   overshot because it is an integer and a capped amount only rounds up to it.
+4. Fixed recipients take their bucket whole. A contributor bucket is divided
+   by points (counting its kinds) with `allocate_largest_remainder` and the
+   product's carry; a contributor bucket where nobody has points goes to the
+   commons fund.
+
+Carry scope: one carry map per product. It is threaded through the
+contributor buckets of a split in order and handed back as `carry_after`, to
+be stored with the product and passed to its next split.
+
+A refund is never a negative sale: `reverse_split` reverses the recorded split
+cell by cell (bucket x recipient) in the same proportions. Splits with a
+negative net are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Final
+
+from app.accounting.allocation import allocate_largest_remainder
+from app.accounting.equation_model import (
+    COMMONS_FUND,
+    REST_BUCKET,
+    ContributionInput,
+    Equation,
+    points_by_contributor,
+)
+
+__all__ = ["BucketShare", "SplitResult", "compare_splits", "compute_split", "reverse_split"]
+
+_HUNDRED: Final = Fraction(100)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketShare:
+    """What one bucket took from a split and to whom it went.
+
+    `claim` is the exact amount before any cap, `exact` what the bucket took,
+    `amount_minor` its rounded amount; `points` are the weights used by a
+    contributor bucket (None for a fixed recipient); `to_commons` marks a
+    contributor bucket that went to the commons fund for lack of points, and
+    the `rest` bucket.
+    """
+
+    name: str
+    recipient_id: int | None
+    claim: Fraction
+    exact: Fraction
+    amount_minor: int
+    shares: dict[int, int]
+    points: dict[int, Fraction] | None
+    to_commons: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SplitResult:
+    """A split of one sold line (or a reversal of one), with the snapshot it was made from.
+
+    `shares` sum exactly to `net_minor` and omit zeros. `cap_payments` is what
+    this split paid towards each capped bucket's cap (negative in a reversal);
+    add it to the stored progress. A reversal leaves the product's carry
+    alone: its carry maps are empty and must not be stored.
+    """
+
+    equation_version: int
+    net_minor: int
+    shares: dict[int, int]
+    buckets: tuple[BucketShare, ...]
+    points: dict[int, Fraction]
+    carry_before: dict[int, Fraction]
+    carry_after: dict[int, Fraction]
+    cap_payments: dict[str, int]
+    is_reversal: bool = False
+
+
+def _add(target: dict[int, int], source: Mapping[int, int]) -> None:
+    for cid, amount in source.items():
+        target[cid] = target.get(cid, 0) + amount
+
+
+def _non_zero(shares: Mapping[int, int]) -> dict[int, int]:
+    return {cid: amount for cid, amount in sorted(shares.items()) if amount != 0}
+
+
+def compute_split(
+    net_minor: int,
+    currency_exponent: int,
+    equation: Equation,
+    contributions: Sequence[ContributionInput],
+    commons_fund_id: int,
+    cap_paid_so_far: Mapping[str, int] | None = None,
+    carry: Mapping[int, Fraction] | None = None,
+) -> SplitResult:
+    """Split `net_minor` (>= 0) of a product's sale among recipients by `equation`."""
+    if isinstance(net_minor, bool) or not isinstance(net_minor, int):
+        raise TypeError("net_minor must be an int of minor units")
+    if net_minor < 0:
+        raise ValueError("a split needs a net amount of zero or more; refunds use reverse_split")
+    paid_so_far = dict(cap_paid_so_far or {})
+    if any(paid < 0 for paid in paid_so_far.values()):
+        raise ValueError("amounts paid towards a cap cannot be negative")
+    carry_before = dict(carry or {})
+
+    claims: list[Fraction] = []
+    taken: list[Fraction] = []
+    left = Fraction(net_minor)
+    for bucket in equation.buckets:
+        base = Fraction(net_minor) if bucket.mode == "straight" else left
+        claim = base * bucket.percent / _HUNDRED
+        take = claim
+        if bucket.cap_minor is not None:
+            take = min(claim, Fraction(max(0, bucket.cap_minor - paid_so_far.get(bucket.name, 0))))
+        claims.append(claim)
+        taken.append(take)
+        left -= take
+    claims.append(left)
+    taken.append(left)
+    rounded = allocate_largest_remainder(net_minor, dict(enumerate(taken))).shares
+
+    shares: dict[int, int] = {}
+    buckets: list[BucketShare] = []
+    cap_payments: dict[str, int] = {}
+    carry_now = dict(carry_before)
+    for index, bucket in enumerate(equation.buckets):
+        amount = rounded[index]
+        if bucket.cap_minor is not None:
+            cap_payments[bucket.name] = amount
+        points: dict[int, Fraction] | None = None
+        to_commons = False
+        if bucket.recipient_id is not None:
+            recipient = (
+                commons_fund_id if bucket.recipient_id == COMMONS_FUND else bucket.recipient_id
+            )
+            bucket_shares = {recipient: amount}
+        else:
+            recipient = None
+            points = points_by_contributor(
+                contributions, equation.rates, bucket.kinds, currency_exponent=currency_exponent
+            )
+            if points:
+                allocation = allocate_largest_remainder(amount, points, carry_now)
+                carry_now = allocation.carry
+                bucket_shares = allocation.shares
+            else:
+                to_commons = True
+                bucket_shares = {commons_fund_id: amount}
+        bucket_shares = _non_zero(bucket_shares)
+        _add(shares, bucket_shares)
+        buckets.append(
+            BucketShare(
+                name=bucket.name,
+                recipient_id=recipient,
+                claim=claims[index],
+                exact=taken[index],
+                amount_minor=amount,
+                shares=bucket_shares,
+                points=points,
+                to_commons=to_commons,
+            )
+        )
+    rest = rounded[len(equation.buckets)]
+    rest_shares = _non_zero({commons_fund_id: rest})
+    _add(shares, rest_shares)
+    buckets.append(
+        BucketShare(REST_BUCKET, commons_fund_id, left, left, rest, rest_shares, None, True)
+    )
+    return SplitResult(
+        equation_version=equation.version,
+        net_minor=net_minor,
+        shares=_non_zero(shares),
+        buckets=tuple(buckets),
+        points=points_by_contributor(
+            contributions, equation.rates, currency_exponent=currency_exponent
+        ),
+        carry_before=carry_before,
+        carry_after=carry_now,
+        cap_payments=cap_payments,
+    )
+
+
+def reverse_split(
+    original: SplitResult, refund_minor: int, earlier: Sequence[SplitResult] = ()
+) -> SplitResult:
+    """Reverse `refund_minor` (> 0) of `original` in its proportions, after `earlier` reversals.
+
+    Each bucket-recipient cell gives back in proportion to what it still holds,
+    by largest remainder, so the shares sum to -refund_minor, a full refund
+    negates every share exactly, and partial refunds adding up to the whole
+    sale net every recipient to zero.
+    """
+    if original.is_reversal:
+        raise ValueError("reverse the original split, not a reversal")
+    if isinstance(refund_minor, bool) or not isinstance(refund_minor, int):
+        raise TypeError("refund_minor must be an int of minor units")
+    if refund_minor <= 0:
+        raise ValueError("a refund must be a positive amount")
+    cells = [(index, cid) for index, bucket in enumerate(original.buckets) for cid in bucket.shares]
+    held = {n: original.buckets[i].shares[cid] for n, (i, cid) in enumerate(cells)}
+    for reversal in earlier:
+        if not reversal.is_reversal or len(reversal.buckets) != len(original.buckets):
+            raise ValueError("earlier reversals must be reversals of this split")
+        for n, (i, cid) in enumerate(cells):
+            held[n] += reversal.buckets[i].shares.get(cid, 0)
+    still_held = sum(held.values())
+    if refund_minor > still_held:
+        raise ValueError(f"refund of {refund_minor} exceeds the {still_held} not yet refunded")
+    back = allocate_largest_remainder(-refund_minor, held).shares
+
+    ratio = Fraction(-refund_minor, original.net_minor)
+    shares: dict[int, int] = {}
+    buckets: list[BucketShare] = []
+    cap_payments: dict[str, int] = {}
+    for index, bucket in enumerate(original.buckets):
+        bucket_shares = _non_zero({cid: back[n] for n, (i, cid) in enumerate(cells) if i == index})
+        _add(shares, bucket_shares)
+        amount = sum(bucket_shares.values())
+        if bucket.name in original.cap_payments:
+            cap_payments[bucket.name] = amount
+        buckets.append(
+            BucketShare(
+                name=bucket.name,
+                recipient_id=bucket.recipient_id,
+                claim=bucket.claim * ratio,
+                exact=bucket.exact * ratio,
+                amount_minor=amount,
+                shares=bucket_shares,
+                points=bucket.points,
+                to_commons=bucket.to_commons,
+            )
+        )
+    return SplitResult(
+        equation_version=original.equation_version,
+        net_minor=-refund_minor,
+        shares=_non_zero(shares),
+        buckets=tuple(buckets),
+        points=dict(original.points),
+        carry_before={},
+        carry_after={},
+        cap_payments=cap_payments,
+        is_reversal=True,
+    )
+
+
+def compare_splits(a: SplitResult, b: SplitResult) -> dict[int, int]:
+    """Per recipient, `b` minus `a` (every recipient of either, unchanged ones as 0)."""
+    recipients = sorted(set(a.shares) | set(b.shares))
+    return {cid: b.shares.get(cid, 0) - a.shares.get(cid, 0) for cid in recipients}
