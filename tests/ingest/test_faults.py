@@ -134,8 +134,7 @@ def test_two_replicas_with_a_shared_subscription_apply_each_event_once(settings,
             ingest = client.app.state.ingest
             eventually(
                 lambda ingest=ingest: (
-                    ingest.link.acknowledged
-                    and ingest.link.acknowledged >= ingest.router.filters
+                    ingest.link.acknowledged and ingest.link.acknowledged >= ingest.router.filters
                 )
             )
         publisher = Publisher(broker.port)
