@@ -28,7 +28,7 @@ def _settings() -> Settings:
 
 
 @db_cli.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Apply database migrations (to the newest by default)."""
     settings = _settings()
     upgrade_database(settings.database_url, revision)

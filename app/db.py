@@ -116,6 +116,6 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade_database(url: str, revision: str = "head") -> None:
+def upgrade_database(url: str, revision: str = "heads") -> None:
     """Apply migrations up to `revision`."""
     command.upgrade(alembic_config(url), revision)
