@@ -206,8 +206,9 @@ class Equation:
 
     def __post_init__(self) -> None:
         """Refuse equations that could pay out more than a sale brings in."""
-        if self.version < 1:
-            raise ValueError("equation version must be 1 or more")
+        # Version 0 is the built-in default; stored versions count from 1.
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
+            raise ValueError("equation version must be an int, 0 or more")
         object.__setattr__(self, "buckets", tuple(self.buckets))
         if not self.buckets:
             raise ValueError("an equation needs at least one bucket")
@@ -229,9 +230,10 @@ class Equation:
 #: Ten percent straight to the commons fund, the remaining 90 % to contributors
 #: by points: labour 1 point/h, machine 0.5 point/h, money and materials
 #: 1 point per major currency unit, design and documentation 1 point/h,
-#: citations counted as points.
+#: citations counted as points. Its version is 0, so it is never mistaken for
+#: a stored version (those count from 1).
 DEFAULT_EQUATION: Final = Equation(
-    version=1,
+    version=0,
     rates=Rates(),
     buckets=(
         Bucket("commons", "straight", Fraction(10), recipient_id=COMMONS_FUND),
