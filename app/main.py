@@ -15,6 +15,7 @@ from app.api.routes import (
     contributors,
     events,
     health,
+    ledger,
     machines,
     products,
     readers,
@@ -72,7 +73,7 @@ def create_app(
     app.state.hub = hub
     app.state.ingest = ingest
 
-    for module in (contributors, badges, machines, readers, products, activity, events):
+    for module in (contributors, badges, machines, readers, products, activity, events, ledger):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(web.router)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
+from app.accounting.ledger_models import LedgerEntry
 from app.accounting.models import Product, ProductSku
 from app.api.keys import ApiKey
 from app.lab.activity import (
@@ -19,6 +20,7 @@ __all__ = [
     "DecodeReject",
     "DeviceEvent",
     "LabSession",
+    "LedgerEntry",
     "Machine",
     "MachineRun",
     "MachineStatus",

@@ -37,6 +37,8 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = get_engine(database_url)
     yield engine
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # lets this purge past the ledger's guard
+            connection.execute(text("SET LOCAL labledger.allow_purge = 'on'"))
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name == "contributor":
                 connection.execute(text(f"DELETE FROM contributor WHERE id != {COMMONS_FUND_ID}"))

@@ -1,0 +1,353 @@
+"""The append-only, double-entry, hash-chained ledger: the one place money is recorded.
+
+A transaction is a list of postings (account, currency, signed amount in minor
+units: + debit, - credit) that sums to zero in each currency. Each posting is
+one `ledger_entry` row. Rows are only ever appended: no code path updates or
+deletes one, and on PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE.
+Corrections are new transactions.
+
+Accounts are named by lower-case segments joined by ":" (`shop:stripe`,
+`fees:stripe`, `sales:product:7`, `sales:unallocated`, `payable:12`,
+`payouts:eur`): 1 to 120 characters from `a-z 0-9 _ . - :`, no empty segment.
+An account holds a separate balance per currency: balances are keyed by
+(account, currency).
+
+The hash chain
+--------------
+Entries are numbered 1, 2, 3, ... with no gaps (`sequence`). The content of
+entry n is the JSON object with exactly these keys:
+
+    sequence        int, n
+    transaction_id  str, the same for every posting of one transaction
+    kind            str, e.g. "sale", "refund", "payout"
+    reference       str, what the transaction is about, e.g. "sale:12:line:3"
+    account         str
+    currency        str, ISO 4217, upper case
+    amount_minor    int, signed, never 0
+    memo            str, possibly empty
+    occurred_at     str, RFC 3339 UTC with microseconds: "2026-01-31T09:05:00.000000Z"
+    recorded_at     str, same form
+    prev_hash       str, the hash of entry n-1; for entry 1, 64 zeros (GENESIS_HASH)
+
+and its hash is the lower-case hex SHA-256 of the UTF-8 bytes of
+`json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
+An export line is that same canonical JSON of the content with one more key,
+`hash`. To verify an export: read the lines in order; for each, remove `hash`,
+check that `sequence` is one more than the line before (1 for the first), that
+`prev_hash` equals the previous line's `hash` (64 zeros for the first), and
+that the SHA-256 of the canonical JSON of what remains equals the removed
+`hash`; finally check that the amounts of each transaction_id sum to zero per
+currency. The last hash is the head; publishing it (`GET /api/v1/ledger/head`
+needs no key) lets anyone holding a later export see that the history they
+saw was not rewritten. `docs/ledger.md` has this as a short stand-alone script.
+
+Appends are serialised so that the chain never forks: on PostgreSQL by a
+transaction-scoped advisory lock taken before the head is read; on SQLite by
+taking the database's write lock (a write that inserts nothing) before the
+head is read. The primary key on `sequence` refuses any duplicate that slips
+past either.
+
+Errors::
+
+    LedgerError (app.errors.InvalidInput, 422)   a transaction the ledger refuses
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Row, func, insert, select, text
+from sqlmodel import Session, col
+
+from app.accounting.ledger_chain import (
+    GENESIS_HASH,
+    VerifyResult,
+    check_entries,
+    entry_hash,
+    export_line,
+    rfc3339,
+)
+from app.accounting.ledger_models import (
+    ACCOUNT_LENGTH,
+    KIND_LENGTH,
+    MEMO_LENGTH,
+    REFERENCE_LENGTH,
+    LedgerEntry,
+)
+from app.accounting.money import MoneyError, normalize_currency
+from app.db import utcnow
+from app.errors import InvalidInput
+
+__all__ = [
+    "GENESIS_HASH",
+    "MAX_AMOUNT",
+    "MAX_POSTINGS",
+    "ChainHead",
+    "LedgerError",
+    "Posting",
+    "VerifyResult",
+    "account_balances",
+    "chain_head",
+    "export_lines",
+    "head_hash",
+    "post_transaction",
+    "verify_chain",
+]
+
+MAX_AMOUNT: Final = 2**62
+MAX_POSTINGS: Final = 10_000
+
+# Key of the PostgreSQL advisory lock that serialises appends: b"ledger" as an integer.
+APPEND_LOCK_KEY: Final = int.from_bytes(b"ledger", "big")
+
+_ACCOUNT = re.compile(r"[a-z0-9_.-]+(?::[a-z0-9_.-]+)*")
+_ACCOUNT_PREFIX = re.compile(r"[a-z0-9_.:-]*")
+_KIND = re.compile(r"[a-z0-9_.:-]+")
+_STREAM_BATCH = 1000
+
+_COLUMNS = (
+    col(LedgerEntry.sequence),
+    col(LedgerEntry.transaction_id),
+    col(LedgerEntry.kind),
+    col(LedgerEntry.reference),
+    col(LedgerEntry.account),
+    col(LedgerEntry.currency),
+    col(LedgerEntry.amount_minor),
+    col(LedgerEntry.memo),
+    col(LedgerEntry.occurred_at),
+    col(LedgerEntry.recorded_at),
+    col(LedgerEntry.prev_hash),
+    col(LedgerEntry.hash),
+)
+
+
+class LedgerError(InvalidInput):
+    """A transaction the ledger refuses (unbalanced, zero or oversized amounts, bad names)."""
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One line of a transaction: `amount_minor` is + for a debit, - for a credit, never 0."""
+
+    account: str
+    currency: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The newest entry's sequence and hash (0 and GENESIS_HASH for an empty ledger)."""
+
+    sequence: int
+    hash: str
+
+
+def post_transaction(
+    db: Session,
+    *,
+    kind: str,
+    reference: str,
+    postings: Sequence[Posting],
+    memo: str = "",
+    occurred_at: datetime | None = None,
+) -> str:
+    """Append one balanced transaction in the caller's DB transaction (no commit); its id."""
+    kind = _checked_kind(kind)
+    reference = _checked_text("reference", reference, 1, REFERENCE_LENGTH, multiline=False)
+    memo = _checked_text("memo", memo, 0, MEMO_LENGTH, multiline=True)
+    lines = _checked_postings(postings)
+    recorded_at = utcnow()
+    occurred = recorded_at if occurred_at is None else _checked_moment(occurred_at)
+    transaction_id = str(uuid.uuid4())
+
+    head = _claim_head(db)
+    sequence, prev_hash = head.sequence, head.hash
+    rows: list[dict[str, Any]] = []
+    for posting in lines:
+        sequence += 1
+        row: dict[str, Any] = {
+            "sequence": sequence,
+            "transaction_id": transaction_id,
+            "kind": kind,
+            "reference": reference,
+            "account": posting.account,
+            "currency": posting.currency,
+            "amount_minor": posting.amount_minor,
+            "memo": memo,
+            "occurred_at": occurred,
+            "recorded_at": recorded_at,
+            "prev_hash": prev_hash,
+        }
+        prev_hash = row["hash"] = entry_hash(_content(row))
+        rows.append(row)
+    db.execute(insert(LedgerEntry), rows)
+    return transaction_id
+
+
+def account_balances(db: Session, prefix: str | None = None) -> dict[tuple[str, str], int]:
+    """Sum of postings per (account, currency), for accounts starting with `prefix` if given."""
+    total = func.sum(col(LedgerEntry.amount_minor))
+    query = select(col(LedgerEntry.account), col(LedgerEntry.currency), total).group_by(
+        col(LedgerEntry.account), col(LedgerEntry.currency)
+    )
+    if prefix:
+        if not isinstance(prefix, str) or not _ACCOUNT_PREFIX.fullmatch(prefix):
+            raise LedgerError(f"account prefix {str(prefix)[:40]!r} cannot start any account name")
+        query = query.where(col(LedgerEntry.account).startswith(prefix, autoescape=True))
+    return {(account, currency): int(amount) for account, currency, amount in db.execute(query)}
+
+
+def chain_head(db: Session) -> ChainHead:
+    """The newest entry's sequence number (= number of entries) and hash."""
+    query = (
+        select(col(LedgerEntry.sequence), col(LedgerEntry.hash))
+        .order_by(col(LedgerEntry.sequence).desc())
+        .limit(1)
+    )
+    row = db.execute(query).first()
+    return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(int(row[0]), str(row[1]))
+
+
+def head_hash(db: Session) -> str:
+    """The newest entry's hash, or GENESIS_HASH (64 zeros) when the ledger is empty."""
+    return chain_head(db).hash
+
+
+def verify_chain(db: Session) -> VerifyResult:
+    """Recompute every hash, link, sequence number and per-transaction zero sum."""
+    return check_entries((_content(row._mapping), row.hash) for row in _stream(db))
+
+
+def export_lines(db: Session) -> Iterator[str]:
+    """Every entry as a canonical JSON line (newline-terminated), in sequence order."""
+    for row in _stream(db):
+        yield export_line(_content(row._mapping), row.hash)
+
+
+def _stream(db: Session) -> Iterator[Row[Any]]:
+    """All entries in sequence order, fetched in batches."""
+    query = select(*_COLUMNS).order_by(col(LedgerEntry.sequence))
+    yield from db.execute(query.execution_options(yield_per=_STREAM_BATCH))
+
+
+def _content(row: Any) -> dict[str, Any]:
+    """The hashed content of an entry (a row mapping or a dict of its columns)."""
+    return {
+        "sequence": int(row["sequence"]),
+        "transaction_id": row["transaction_id"],
+        "kind": row["kind"],
+        "reference": row["reference"],
+        "account": row["account"],
+        "currency": row["currency"],
+        "amount_minor": int(row["amount_minor"]),
+        "memo": row["memo"],
+        "occurred_at": rfc3339(row["occurred_at"]),
+        "recorded_at": rfc3339(row["recorded_at"]),
+        "prev_hash": row["prev_hash"],
+    }
+
+
+def _claim_head(db: Session) -> ChainHead:
+    """Take the append lock, then read the head: no other writer can move it until we commit."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A write that inserts nothing still takes SQLite's single write lock, held to commit,
+        # so the head read below is the newest and stays so (what BEGIN IMMEDIATE would do).
+        db.execute(text("INSERT INTO ledger_entry (sequence) SELECT 0 WHERE 0"))
+    return chain_head(db)
+
+
+def _checked_postings(postings: Sequence[Posting]) -> list[Posting]:
+    """Validated, normalised postings that sum to zero per currency."""
+    if isinstance(postings, Posting) or not isinstance(postings, Sequence):
+        raise LedgerError("postings must be a list of Posting")
+    if not postings:
+        raise LedgerError("a transaction needs at least one posting")
+    if len(postings) > MAX_POSTINGS:
+        raise LedgerError(f"a transaction has at most {MAX_POSTINGS} postings")
+    lines = [_checked_posting(index, posting) for index, posting in enumerate(postings)]
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, 0) + line.amount_minor
+    unbalanced = {currency: total for currency, total in sorted(sums.items()) if total}
+    if unbalanced:
+        described = ", ".join(f"{total:+d} {currency}" for currency, total in unbalanced.items())
+        raise LedgerError(
+            f"postings must sum to zero in each currency; they leave {described}",
+            {"unbalanced": unbalanced},
+        )
+    return lines
+
+
+def _checked_posting(index: int, posting: Posting) -> Posting:
+    """One posting, validated, with its currency upper-cased."""
+    where = {"posting": index}
+    if not isinstance(posting, Posting):
+        raise LedgerError(f"posting {index} is not a Posting", where)
+    account = posting.account
+    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+        raise LedgerError(
+            f"posting {index}: account {str(account)[:40]!r} must be lower-case segments of "
+            "a-z 0-9 _ . - joined by ':'",
+            where,
+        )
+    if len(account) > ACCOUNT_LENGTH:
+        raise LedgerError(f"posting {index}: account longer than {ACCOUNT_LENGTH}", where)
+    try:
+        currency = normalize_currency(posting.currency)
+    except MoneyError as exc:
+        raise LedgerError(f"posting {index}: {exc.message}", where) from None
+    amount = posting.amount_minor
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise LedgerError(
+            f"posting {index}: amount_minor must be an int of minor units, "
+            f"not {type(amount).__name__}",
+            where,
+        )
+    if amount == 0:
+        raise LedgerError(f"posting {index}: amount_minor must not be 0", where)
+    if abs(amount) > MAX_AMOUNT:
+        raise LedgerError(f"posting {index}: amount_minor beyond +/- 2**62", where)
+    return Posting(account, currency, int(amount))
+
+
+def _checked_kind(kind: str) -> str:
+    """A transaction kind: a short lower-case word such as "sale" or "payout"."""
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind) or len(kind) > KIND_LENGTH:
+        raise LedgerError(
+            f"kind {str(kind)[:40]!r} must be 1 to {KIND_LENGTH} characters of a-z 0-9 _ . - :"
+        )
+    return kind
+
+
+def _checked_text(field: str, value: str, shortest: int, longest: int, *, multiline: bool) -> str:
+    """Text both databases store as given: bounded, valid UTF-8, no control characters."""
+    if not isinstance(value, str):
+        raise LedgerError(f"{field} must be text, not {type(value).__name__}")
+    if not shortest <= len(value) <= longest:
+        raise LedgerError(f"{field} must be {shortest} to {longest} characters")
+    allowed = "\t\n" if multiline else ""
+    if any(ord(ch) < 32 and ch not in allowed for ch in value) or "\x7f" in value:
+        raise LedgerError(f"{field} must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LedgerError(f"{field} is not valid Unicode text") from None
+    return value
+
+
+def _checked_moment(moment: datetime) -> datetime:
+    """An aware datetime, in UTC."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise LedgerError("occurred_at must be a timezone-aware datetime")
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise LedgerError("occurred_at is out of range") from None
