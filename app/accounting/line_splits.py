@@ -1,0 +1,172 @@
+"""Splitting a sold line among its product's contributors, and reversing it on refund.
+
+A line's split uses the product's equation in force at the sale time over the
+contributions up to the sale time, the product's carried remainders (per
+currency) and its capped buckets' progress; the shares are posted to the ledger
+as payables. A refund reverses the line's splits in the same proportions.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from fractions import Fraction
+
+from sqlmodel import Session, col, select
+
+from app.accounting.contribution_inputs import contributions_up_to
+from app.accounting.ledger import Posting, post_transaction
+from app.accounting.money import currency_exponent
+from app.accounting.sales_models import CapProgress, Sale, SaleLine, Split, SplitShare
+from app.accounting.split import SplitResult, compute_split, reverse_split
+from app.accounting.split_json import split_from_json, split_to_json
+from app.accounting.value_equations import equation_in_force
+from app.lab.models import COMMONS_FUND_ID
+
+
+def sales_account(product_id: int | None) -> str:
+    """Where a line's revenue sits: its product, or unallocated revenue."""
+    return f"sales:product:{product_id}" if product_id is not None else "sales:unallocated"
+
+
+def payable_account(contributor_id: int) -> str:
+    """What the lab owes one contributor."""
+    return f"payable:{contributor_id}"
+
+
+def product_carry(db: Session, product_id: int, currency: str) -> dict[int, Fraction]:
+    """The remainders the product's last split carried forward in this currency."""
+    last = db.exec(
+        select(Split)
+        .where(Split.product_id == product_id, Split.currency == currency, Split.kind == "sale")
+        .order_by(col(Split.id).desc())
+    ).first()
+    return dict(split_from_json(json.loads(last.snapshot)).carry_after) if last else {}
+
+
+def cap_paid(db: Session, product_id: int, currency: str) -> dict[str, int]:
+    """What each capped bucket of the product has paid so far in this currency."""
+    rows = db.exec(
+        select(CapProgress).where(
+            CapProgress.product_id == product_id, CapProgress.currency == currency
+        )
+    ).all()
+    return {row.bucket: row.paid_minor for row in rows}
+
+
+def _add_cap_payments(
+    db: Session, product_id: int, currency: str, payments: dict[str, int]
+) -> None:
+    for bucket, amount in payments.items():
+        if not amount:
+            continue
+        row = db.exec(
+            select(CapProgress).where(
+                CapProgress.product_id == product_id,
+                CapProgress.currency == currency,
+                CapProgress.bucket == bucket,
+            )
+        ).first()
+        if row is None:
+            row = CapProgress(product_id=product_id, currency=currency, bucket=bucket, paid_minor=0)
+            db.add(row)
+        row.paid_minor += amount
+
+
+def _store(
+    db: Session,
+    line: SaleLine,
+    product_id: int,
+    currency: str,
+    kind: str,
+    result: SplitResult,
+    transaction_id: str,
+) -> Split:
+    assert line.id is not None
+    split = Split(
+        sale_line_id=line.id,
+        product_id=product_id,
+        currency=currency,
+        kind=kind,
+        amount_minor=result.net_minor,
+        equation_version=result.equation_version,
+        snapshot=json.dumps(split_to_json(result), sort_keys=True),
+        transaction_id=transaction_id,
+    )
+    db.add(split)
+    db.flush()
+    assert split.id is not None
+    db.add_all(
+        SplitShare(split_id=split.id, contributor_id=c, amount_minor=a)
+        for c, a in result.shares.items()
+    )
+    _add_cap_payments(db, product_id, currency, result.cap_payments)
+    return split
+
+
+def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split | None:
+    """Divide a product line's net among recipients and post the payables."""
+    if line.product_id is None or line.net_minor <= 0:
+        return None
+    product_id = line.product_id
+    equation = equation_in_force(db, product_id, at)
+    contributions = contributions_up_to(
+        db, product_id, at, citation_mode=equation.rates.citation_mode, currency=sale.currency
+    )
+    result = compute_split(
+        line.net_minor,
+        currency_exponent(sale.currency),
+        equation,
+        contributions,
+        COMMONS_FUND_ID,
+        cap_paid_so_far=cap_paid(db, product_id, sale.currency),
+        carry=product_carry(db, product_id, sale.currency),
+    )
+    postings = [Posting(sales_account(product_id), sale.currency, line.net_minor)]
+    postings += [
+        Posting(payable_account(c), sale.currency, -a)
+        for c, a in sorted(result.shares.items())
+        if a
+    ]
+    transaction_id = post_transaction(
+        db,
+        kind="split",
+        reference=f"sale:{sale.id}:line:{line.id}",
+        postings=postings,
+        occurred_at=at,
+    )
+    return _store(db, line, product_id, sale.currency, "sale", result, transaction_id)
+
+
+def reverse_line(
+    db: Session, sale: Sale, line: SaleLine, amount_minor: int, at: datetime, reference: str
+) -> Split | None:
+    """Give back `amount_minor` of a line's split, in the proportions it was made in."""
+    if amount_minor <= 0:
+        return None
+    original_row = db.exec(
+        select(Split).where(Split.sale_line_id == line.id, Split.kind == "sale")
+    ).first()
+    if original_row is None or line.product_id is None:
+        return None
+    earlier = [
+        split_from_json(json.loads(row.snapshot))
+        for row in db.exec(
+            select(Split)
+            .where(Split.sale_line_id == line.id, Split.kind == "refund")
+            .order_by(col(Split.id))
+        ).all()
+    ]
+    result = reverse_split(
+        split_from_json(json.loads(original_row.snapshot)), amount_minor, earlier
+    )
+    postings = [Posting(sales_account(line.product_id), sale.currency, -amount_minor)]
+    postings += [
+        Posting(payable_account(c), sale.currency, -a)
+        for c, a in sorted(result.shares.items())
+        if a
+    ]
+    transaction_id = post_transaction(
+        db, kind="split_reversal", reference=reference, postings=postings, occurred_at=at
+    )
+    return _store(db, line, line.product_id, sale.currency, "refund", result, transaction_id)

@@ -1,0 +1,343 @@
+"""Turning normalised shop events into sales, splits, refunds and holds, exactly once.
+
+Every event is recorded under (provider, event id) in the caller's transaction,
+so a duplicate delivery changes nothing; a second event for an order already
+recorded (Shopify's orders/create then orders/paid) is the same sale. A refund
+that arrives before its sale is parked and applied when the sale lands.
+Lines are matched to products by SKU; an unmatched line stays as unallocated
+revenue until an operator allocates it. Shop fees are spread over the lines in
+proportion to their gross amounts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from fractions import Fraction
+
+from sqlmodel import Session, col, select
+
+from app.accounting.allocation import allocate_largest_remainder
+from app.accounting.ledger import Posting, post_transaction
+from app.accounting.line_splits import payable_account, reverse_line, sales_account, split_line
+from app.accounting.models import ProductSku
+from app.accounting.money import normalize_currency
+from app.accounting.sales_models import (
+    ParkedRefund,
+    Sale,
+    SaleLine,
+    Split,
+    SplitShare,
+    WebhookDelivery,
+)
+from app.accounting.shop_events import RefundLine, ShopEvent
+from app.errors import Conflict
+
+
+def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
+    db.add(
+        WebhookDelivery(
+            provider=event.provider,
+            event_id=event.event_id[:200],
+            kind=event.kind,
+            order_key=event.order_key[:200],
+            outcome=outcome,
+            sale_id=sale_id,
+        )
+    )
+
+
+def already_recorded(db: Session, provider: str, event_id: str) -> bool:
+    """Whether this provider event was seen before."""
+    found = db.exec(
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.provider == provider, WebhookDelivery.event_id == event_id[:200]
+        )
+    ).first()
+    return found is not None
+
+
+def _find_sale(db: Session, provider: str, order_key: str) -> Sale | None:
+    return db.exec(
+        select(Sale).where(Sale.provider == provider, Sale.order_key == order_key[:200])
+    ).first()
+
+
+def apply_shop_event(db: Session, event: ShopEvent) -> str:
+    """Apply one event in the caller's transaction; returns what it did."""
+    if already_recorded(db, event.provider, event.event_id):
+        return "duplicate"
+    handlers = {
+        "sale": _apply_sale,
+        "refund": _apply_refund,
+        "hold": _apply_hold,
+        "release": _apply_release,
+    }
+    handler = handlers.get(event.kind)
+    if handler is None:
+        _record_delivery(db, event, "ignored", None)
+        return "ignored"
+    outcome, sale_id = handler(db, event)
+    _record_delivery(db, event, outcome, sale_id)
+    return outcome
+
+
+def _product_for(db: Session, sku: str | None) -> int | None:
+    if not sku:
+        return None
+    return db.exec(select(ProductSku.product_id).where(ProductSku.sku == sku)).first()
+
+
+def _fees_per_line(event: ShopEvent) -> list[int]:
+    fees = event.fees_minor or 0
+    weights = {i: line.gross_minor for i, line in enumerate(event.lines) if line.gross_minor > 0}
+    if not fees or not weights:
+        return [0] * len(event.lines)
+    allocation = allocate_largest_remainder(fees, weights).shares
+    return [allocation.get(i, 0) for i in range(len(event.lines))]
+
+
+def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+    currency = normalize_currency(event.currency)
+    existing = _find_sale(db, event.provider, event.order_key)
+    if existing is not None:
+        return "duplicate_order", existing.id
+    sale = Sale(
+        provider=event.provider,
+        order_key=event.order_key[:200],
+        currency=currency,
+        occurred_at=event.occurred_at,
+        gross_minor=event.amount_minor,
+        fees_minor=event.fees_minor or 0,
+        reference=event.reference[:500],
+        test=event.test,
+    )
+    db.add(sale)
+    db.flush()
+    for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
+        row = SaleLine(
+            sale_id=sale.id,  # type: ignore[arg-type]
+            position=position,
+            sku=line.sku[:200] if line.sku else None,
+            description=line.description[:500],
+            product_id=_product_for(db, line.sku),
+            quantity=line.quantity,
+            gross_minor=line.gross_minor,
+            fee_minor=fee,
+            net_minor=line.gross_minor - fee,
+        )
+        db.add(row)
+        db.flush()
+        _post_line_sale(db, sale, row)
+        if row.product_id is not None:
+            row.allocated_at = sale.occurred_at
+            split_line(db, sale, row, sale.occurred_at)
+    for parked in db.exec(
+        select(ParkedRefund)
+        .where(
+            ParkedRefund.provider == sale.provider,
+            ParkedRefund.order_key == sale.order_key,
+            col(ParkedRefund.applied_at).is_(None),
+        )
+        .order_by(col(ParkedRefund.id))
+    ).all():
+        _refund_sale(db, sale, _event_from_json(parked.event), f"refund:{parked.event_id}")
+        parked.applied_at = datetime.now(UTC)
+    return "sale_recorded", sale.id
+
+
+def _post_line_sale(db: Session, sale: Sale, line: SaleLine) -> None:
+    """Revenue in: the shop owes the net, the fee is an expense, the gross is sales income."""
+    if line.gross_minor == 0:
+        return
+    postings = (
+        [Posting(f"shop:{sale.provider}", sale.currency, line.net_minor)] if line.net_minor else []
+    )
+    if line.fee_minor:
+        postings.append(Posting(f"fees:{sale.provider}", sale.currency, line.fee_minor))
+    postings.append(Posting(sales_account(line.product_id), sale.currency, -line.gross_minor))
+    post_transaction(
+        db,
+        kind="sale",
+        reference=f"sale:{sale.id}:line:{line.id}",
+        postings=postings,
+        occurred_at=sale.occurred_at,
+    )
+
+
+def allocate_line(db: Session, line: SaleLine, product_id: int) -> SaleLine:
+    """Give an unallocated line its product: move its revenue and split it as of the sale."""
+    if line.product_id is not None:
+        raise Conflict(f"line {line.id} is already allocated to product {line.product_id}")
+    sale = db.get(Sale, line.sale_id)
+    assert sale is not None
+    moved = line.gross_minor - _net_refunded(line)
+    if moved:
+        post_transaction(
+            db,
+            kind="allocation",
+            reference=f"sale:{sale.id}:line:{line.id}",
+            postings=[
+                Posting(sales_account(None), sale.currency, moved),
+                Posting(sales_account(product_id), sale.currency, -moved),
+            ],
+        )
+    line.product_id = product_id
+    line.allocated_at = datetime.now(UTC)
+    split_line(db, sale, line, sale.occurred_at)
+    if _net_refunded(line):
+        reverse_line(
+            db, sale, line, _net_refunded(line), datetime.now(UTC), f"allocation-refund:{line.id}"
+        )
+    return line
+
+
+def _event_to_json(event: ShopEvent) -> str:
+    data = dataclasses.asdict(event)
+    data["occurred_at"] = event.occurred_at.isoformat()
+    return json.dumps(data)
+
+
+def _event_from_json(text: str) -> ShopEvent:
+    data = json.loads(text)
+    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+    data["lines"] = ()
+    data["refund_lines"] = tuple(RefundLine(**line) for line in data["refund_lines"])
+    return ShopEvent(**data)
+
+
+def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+    sale = _find_sale(db, event.provider, event.order_key)
+    if sale is None:
+        db.add(
+            ParkedRefund(
+                provider=event.provider,
+                order_key=event.order_key[:200],
+                event_id=event.event_id[:200],
+                event=_event_to_json(event),
+            )
+        )
+        return "refund_parked", None
+    applied = _refund_sale(db, sale, event, f"refund:{event.event_id}")
+    return ("refund_applied" if applied else "refund_exceeds_sale"), sale.id
+
+
+def _refund_targets(db: Session, sale: Sale, event: ShopEvent) -> dict[int, int]:
+    """How much of the refund falls on each line: the lines the shop names, else in proportion."""
+    lines = db.exec(
+        select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.position))
+    ).all()
+    remaining = {
+        line.id: line.gross_minor - line.refunded_minor for line in lines if line.id is not None
+    }
+    amount = min(event.amount_minor, sum(remaining.values()))
+    if amount <= 0:
+        return {}
+    named: dict[int, int] = {}
+    for refund_line in event.refund_lines:
+        match = next(
+            (
+                line
+                for line in lines
+                if line.sku and line.sku == refund_line.sku and remaining.get(line.id or 0, 0) > 0
+            ),
+            None,
+        )
+        if match is not None and match.id is not None:
+            named[match.id] = min(
+                remaining[match.id], named.get(match.id, 0) + refund_line.amount_minor
+            )
+    if named and sum(named.values()) == amount:
+        return named
+    weights = {line_id: Fraction(left) for line_id, left in remaining.items() if left > 0}
+    return {k: v for k, v in allocate_largest_remainder(amount, weights).shares.items() if v}
+
+
+def _refund_sale(db: Session, sale: Sale, event: ShopEvent, reference: str) -> int:
+    """Refund across lines (returns the amount applied); a held sale is released around it."""
+    targets = _refund_targets(db, sale, event)
+    if not targets:
+        return 0
+    held = sale.held
+    if held:
+        _move_held(db, sale, False, f"{reference}:unhold")
+    for line_id, amount in sorted(targets.items()):
+        line = db.get(SaleLine, line_id)
+        assert line is not None
+        _refund_line(db, sale, line, amount, event.occurred_at, f"{reference}:line:{line_id}")
+        sale.refunded_minor += amount
+    if held:
+        _move_held(db, sale, True, f"{reference}:rehold")
+    return sum(targets.values())
+
+
+def _refund_line(
+    db: Session, sale: Sale, line: SaleLine, amount: int, at: datetime, reference: str
+) -> None:
+    """Money back to the customer: the split shrinks by the net left; the shop keeps its fee."""
+    net_left = line.net_minor - _net_refunded(line)
+    from_net = min(amount, max(net_left, 0))
+    fee_part = amount - from_net
+    postings = [Posting(f"shop:{sale.provider}", sale.currency, -amount)]
+    if from_net:
+        postings.append(Posting(sales_account(line.product_id), sale.currency, from_net))
+    if fee_part:
+        postings.append(Posting(f"fees:{sale.provider}", sale.currency, fee_part))
+    post_transaction(db, kind="refund", reference=reference, postings=postings, occurred_at=at)
+    line.refunded_minor += amount
+    if line.product_id is not None:
+        reverse_line(db, sale, line, from_net, at, reference)
+
+
+def _net_refunded(line: SaleLine) -> int:
+    """Refunds come off the net first; what exceeds it was the shop's fee."""
+    return min(line.refunded_minor, line.net_minor)
+
+
+def _held_shares(db: Session, sale: Sale) -> dict[int, int]:
+    """What each recipient currently holds from a sale (its splits net of reversals)."""
+    rows = db.exec(
+        select(SplitShare.contributor_id, SplitShare.amount_minor)
+        .join(Split, col(Split.id) == SplitShare.split_id)
+        .join(SaleLine, col(SaleLine.id) == Split.sale_line_id)
+        .where(SaleLine.sale_id == sale.id)
+    ).all()
+    totals: dict[int, int] = {}
+    for contributor_id, amount in rows:
+        totals[contributor_id] = totals.get(contributor_id, 0) + amount
+    return {c: a for c, a in totals.items() if a}
+
+
+def _move_held(db: Session, sale: Sale, to_held: bool, reference: str) -> None:
+    shares = _held_shares(db, sale)
+    if not shares:
+        return
+    sign = 1 if to_held else -1
+    postings = []
+    for contributor_id, amount in sorted(shares.items()):
+        postings.append(Posting(payable_account(contributor_id), sale.currency, sign * amount))
+        postings.append(Posting(f"held:{contributor_id}", sale.currency, -sign * amount))
+    post_transaction(
+        db, kind="hold" if to_held else "release", reference=reference, postings=postings
+    )
+
+
+def _apply_hold(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+    sale = _find_sale(db, event.provider, event.order_key)
+    if sale is None:
+        return "dispute_for_unknown_order", None
+    if sale.held:
+        return "already_held", sale.id
+    _move_held(db, sale, True, f"hold:{event.event_id}")
+    sale.held = True
+    return "held", sale.id
+
+
+def _apply_release(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+    sale = _find_sale(db, event.provider, event.order_key)
+    if sale is None or not sale.held:
+        return "nothing_held", sale.id if sale else None
+    _move_held(db, sale, False, f"release:{event.event_id}")
+    sale.held = False
+    return "released", sale.id

@@ -1,0 +1,143 @@
+"""Sales, their lines (allocating unmatched ones), deliveries refused at the door."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlmodel import SQLModel, col, select
+
+from app.accounting.models import Product
+from app.accounting.sales import allocate_line
+from app.accounting.sales_models import RejectedDelivery, Sale, SaleLine
+from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.pages import Page
+from app.crud import get_or_404, page
+from app.fields import MAX_ID, RowId
+from app.lab.models import Strict
+
+router = APIRouter(prefix=API_PREFIX, tags=["sales"])
+RowPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class SaleLinePublic(SQLModel):
+    """A sold line."""
+
+    id: int
+    sale_id: int
+    position: int
+    sku: str | None
+    description: str
+    product_id: int | None
+    quantity: int
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+    refunded_minor: int
+    allocated_at: datetime | None
+
+
+class SalePublic(SQLModel):
+    """A sale with its lines."""
+
+    id: int
+    provider: str
+    order_key: str
+    currency: str
+    occurred_at: datetime
+    gross_minor: int
+    fees_minor: int
+    refunded_minor: int
+    held: bool
+    reference: str
+    test: bool
+    lines: list[SaleLinePublic]
+
+
+class RejectedDeliveryPublic(SQLModel):
+    """A webhook refused before any work."""
+
+    id: int
+    provider: str
+    code: str
+    message: str
+    body_sha256: str
+    body_size: int
+    received_at: datetime
+
+
+class Allocation(Strict):
+    """Give an unmatched line its product."""
+
+    product_id: RowId
+
+
+def _public(db: SessionDep, sale: Sale) -> SalePublic:
+    lines = db.exec(
+        select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.position))
+    ).all()
+    return SalePublic(
+        **sale.model_dump(), lines=[SaleLinePublic(**line.model_dump()) for line in lines]
+    )
+
+
+@router.get("/sales", response_model=Page[SalePublic])
+def list_sales(
+    db: SessionDep,
+    _key: Reader,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+) -> Page[SalePublic]:
+    """Sales, newest first."""
+    query = select(Sale).order_by(col(Sale.occurred_at).desc(), col(Sale.id).desc())
+    if provider:
+        query = query.where(Sale.provider == provider)
+    if currency:
+        query = query.where(Sale.currency == currency.upper())
+    rows, total = page(db, query, limit, offset)
+    return Page(items=[_public(db, s) for s in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/sales/{sale_id}", response_model=SalePublic)
+def read_sale(db: SessionDep, _key: Reader, sale_id: RowPath) -> SalePublic:
+    """One sale."""
+    return _public(db, get_or_404(db, Sale, sale_id))
+
+
+@router.get("/sale-lines/unallocated", response_model=Page[SaleLinePublic])
+def unallocated_lines(
+    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0
+) -> Page[SaleLine]:
+    """Revenue no product claimed yet (unknown SKU): visible, waiting to be allocated."""
+    query = select(SaleLine).where(col(SaleLine.product_id).is_(None)).order_by(col(SaleLine.id))
+    items, total = page(db, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/sale-lines/{line_id}/allocate", response_model=SaleLinePublic)
+def allocate(db: SessionDep, _key: Writer, line_id: RowPath, body: Allocation) -> SaleLine:
+    """Allocate an unmatched line to a product; it is split as of its sale."""
+    line = get_or_404(db, SaleLine, line_id)
+    get_or_404(db, Product, body.product_id)
+    allocate_line(db, line, body.product_id)
+    db.commit()
+    return line
+
+
+@router.get("/deliveries/rejected", response_model=Page[RejectedDeliveryPublic])
+def rejected_deliveries(
+    db: SessionDep,
+    _key: Reader,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+) -> Page[RejectedDelivery]:
+    """Webhooks refused for a bad signature or payload, newest first (no payloads kept)."""
+    query = select(RejectedDelivery).order_by(col(RejectedDelivery.id).desc())
+    if provider:
+        query = query.where(RejectedDelivery.provider == provider)
+    items, total = page(db, query, limit, offset)
+    return Page(items=items, total=total, limit=limit, offset=offset)

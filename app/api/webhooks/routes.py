@@ -1,0 +1,195 @@
+"""The shops' webhook endpoints: verify the raw body, normalise, apply once, answer fast.
+
+A bad or missing signature is refused with a JSON error and leaves nothing but
+a rejected-delivery entry (no payload, no secret). A duplicate delivery answers
+200 and changes nothing: the provider's event id is recorded under a unique
+constraint in the same transaction as the work, so concurrent deliveries of
+one event make exactly one sale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.accounting.sales import already_recorded, apply_shop_event
+from app.accounting.sales_models import RejectedDelivery
+from app.accounting.shop_events import ShopEvent
+from app.api.deps import SessionDep
+from app.api.errors import error_body
+from app.api.webhooks.errors import SignatureMissing, WebhookError
+from app.api.webhooks.payloads import (
+    load_json,
+    parse_generic,
+    parse_shopify,
+    parse_stripe,
+    parse_woocommerce,
+)
+from app.api.webhooks.signatures import (
+    GENERIC_HEADER,
+    is_woocommerce_ping,
+    verify_generic,
+    verify_shopify,
+    verify_stripe,
+    verify_woocommerce,
+)
+from app.errors import LabLedgerError
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def _secrets(values: list[SecretStr], provider: str) -> list[str]:
+    if not values:
+        variable = f"LABLEDGER_{provider.upper()}_WEBHOOK_SECRETS"
+        raise SignatureMissing(f"no webhook secret is configured for {provider}: set {variable}")
+    return [value.get_secret_value() for value in values]
+
+
+def _reject(db: Session, provider: str, body: bytes, error: LabLedgerError) -> JSONResponse:
+    db.rollback()
+    db.add(
+        RejectedDelivery(
+            provider=provider,
+            code=error.code[:64],
+            message=error.message[:500],
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            body_size=len(body),
+        )
+    )
+    db.commit()
+    log.warning("webhook from %s refused: %s", provider, error.code)
+    status = getattr(error, "status", 400)
+    return JSONResponse(error_body(error.code, error.message, error.details), status_code=status)
+
+
+def _apply(db: Session, events: tuple[ShopEvent, ...]) -> JSONResponse:
+    """Apply every event of one delivery in one transaction; a lost race is a duplicate."""
+    try:
+        outcomes = [apply_shop_event(db, event) for event in events]
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        if all(already_recorded(db, e.provider, e.event_id) for e in events):
+            outcomes = ["duplicate"] * len(events)
+        else:
+            raise
+    return JSONResponse({"received": len(events), "outcomes": outcomes})
+
+
+async def _handle(
+    request: Request,
+    db: Session,
+    provider: str,
+    verify: Callable[[bytes], None],
+    parse: Callable[[bytes], tuple[ShopEvent, ...]],
+) -> JSONResponse:
+    body = await request.body()
+    try:
+        verify(body)
+        events = parse(body)
+    except WebhookError as error:
+        return _reject(db, provider, body, error)
+    except LabLedgerError as error:
+        return _reject(db, provider, body, error)
+    return _apply(db, events)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/stripe")
+async def stripe_webhook(request: Request, db: SessionDep) -> JSONResponse:
+    """Stripe: checkout.session.completed, charge.refunded, charge.dispute.created/closed."""
+    settings = request.app.state.settings
+
+    def verify(body: bytes) -> None:
+        secrets = _secrets(settings.stripe_webhook_secrets, "stripe")
+        verify_stripe(body, request.headers.get("Stripe-Signature"), secrets, now=int(time.time()))
+
+    return await _handle(
+        request,
+        db,
+        "stripe",
+        verify,
+        lambda body: parse_stripe(load_json(body), received_at=_now()),
+    )
+
+
+@router.post("/shopify")
+async def shopify_webhook(request: Request, db: SessionDep) -> JSONResponse:
+    """Shopify: orders/paid (and orders/create when paid), refunds/create."""
+    settings = request.app.state.settings
+    headers = request.headers
+
+    def verify(body: bytes) -> None:
+        verify_shopify(
+            body,
+            headers.get("X-Shopify-Hmac-Sha256"),
+            _secrets(settings.shopify_webhook_secrets, "shopify"),
+        )
+
+    return await _handle(
+        request,
+        db,
+        "shopify",
+        verify,
+        lambda body: parse_shopify(
+            headers.get("X-Shopify-Topic", ""),
+            headers.get("X-Shopify-Event-Id"),
+            load_json(body),
+            received_at=_now(),
+        ),
+    )
+
+
+@router.post("/woocommerce")
+async def woocommerce_webhook(request: Request, db: SessionDep) -> JSONResponse:
+    """WooCommerce: orders reaching processing/completed, refunds; answers the creation ping."""
+    settings = request.app.state.settings
+    headers = request.headers
+    body = await request.body()
+    if "X-WC-Webhook-Signature" not in headers and is_woocommerce_ping(body):
+        return JSONResponse({"received": 0, "outcomes": ["ping"]})
+
+    def verify(raw: bytes) -> None:
+        secrets = _secrets(settings.woocommerce_webhook_secrets, "woocommerce")
+        verify_woocommerce(raw, headers.get("X-WC-Webhook-Signature"), secrets)
+
+    return await _handle(
+        request,
+        db,
+        "woocommerce",
+        verify,
+        lambda raw: parse_woocommerce(
+            headers.get("X-WC-Webhook-Topic", ""), load_json(raw), dict(headers), received_at=_now()
+        ),
+    )
+
+
+@router.post("/generic")
+async def generic_webhook(request: Request, db: SessionDep) -> JSONResponse:
+    """Any other shop: LabLedger's own JSON format, HMAC-SHA256 signed (see docs/webhooks.md)."""
+    settings = request.app.state.settings
+
+    def verify(body: bytes) -> None:
+        secrets = _secrets(settings.generic_webhook_secrets, "generic")
+        verify_generic(body, request.headers.get(GENERIC_HEADER), secrets, now=int(time.time()))
+
+    return await _handle(
+        request,
+        db,
+        "generic",
+        verify,
+        lambda body: parse_generic(load_json(body), received_at=_now()),
+    )
