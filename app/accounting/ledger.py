@@ -26,10 +26,14 @@ entry n is the JSON object with exactly these keys:
     amount_minor    int, signed, never 0
     memo            str, possibly empty
     occurred_at     str, RFC 3339 UTC with microseconds: "2026-01-31T09:05:00.000000Z"
-    recorded_at     str, same form
     prev_hash       str, the hash of entry n-1; for entry 1, 64 zeros (GENESIS_HASH)
 
-and its hash is the lower-case hex SHA-256 of the UTF-8 bytes of
+The row also keeps `recorded_at` (when it was written), outside the hashed
+content, and the transaction id is derived from the previous hash, the kind
+and the reference: replaying the same events into an empty ledger therefore
+reproduces the same chain and the same head.
+
+An entry's hash is the lower-case hex SHA-256 of the UTF-8 bytes of
 `json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
 An export line is that same canonical JSON of the content with one more key,
 `hash`. To verify an export: read the lines in order; for each, remove `hash`,
@@ -109,6 +113,7 @@ _ACCOUNT = re.compile(r"[a-z0-9_.-]+(?::[a-z0-9_.-]+)*")
 _ACCOUNT_PREFIX = re.compile(r"[a-z0-9_.:-]*")
 _KIND = re.compile(r"[a-z0-9_.:-]+")
 _STREAM_BATCH = 1000
+_TRANSACTION_NAMESPACE = uuid.UUID("6f1c2b1e-7a53-4d0e-9a57-4c1e9b0f2d11")
 
 _COLUMNS = (
     col(LedgerEntry.sequence),
@@ -163,10 +168,9 @@ def post_transaction(
     lines = _checked_postings(postings)
     recorded_at = utcnow()
     occurred = recorded_at if occurred_at is None else _checked_moment(occurred_at)
-    transaction_id = str(uuid.uuid4())
-
     head = _claim_head(db)
     sequence, prev_hash = head.sequence, head.hash
+    transaction_id = str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"{prev_hash}:{kind}:{reference}"))
     rows: list[dict[str, Any]] = []
     for posting in lines:
         sequence += 1
@@ -247,7 +251,6 @@ def _content(row: Any) -> dict[str, Any]:
         "amount_minor": int(row["amount_minor"]),
         "memo": row["memo"],
         "occurred_at": rfc3339(row["occurred_at"]),
-        "recorded_at": rfc3339(row["recorded_at"]),
         "prev_hash": row["prev_hash"],
     }
 

@@ -28,7 +28,6 @@ CONTENT_FIELDS = (
     "amount_minor",
     "memo",
     "occurred_at",
-    "recorded_at",
     "prev_hash",
 )
 

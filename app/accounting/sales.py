@@ -11,8 +11,6 @@ proportion to their gross amounts.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -31,11 +29,12 @@ from app.accounting.sales_models import (
     SplitShare,
     WebhookDelivery,
 )
-from app.accounting.shop_events import RefundLine, ShopEvent
+from app.accounting.shop_events import ShopEvent, event_from_json, event_to_json
 from app.errors import Conflict
 
 
 def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
+    """Keep the normalised event (no secrets, no raw payload) so the books can be replayed."""
     db.add(
         WebhookDelivery(
             provider=event.provider,
@@ -44,6 +43,7 @@ def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int |
             order_key=event.order_key[:200],
             outcome=outcome,
             sale_id=sale_id,
+            event=event_to_json(event),
         )
     )
 
@@ -142,7 +142,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         )
         .order_by(col(ParkedRefund.id))
     ).all():
-        _refund_sale(db, sale, _event_from_json(parked.event), f"refund:{parked.event_id}")
+        _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)
     return "sale_recorded", sale.id
 
@@ -193,20 +193,6 @@ def allocate_line(db: Session, line: SaleLine, product_id: int) -> SaleLine:
     return line
 
 
-def _event_to_json(event: ShopEvent) -> str:
-    data = dataclasses.asdict(event)
-    data["occurred_at"] = event.occurred_at.isoformat()
-    return json.dumps(data)
-
-
-def _event_from_json(text: str) -> ShopEvent:
-    data = json.loads(text)
-    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
-    data["lines"] = ()
-    data["refund_lines"] = tuple(RefundLine(**line) for line in data["refund_lines"])
-    return ShopEvent(**data)
-
-
 def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     sale = _find_sale(db, event.provider, event.order_key)
     if sale is None:
@@ -215,7 +201,7 @@ def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
                 provider=event.provider,
                 order_key=event.order_key[:200],
                 event_id=event.event_id[:200],
-                event=_event_to_json(event),
+                event=event_to_json(event),
             )
         )
         return "refund_parked", None
@@ -261,14 +247,14 @@ def _refund_sale(db: Session, sale: Sale, event: ShopEvent, reference: str) -> i
         return 0
     held = sale.held
     if held:
-        _move_held(db, sale, False, f"{reference}:unhold")
+        _move_held(db, sale, False, f"{reference}:unhold", event.occurred_at)
     for line_id, amount in sorted(targets.items()):
         line = db.get(SaleLine, line_id)
         assert line is not None
         _refund_line(db, sale, line, amount, event.occurred_at, f"{reference}:line:{line_id}")
         sale.refunded_minor += amount
     if held:
-        _move_held(db, sale, True, f"{reference}:rehold")
+        _move_held(db, sale, True, f"{reference}:rehold", event.occurred_at)
     return sum(targets.values())
 
 
@@ -309,7 +295,7 @@ def _held_shares(db: Session, sale: Sale) -> dict[int, int]:
     return {c: a for c, a in totals.items() if a}
 
 
-def _move_held(db: Session, sale: Sale, to_held: bool, reference: str) -> None:
+def _move_held(db: Session, sale: Sale, to_held: bool, reference: str, at: datetime) -> None:
     shares = _held_shares(db, sale)
     if not shares:
         return
@@ -329,7 +315,7 @@ def _apply_hold(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         return "dispute_for_unknown_order", None
     if sale.held:
         return "already_held", sale.id
-    _move_held(db, sale, True, f"hold:{event.event_id}")
+    _move_held(db, sale, True, f"hold:{event.event_id}", event.occurred_at)
     sale.held = True
     return "held", sale.id
 
@@ -338,6 +324,6 @@ def _apply_release(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     sale = _find_sale(db, event.provider, event.order_key)
     if sale is None or not sale.held:
         return "nothing_held", sale.id if sale else None
-    _move_held(db, sale, False, f"release:{event.event_id}")
+    _move_held(db, sale, False, f"release:{event.event_id}", event.occurred_at)
     sale.held = False
     return "released", sale.id

@@ -23,6 +23,7 @@ class WebhookDelivery(SQLModel, table=True):
     order_key: str = Field(max_length=200, index=True)
     outcome: str = Field(max_length=32)
     sale_id: int | None = Field(default=None, foreign_key="sale.id")
+    event: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -25,6 +25,8 @@ Amounts (`amount_minor`) by kind:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
@@ -107,3 +109,19 @@ class ShopEvent:
     def refund_minor(self) -> int:
         """The amount a refund returns; 0 for any other kind."""
         return self.amount_minor if self.kind == "refund" else 0
+
+
+def event_to_json(event: ShopEvent) -> str:
+    """The event as JSON, exactly enough to rebuild it (kept with each delivery for replay)."""
+    data = dataclasses.asdict(event)
+    data["occurred_at"] = event.occurred_at.isoformat()
+    return json.dumps(data, sort_keys=True)
+
+
+def event_from_json(text: str) -> ShopEvent:
+    """Rebuild an event stored by `event_to_json`."""
+    data = json.loads(text)
+    data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
+    data["lines"] = tuple(SaleLine(**line) for line in data["lines"])
+    data["refund_lines"] = tuple(RefundLine(**line) for line in data["refund_lines"])
+    return ShopEvent(**data)

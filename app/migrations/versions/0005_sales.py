@@ -153,6 +153,7 @@ def upgrade() -> None:
         sa.Column("order_key", sa.String(length=200), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.Column("sale_id", sa.Integer(), nullable=True),
+        sa.Column("event", sa.Text(), nullable=False),
         sa.Column("received_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["sale_id"], ["sale.id"], name=op.f("fk_webhook_delivery_sale_id_sale")
