@@ -24,6 +24,11 @@ from app.accounting.value_equations import equation_in_force
 from app.lab.models import COMMONS_FUND_ID
 
 
+def line_reference(sale: Sale, line: SaleLine) -> str:
+    """A line named by its shop's keys, not by row ids, so a replay names it the same."""
+    return f"line:{sale.provider}:{line.position}:{sale.order_key}"[:300]
+
+
 def sales_account(product_id: int | None) -> str:
     """Where a line's revenue sits: its product, or unallocated revenue."""
     return f"sales:product:{product_id}" if product_id is not None else "sales:unallocated"
@@ -131,7 +136,7 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
     transaction_id = post_transaction(
         db,
         kind="split",
-        reference=f"sale:{sale.id}:line:{line.id}",
+        reference=line_reference(sale, line),
         postings=postings,
         occurred_at=at,
     )

@@ -18,7 +18,13 @@ from sqlmodel import Session, col, select
 
 from app.accounting.allocation import allocate_largest_remainder
 from app.accounting.ledger import Posting, post_transaction
-from app.accounting.line_splits import payable_account, reverse_line, sales_account, split_line
+from app.accounting.line_splits import (
+    line_reference,
+    payable_account,
+    reverse_line,
+    sales_account,
+    split_line,
+)
 from app.accounting.models import ProductSku
 from app.accounting.money import normalize_currency
 from app.accounting.sales_models import (
@@ -160,7 +166,7 @@ def _post_line_sale(db: Session, sale: Sale, line: SaleLine) -> None:
     post_transaction(
         db,
         kind="sale",
-        reference=f"sale:{sale.id}:line:{line.id}",
+        reference=line_reference(sale, line),
         postings=postings,
         occurred_at=sale.occurred_at,
     )
@@ -177,7 +183,7 @@ def allocate_line(db: Session, line: SaleLine, product_id: int) -> SaleLine:
         post_transaction(
             db,
             kind="allocation",
-            reference=f"sale:{sale.id}:line:{line.id}",
+            reference=line_reference(sale, line),
             postings=[
                 Posting(sales_account(None), sale.currency, moved),
                 Posting(sales_account(product_id), sale.currency, -moved),
@@ -251,7 +257,9 @@ def _refund_sale(db: Session, sale: Sale, event: ShopEvent, reference: str) -> i
     for line_id, amount in sorted(targets.items()):
         line = db.get(SaleLine, line_id)
         assert line is not None
-        _refund_line(db, sale, line, amount, event.occurred_at, f"{reference}:line:{line_id}")
+        _refund_line(
+            db, sale, line, amount, event.occurred_at, f"{reference}:{line.position}"[:300]
+        )
         sale.refunded_minor += amount
     if held:
         _move_held(db, sale, True, f"{reference}:rehold", event.occurred_at)
@@ -270,7 +278,9 @@ def _refund_line(
         postings.append(Posting(sales_account(line.product_id), sale.currency, from_net))
     if fee_part:
         postings.append(Posting(f"fees:{sale.provider}", sale.currency, fee_part))
-    post_transaction(db, kind="refund", reference=reference, postings=postings, occurred_at=at)
+    post_transaction(
+        db, kind="refund", reference=reference[:300], postings=postings, occurred_at=at
+    )
     line.refunded_minor += amount
     if line.product_id is not None:
         reverse_line(db, sale, line, from_net, at, reference)
@@ -305,7 +315,11 @@ def _move_held(db: Session, sale: Sale, to_held: bool, reference: str, at: datet
         postings.append(Posting(payable_account(contributor_id), sale.currency, sign * amount))
         postings.append(Posting(f"held:{contributor_id}", sale.currency, -sign * amount))
     post_transaction(
-        db, kind="hold" if to_held else "release", reference=reference, postings=postings
+        db,
+        kind="hold" if to_held else "release",
+        reference=reference[:300],
+        postings=postings,
+        occurred_at=at,
     )
 
 
