@@ -211,6 +211,8 @@ def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
             )
         )
         return "refund_parked", None
+    if normalize_currency(event.currency) != sale.currency:
+        return "refund_currency_mismatch", sale.id
     applied = _refund_sale(db, sale, event, f"refund:{event.event_id}")
     return ("refund_applied" if applied else "refund_exceeds_sale"), sale.id
 
