@@ -12,7 +12,9 @@ from app.api.errors import install_error_handlers
 from app.api.routes import (
     activity,
     badges,
+    contributions,
     contributors,
+    equations,
     events,
     health,
     ledger,
@@ -73,7 +75,18 @@ def create_app(
     app.state.hub = hub
     app.state.ingest = ingest
 
-    for module in (contributors, badges, machines, readers, products, activity, events, ledger):
+    for module in (
+        contributors,
+        badges,
+        machines,
+        readers,
+        products,
+        activity,
+        events,
+        ledger,
+        contributions,
+        equations,
+    ):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(web.router)

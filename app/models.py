@@ -1,7 +1,9 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
+from app.accounting.contribution_models import Contribution
 from app.accounting.ledger_models import LedgerEntry
 from app.accounting.models import Product, ProductSku
+from app.accounting.value_equation_models import ValueEquation
 from app.api.keys import ApiKey
 from app.lab.activity import (
     DecodeReject,
@@ -16,6 +18,7 @@ from app.lab.models import Badge, Contributor, Machine, Reader
 __all__ = [
     "ApiKey",
     "Badge",
+    "Contribution",
     "Contributor",
     "DecodeReject",
     "DeviceEvent",
@@ -28,4 +31,5 @@ __all__ = [
     "ProductSku",
     "Reader",
     "UnknownScan",
+    "ValueEquation",
 ]

@@ -1,0 +1,254 @@
+"""Derive contributions from the lab's history in a few set-based statements.
+
+- Each closed session gives `labour`: closed_at - opened_at, in ms, to the
+  session's contributor, in the session's role (else the contributor's role at
+  the first sync), for the session's product, occurring at closed_at.
+- Each ended run gives `machine`: its busy time (pauses excluded), in ms, to
+  the machine's provider at the first sync (a later change of provider does not
+  move past runs), with the machine id and kind, for the run's product,
+  occurring at ended_at.
+
+Derived rows are approved as they are made. A later sync moves them when their
+session or run is re-tagged to another product, re-assigned or re-timed, and
+never touches their status, so a row an operator excluded stays excluded.
+Inserts skip rows another sync made at the same moment (ON CONFLICT DO
+NOTHING), so concurrent syncs are safe. Each write runs only if a probe finds
+something to write, so a sync with nothing to do is four indexed reads and
+takes no write lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import Insert, Update
+from sqlmodel import Session
+
+from app.accounting.contribution_models import (
+    Contribution,
+    ContributionSource,
+    ContributionStatus,
+    Unit,
+)
+from app.accounting.equation_model import ContributionKind
+from app.db import UTCDateTime, utcnow
+from app.lab.activity import LabSession, MachineRun, RunStatus
+from app.lab.models import Contributor, Machine
+
+_C = Contribution.__table__  # type: ignore[attr-defined]
+_S = LabSession.__table__  # type: ignore[attr-defined]
+_R = MachineRun.__table__  # type: ignore[attr-defined]
+_M = Machine.__table__  # type: ignore[attr-defined]
+_P = Contributor.__table__  # type: ignore[attr-defined]
+
+_AUTO = "auto"
+
+_COLUMNS = (
+    "contributor_id",
+    "product_id",
+    "kind",
+    "quantity",
+    "unit",
+    "role",
+    "machine_id",
+    "machine_kind",
+    "source",
+    "source_id",
+    "occurred_at",
+    "status",
+    "note",
+    "created_at",
+    "created_by",
+    "decided_by",
+    "decided_at",
+)
+
+
+def _changed(db: Session, pending: Select[Any], statement: Insert | Update) -> int:
+    """Run a write statement only if `pending` finds rows to write, and count what it wrote.
+
+    Probing first keeps a sync with nothing to do read-only (no write lock on
+    SQLite). The rows come back with RETURNING: a driver's rowcount for
+    INSERT ... SELECT is not reliable (psycopg reports -1).
+    """
+    if not db.execute(select(pending.exists())).scalar():
+        return 0
+    return len(db.execute(statement.returning(_C.c.id)).all())
+
+
+def _not_negative(value: ColumnElement[Any]) -> ColumnElement[int]:
+    """An integer expression, clamped at zero (a clock step back must not fail the sync)."""
+    return case((value < 0, 0), else_=value)
+
+
+def _elapsed_ms(dialect: str, start: Any, end: Any) -> ColumnElement[int]:
+    """Whole milliseconds from `start` to `end`, computed by the database."""
+    if dialect == "postgresql":
+        seconds = func.extract("epoch", end - start)
+        return _not_negative(cast(func.round(seconds * 1000), BigInteger))
+    # SQLite keeps times as text; julianday() reads them to the millisecond.
+    days = func.julianday(end) - func.julianday(start)
+    return _not_negative(cast(func.round(days * 86_400_000), Integer))
+
+
+def _busy_ms(busy_s: Any) -> ColumnElement[int]:
+    """A run's busy seconds (a float column) as whole milliseconds."""
+    return _not_negative(cast(func.round(busy_s * 1000), BigInteger))
+
+
+def _insert(dialect: str) -> Insert:
+    """An INSERT into contribution that skips rows already there."""
+    if dialect == "postgresql":
+        return postgresql.insert(_C).on_conflict_do_nothing()
+    return sqlite.insert(_C).on_conflict_do_nothing()
+
+
+def _not_yet(source: ContributionSource, source_id: Any) -> ColumnElement[bool]:
+    """No contribution derived from this source row yet."""
+    return ~exists().where(_C.c.source == source.value, _C.c.source_id == source_id)
+
+
+def _stamps(now: datetime) -> tuple[Any, ...]:
+    """Status, note and bookkeeping columns shared by every derived row (approved at once)."""
+    stamp = literal(now, UTCDateTime())
+    return (
+        literal(ContributionStatus.APPROVED.value, String),
+        literal("", String),
+        stamp,
+        literal(_AUTO, String),
+        literal(_AUTO, String),
+        stamp,
+    )
+
+
+def _insert_sessions(db: Session, dialect: str, now: datetime) -> int:
+    """Labour rows for closed sessions that have none yet."""
+    rows = (
+        select(
+            _S.c.contributor_id,
+            _S.c.product_id,
+            literal(ContributionKind.LABOUR.value, String),
+            _elapsed_ms(dialect, _S.c.opened_at, _S.c.closed_at),
+            literal(Unit.MS.value, String),
+            func.coalesce(_S.c.role, _P.c.role),
+            literal(None, Integer),
+            literal(None, String),
+            literal(ContributionSource.SESSION.value, String),
+            _S.c.id,
+            _S.c.closed_at,
+            *_stamps(now),
+        )
+        .join(_P, _P.c.id == _S.c.contributor_id)
+        .where(_S.c.closed_at.is_not(None), _not_yet(ContributionSource.SESSION, _S.c.id))
+    )
+    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
+
+
+def _insert_runs(db: Session, dialect: str, now: datetime) -> int:
+    """Machine rows, credited to the provider, for ended runs that have none yet."""
+    rows = (
+        select(
+            _M.c.provider_id,
+            _R.c.product_id,
+            literal(ContributionKind.MACHINE.value, String),
+            _busy_ms(_R.c.busy_s),
+            literal(Unit.MS.value, String),
+            literal(None, String),
+            _R.c.machine_id,
+            _M.c.kind,
+            literal(ContributionSource.RUN.value, String),
+            _R.c.id,
+            _R.c.ended_at,
+            *_stamps(now),
+        )
+        .join(_M, _M.c.id == _R.c.machine_id)
+        .where(
+            _R.c.status == RunStatus.ENDED.value,
+            _R.c.ended_at.is_not(None),
+            _not_yet(ContributionSource.RUN, _R.c.id),
+        )
+    )
+    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
+
+
+def _update_sessions(db: Session, dialect: str) -> int:
+    """Follow sessions that were re-tagged, re-assigned, re-timed or given a role."""
+    elapsed = _elapsed_ms(dialect, _S.c.opened_at, _S.c.closed_at)
+    moved = (
+        _C.c.source == ContributionSource.SESSION.value,
+        _C.c.source_id == _S.c.id,
+        _S.c.closed_at.is_not(None),
+        or_(
+            _C.c.product_id.is_distinct_from(_S.c.product_id),
+            _C.c.contributor_id != _S.c.contributor_id,
+            _C.c.quantity != elapsed,
+            _C.c.occurred_at != _S.c.closed_at,
+            and_(_S.c.role.is_not(None), _C.c.role.is_distinct_from(_S.c.role)),
+        ),
+    )
+    statement = (
+        update(_C)
+        .where(*moved)
+        .values(
+            product_id=_S.c.product_id,
+            contributor_id=_S.c.contributor_id,
+            quantity=elapsed,
+            occurred_at=_S.c.closed_at,
+            role=func.coalesce(_S.c.role, _C.c.role),
+        )
+    )
+    return _changed(db, select(_C.c.id).where(*moved), statement)
+
+
+def _update_runs(db: Session) -> int:
+    """Follow runs that were re-tagged or whose busy time was corrected."""
+    busy = _busy_ms(_R.c.busy_s)
+    moved = (
+        _C.c.source == ContributionSource.RUN.value,
+        _C.c.source_id == _R.c.id,
+        _R.c.ended_at.is_not(None),
+        or_(
+            _C.c.product_id.is_distinct_from(_R.c.product_id),
+            _C.c.quantity != busy,
+            _C.c.occurred_at != _R.c.ended_at,
+        ),
+    )
+    statement = (
+        update(_C)
+        .where(*moved)
+        .values(product_id=_R.c.product_id, quantity=busy, occurred_at=_R.c.ended_at)
+    )
+    return _changed(db, select(_C.c.id).where(*moved), statement)
+
+
+def sync_derived_contributions(db: Session, *, commit: bool = True) -> int:
+    """Bring derived contributions up to date with sessions and runs; return rows made or moved.
+
+    With `commit=False` the rows are written in the caller's transaction and
+    stand or fall with it (a sale being split, say).
+    """
+    dialect = db.get_bind().dialect.name
+    now = utcnow()
+    changed = _update_sessions(db, dialect) + _update_runs(db)
+    changed += _insert_sessions(db, dialect, now) + _insert_runs(db, dialect, now)
+    if commit:
+        db.commit()
+    return changed

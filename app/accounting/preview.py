@@ -1,0 +1,265 @@
+"""Who would get what from a sale of a product now, under one equation version or two.
+
+The preview runs the real engine (`compute_split`) over the product's approved
+contributions up to now. Carries and cap progress come from the two hooks
+below, empty until stored splits exist to fill them. With a second version,
+`difference` is that version's share minus the first one's, per recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from fractions import Fraction
+
+from sqlmodel import Session, SQLModel, col, select
+
+from app.accounting.contribution_inputs import counted_contributions
+from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.money import currency_exponent, format_minor, normalize_currency, to_minor
+from app.accounting.split import SplitResult, compare_splits, compute_split
+from app.accounting.split_json import fraction_to_json
+from app.accounting.value_equations import EquationRecord, fraction_text, record_in_force
+from app.accounting.value_equations import record_version as stored_version
+from app.db import utcnow
+from app.errors import InvalidInput
+from app.lab.models import COMMONS_FUND_ID, Contributor
+
+_POINTS_DECIMALS = 3
+
+
+def preview_carry(db: Session, product_id: int) -> dict[int, Fraction]:
+    """The product's rounding carry to start a preview from (none until splits are stored)."""
+    return {}
+
+
+def preview_cap_paid(db: Session, product_id: int) -> dict[str, int]:
+    """What capped buckets of the product have been paid so far (none until splits are stored)."""
+    return {}
+
+
+class RecipientShare(SQLModel):
+    """What one recipient would get."""
+
+    contributor_id: int
+    display_name: str
+    amount_minor: int
+    amount: str
+
+
+class PointsLine(SQLModel):
+    """One contributor's points: exact ("n/d") and rounded for reading."""
+
+    contributor_id: int
+    display_name: str
+    points: str
+    points_rounded: str
+
+
+class BucketLine(SQLModel):
+    """What one bucket took and to whom it went."""
+
+    name: str
+    recipient_id: int | None
+    amount_minor: int
+    amount: str
+    to_commons: bool
+    shares: list[RecipientShare]
+
+
+class SplitPreview(SQLModel):
+    """A split under one equation version; `left_out` are contribution ids it could not count."""
+
+    version: int
+    effective_from: datetime | None
+    recipients: list[RecipientShare]
+    points: list[PointsLine]
+    buckets: list[BucketLine]
+    left_out: list[int]
+
+
+class Difference(SQLModel):
+    """How much more (or less, negative) a recipient gets under the compared version."""
+
+    contributor_id: int
+    display_name: str
+    difference_minor: int
+    difference: str
+
+
+class Preview(SQLModel):
+    """The preview of a sale: the split, and optionally another version's and the difference."""
+
+    product_id: int
+    at: datetime
+    currency: str
+    amount_minor: int
+    amount: str
+    split: SplitPreview
+    compare: SplitPreview | None = None
+    difference: list[Difference] | None = None
+
+
+def parse_amount(amount: str, currency: str) -> tuple[int, str]:
+    """A sale amount and currency from query text, as minor units and an ISO code."""
+    code = normalize_currency(currency)
+    minor = to_minor(amount, code)
+    if minor < 0:
+        raise InvalidInput(
+            "amount must not be negative: a sale brings money in", {"field": "amount"}
+        )
+    return minor, code
+
+
+def _commons_fund_id(db: Session) -> int:
+    """The commons fund's contributor id."""
+    found = db.exec(
+        select(Contributor.id).where(col(Contributor.is_commons_fund)).order_by(col(Contributor.id))
+    ).first()
+    return COMMONS_FUND_ID if found is None else found
+
+
+def _names(db: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Display names of contributors by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = db.exec(select(Contributor).where(col(Contributor.id).in_(wanted))).all()
+    return {row.id: row.display_name for row in rows if row.id is not None}
+
+
+def _split(
+    db: Session, product_id: int, record: EquationRecord, minor: int, currency: str, at: datetime
+) -> tuple[SplitResult, list[int]]:
+    """Run the engine for one equation version."""
+    if record.cap_currency is not None and record.cap_currency != currency:
+        raise InvalidInput(
+            f"version {record.equation.version} has caps in {record.cap_currency}; "
+            f"preview a sale in {record.cap_currency}",
+            {"field": "currency"},
+        )
+    counted = counted_contributions(
+        db,
+        product_id,
+        at,
+        citation_mode=record.equation.rates.citation_mode,
+        currency=currency,
+        sync=False,
+    )
+    try:
+        result = compute_split(
+            minor,
+            currency_exponent(currency),
+            record.equation,
+            counted.inputs,
+            _commons_fund_id(db),
+            cap_paid_so_far=preview_cap_paid(db, product_id),
+            carry=preview_carry(db, product_id),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"version {record.equation.version} cannot split this sale: {exc}"
+        ) from None
+    return result, counted.left_out
+
+
+def _shares(shares: dict[int, int], names: dict[int, str], currency: str) -> list[RecipientShare]:
+    """Shares by recipient, with names and formatted amounts."""
+    return [
+        RecipientShare(
+            contributor_id=cid,
+            display_name=names.get(cid, ""),
+            amount_minor=amount,
+            amount=format_minor(amount, currency),
+        )
+        for cid, amount in sorted(shares.items())
+    ]
+
+
+def _rounded(points: Fraction) -> str:
+    """Points rounded for reading (the exact value is shown beside them)."""
+    return fraction_text(Fraction(round(points * 10**_POINTS_DECIMALS), 10**_POINTS_DECIMALS))
+
+
+def _view(
+    result: SplitResult,
+    record: EquationRecord,
+    left_out: list[int],
+    names: dict[int, str],
+    cur: str,
+) -> SplitPreview:
+    return SplitPreview(
+        version=result.equation_version,
+        effective_from=record.effective_from,
+        recipients=_shares(result.shares, names, cur),
+        points=[
+            PointsLine(
+                contributor_id=cid,
+                display_name=names.get(cid, ""),
+                points=fraction_to_json(points),
+                points_rounded=_rounded(points),
+            )
+            for cid, points in sorted(result.points.items())
+        ],
+        buckets=[
+            BucketLine(
+                name=b.name,
+                recipient_id=b.recipient_id,
+                amount_minor=b.amount_minor,
+                amount=format_minor(b.amount_minor, cur),
+                to_commons=b.to_commons,
+                shares=_shares(b.shares, names, cur),
+            )
+            for b in result.buckets
+        ],
+        left_out=left_out,
+    )
+
+
+def preview_sale(
+    db: Session,
+    product_id: int,
+    amount: str,
+    currency: str,
+    version: int | None = None,
+    compare: int | None = None,
+) -> Preview:
+    """Preview a sale of `amount` now, under `version` (default: in force) and maybe `compare`."""
+    minor, code = parse_amount(amount, currency)
+    sync_derived_contributions(db)
+    at = utcnow()
+    record = (
+        record_in_force(db, product_id, at)
+        if version is None
+        else stored_version(db, product_id, version)
+    )
+    result, left_out = _split(db, product_id, record, minor, code, at)
+    other: tuple[SplitResult, EquationRecord, list[int]] | None = None
+    if compare is not None:
+        other_record = stored_version(db, product_id, compare)
+        other_result, other_left = _split(db, product_id, other_record, minor, code, at)
+        other = (other_result, other_record, other_left)
+    ids = set(result.points) | set(result.shares)
+    if other is not None:
+        ids |= set(other[0].points) | set(other[0].shares)
+    names = _names(db, ids)
+    preview = Preview(
+        product_id=product_id,
+        at=at,
+        currency=code,
+        amount_minor=minor,
+        amount=format_minor(minor, code),
+        split=_view(result, record, left_out, names, code),
+    )
+    if other is not None:
+        preview.compare = _view(other[0], other[1], other[2], names, code)
+        preview.difference = [
+            Difference(
+                contributor_id=cid,
+                display_name=names.get(cid, ""),
+                difference_minor=delta,
+                difference=format_minor(delta, code),
+            )
+            for cid, delta in compare_splits(result, other[0]).items()
+        ]
+    return preview
