@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -51,6 +52,41 @@ def keys_create(
         row, plain = create_key(session, name.strip(), role)
     typer.echo(plain)
     typer.echo(f"key {row.id} ({role.value}) for {row.name!r}; store it now", err=True)
+
+
+@cli.command("import-sales")
+def import_sales(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV export.")
+    ],
+    provider: Annotated[
+        str, typer.Option(help="Shop name recorded with the sales (dedupe key).")
+    ] = "csv",
+    currency: Annotated[
+        str | None, typer.Option(help="Currency when the file has no column.")
+    ] = None,
+) -> None:
+    """Import sales from a shop's CSV export (Tindie, Crowd Supply...); re-importing is harmless."""
+    from app.accounting.sales import apply_shop_event
+    from app.accounting.sales_csv import parse_sales_csv
+    from app.errors import LabLedgerError
+
+    settings = _settings()
+    try:
+        events = parse_sales_csv(
+            path.read_text(encoding="utf-8-sig"), provider=provider, default_currency=currency
+        )
+    except LabLedgerError as exc:
+        typer.echo(f"labledger: {path}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    counts: dict[str, int] = {}
+    with Session(get_engine(settings.database_url)) as session:
+        for event in events:
+            outcome = apply_shop_event(session, event)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        session.commit()
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
+    typer.echo(f"{len(events)} events from {path.name}: {summary}")
 
 
 @cli.command("serve")

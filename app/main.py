@@ -19,10 +19,14 @@ from app.api.routes import (
     health,
     ledger,
     machines,
+    payouts,
     products,
     readers,
+    sales,
+    valueflows,
 )
 from app.api.stream import ChangeHub
+from app.api.webhooks import routes as webhooks
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.ingest.service import IngestService
@@ -84,10 +88,14 @@ def create_app(
         activity,
         events,
         ledger,
+        sales,
+        payouts,
         contributions,
         equations,
+        valueflows,
     ):
         app.include_router(module.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(web.router)
     install_error_handlers(app)

@@ -3,6 +3,18 @@
 from app.accounting.contribution_models import Contribution
 from app.accounting.ledger_models import LedgerEntry
 from app.accounting.models import Product, ProductSku
+from app.accounting.sales_models import (
+    CapProgress,
+    ParkedRefund,
+    PayoutBatch,
+    PayoutItem,
+    RejectedDelivery,
+    Sale,
+    SaleLine,
+    Split,
+    SplitShare,
+    WebhookDelivery,
+)
 from app.accounting.value_equation_models import ValueEquation
 from app.api.keys import ApiKey
 from app.lab.activity import (
@@ -18,6 +30,7 @@ from app.lab.models import Badge, Contributor, Machine, Reader
 __all__ = [
     "ApiKey",
     "Badge",
+    "CapProgress",
     "Contribution",
     "Contributor",
     "DecodeReject",
@@ -27,9 +40,18 @@ __all__ = [
     "Machine",
     "MachineRun",
     "MachineStatus",
+    "ParkedRefund",
+    "PayoutBatch",
+    "PayoutItem",
     "Product",
     "ProductSku",
     "Reader",
+    "RejectedDelivery",
+    "Sale",
+    "SaleLine",
+    "Split",
+    "SplitShare",
     "UnknownScan",
     "ValueEquation",
+    "WebhookDelivery",
 ]

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.accounting.contribution_inputs import counted_contributions
 from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.line_splits import cap_paid, product_carry
 from app.accounting.money import currency_exponent, format_minor, normalize_currency, to_minor
 from app.accounting.split import SplitResult, compare_splits, compute_split
 from app.accounting.split_json import fraction_to_json
@@ -26,16 +27,6 @@ from app.errors import InvalidInput
 from app.lab.models import COMMONS_FUND_ID, Contributor
 
 _POINTS_DECIMALS = 3
-
-
-def preview_carry(db: Session, product_id: int) -> dict[int, Fraction]:
-    """The product's rounding carry to start a preview from (none until splits are stored)."""
-    return {}
-
-
-def preview_cap_paid(db: Session, product_id: int) -> dict[str, int]:
-    """What capped buckets of the product have been paid so far (none until splits are stored)."""
-    return {}
 
 
 class RecipientShare(SQLModel):
@@ -153,8 +144,8 @@ def _split(
             record.equation,
             counted.inputs,
             _commons_fund_id(db),
-            cap_paid_so_far=preview_cap_paid(db, product_id),
-            carry=preview_carry(db, product_id),
+            cap_paid_so_far=cap_paid(db, product_id, currency),
+            carry=product_carry(db, product_id, currency),
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(
