@@ -20,7 +20,7 @@ from app.accounting.money import currency_exponent
 from app.accounting.sales_models import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.accounting.split import SplitResult, compute_split, reverse_split
 from app.accounting.split_json import split_from_json, split_to_json
-from app.accounting.value_equations import equation_in_force
+from app.accounting.value_equations import EquationRecord, record_in_force
 from app.lab.models import COMMONS_FUND_ID
 
 
@@ -57,6 +57,19 @@ def cap_paid(db: Session, product_id: int, currency: str) -> dict[str, int]:
         )
     ).all()
     return {row.bucket: row.paid_minor for row in rows}
+
+
+def _cap_progress(
+    db: Session, product_id: int, currency: str, record: EquationRecord
+) -> dict[str, int]:
+    """Cap progress for a split; a cap kept in another currency counts as reached.
+
+    Caps are amounts of one currency and the ledger never converts, so a sale in
+    another currency pays nothing towards a capped claim: its share flows on.
+    """
+    if record.cap_currency is None or record.cap_currency == currency:
+        return cap_paid(db, product_id, currency)
+    return {b.name: b.cap_minor for b in record.equation.buckets if b.cap_minor is not None}
 
 
 def _add_cap_payments(
@@ -114,7 +127,8 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
     if line.product_id is None or line.net_minor <= 0:
         return None
     product_id = line.product_id
-    equation = equation_in_force(db, product_id, at)
+    record = record_in_force(db, product_id, at)
+    equation = record.equation
     contributions = contributions_up_to(
         db, product_id, at, citation_mode=equation.rates.citation_mode, currency=sale.currency
     )
@@ -124,7 +138,7 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
         equation,
         contributions,
         COMMONS_FUND_ID,
-        cap_paid_so_far=cap_paid(db, product_id, sale.currency),
+        cap_paid_so_far=_cap_progress(db, product_id, sale.currency, record),
         carry=product_carry(db, product_id, sale.currency),
     )
     postings = [Posting(sales_account(product_id), sale.currency, line.net_minor)]

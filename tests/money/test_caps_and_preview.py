@@ -82,3 +82,43 @@ def test_capped_funder_is_paid_back_then_the_share_flows_on(money_lab):
         headers=lab.admin,
     ).json()
     assert lab.funder["id"] not in _shares(last) or _shares(last)[lab.funder["id"]] == 0
+
+
+def test_a_cap_in_euros_is_not_paid_from_yen(money_lab):
+    lab = money_lab
+    equation = {
+        "effective_from": "2026-01-01T00:00:00Z",
+        "cap_currency": "EUR",
+        "buckets": [
+            {
+                "name": "payback",
+                "mode": "straight",
+                "percent": "50",
+                "paid_to": "contributor",
+                "contributor_id": lab.funder["id"],
+                "cap": "15.00",
+            },
+            {
+                "name": "makers",
+                "mode": "remaining",
+                "percent": "100",
+                "paid_to": "contributors",
+                "kinds": ["labour"],
+            },
+        ],
+    }
+    assert (
+        lab.client.post(
+            f"/api/v1/products/{lab.product['id']}/equations", json=equation, headers=lab.admin
+        ).status_code
+        == 201
+    )
+    post_stripe(
+        lab.client,
+        stripe_checkout(
+            "evt_y", "cs_y", [{"sku": "BOARD-R1", "quantity": 1, "amount": 3000}], currency="jpy"
+        ),
+    )
+    balances = lab.balances("JPY")
+    assert balances.get(lab.funder["id"], 0) == 0
+    assert balances[lab.ada["id"]] == 2000 and balances[lab.bob["id"]] == 1000
