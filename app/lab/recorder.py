@@ -58,6 +58,21 @@ def _body(event: MachineState) -> str:
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
+def _record_once(db: Session, row: DeviceEvent, outcome: BatchOutcome) -> bool:
+    """Insert the event unless its id is recorded already; the machine's lock is taken first."""
+    if row.machine_id is not None:
+        lock_status(db, row.machine_id)
+    if _already_recorded(db, row.event_id):
+        outcome.duplicates += 1
+        return False
+    db.add(row)
+    db.flush()
+    outcome.applied += 1
+    if row.machine_id is not None:
+        outcome.machines.add(row.machine_id)
+    return True
+
+
 def record_machine_state(
     db: Session, event: MachineState, source: str, rules: ScanRules, outcome: BatchOutcome
 ) -> None:
@@ -67,40 +82,22 @@ def record_machine_state(
     if machine is None or machine.id is None:
         outcome.unroutable += 1
         return
-    lock_status(db, machine.id)
-    if _already_recorded(db, event.event_id):
-        outcome.duplicates += 1
-        return
-    db.add(
-        DeviceEvent(
-            event_id=event.event_id,
-            kind="machine",
-            source=source[:300],
-            machine_id=machine.id,
-            at=event.at,
-            state=event.state.value,
-            body=_body(event),
-        )
-    )
-    db.flush()
-    sample = StateSample(
+    row = DeviceEvent(
         event_id=event.event_id,
+        kind="machine",
+        source=source[:300],
+        machine_id=machine.id,
         at=event.at,
         state=event.state.value,
-        job=event.job,
-        progress=event.progress,
-        power_w=event.power_w,
-        energy_wh=event.energy_wh,
-        material=event.material,
-        reported_busy_s=event.reported_busy_s,
+        body=_body(event),
     )
-    apply_machine_sample(db, machine, sample, rules.grace_s)
+    if not _record_once(db, row, outcome):
+        return
+    apply_machine_sample(db, machine, StateSample.from_row(row), rules.grace_s)
     if event.state.value == "offline":
         close_on_offline(db, machine.id, event.at)
     else:
         touch_machine_session(db, machine.id, event.at)
-    outcome.applied += 1
-    outcome.machines.add(machine.id)
 
 
 def record_badge_scan(
@@ -112,27 +109,17 @@ def record_badge_scan(
     if reader is None or reader.id is None:
         outcome.unroutable += 1
         return
-    if reader.machine_id is not None:
-        lock_status(db, reader.machine_id)
-    if _already_recorded(db, event.event_id):
-        outcome.duplicates += 1
-        return
-    db.add(
-        DeviceEvent(
-            event_id=event.event_id,
-            kind="badge",
-            source=source[:300],
-            reader_id=reader.id,
-            machine_id=reader.machine_id,
-            at=event.at,
-            card_id=event.badge,
-        )
+    row = DeviceEvent(
+        event_id=event.event_id,
+        kind="badge",
+        source=source[:300],
+        reader_id=reader.id,
+        machine_id=reader.machine_id,
+        at=event.at,
+        card_id=event.badge,
     )
-    db.flush()
-    outcome.scans.append(handle_scan(db, reader, event.badge, event.at, event.event_id, rules))
-    outcome.applied += 1
-    if reader.machine_id is not None:
-        outcome.machines.add(reader.machine_id)
+    if _record_once(db, row, outcome):
+        outcome.scans.append(handle_scan(db, reader, event.badge, event.at, event.event_id, rules))
 
 
 def record_event(

@@ -58,9 +58,14 @@ def _decoded(topic: str, payload: bytes) -> BadgeScan | MachineState:
     return event
 
 
-def _notify(request: Request, machine_ids: set[int]) -> None:
-    if machine_ids:
-        request.app.state.hub.publish(machine_ids)
+def _record(request: Request, db: SessionDep, event: BadgeScan | MachineState) -> BatchOutcome:
+    """Record one decoded event as ingest would, commit, and tell the live stream."""
+    outcome = BatchOutcome()
+    record_event(db, event, "http", _rules(request), outcome)
+    db.commit()
+    if outcome.machines:
+        request.app.state.hub.publish(outcome.machines)
+    return outcome
 
 
 @router.post("/events/badge", response_model=EventOutcome)
@@ -73,11 +78,7 @@ def post_badge_event(
         raise NotFound(f"no active reader named {body.reader!r}")
     event = _decoded(f"lab/v1/badge/reader-{reader.id}", _payload(body, "reader"))
     assert isinstance(event, BadgeScan)
-    event = dataclasses.replace(event, reader=str(reader.id))
-    outcome = BatchOutcome()
-    record_event(db, event, "http", _rules(request), outcome)
-    db.commit()
-    _notify(request, outcome.machines)
+    outcome = _record(request, db, dataclasses.replace(event, reader=str(reader.id)))
     scan = outcome.scans[0] if outcome.scans else "duplicate"
     return EventOutcome(event_id=event.event_id, recorded=bool(outcome.applied), outcome=scan)
 
@@ -92,11 +93,7 @@ def post_machine_event(
         raise NotFound(f"no active machine named {body.machine!r}")
     event = _decoded(f"lab/v1/machine/machine-{machine.id}/state", _payload(body, "machine"))
     assert isinstance(event, MachineState)
-    event = dataclasses.replace(event, machine=str(machine.id))
-    outcome = BatchOutcome()
-    record_event(db, event, "http", _rules(request), outcome)
-    db.commit()
-    _notify(request, outcome.machines)
+    outcome = _record(request, db, dataclasses.replace(event, machine=str(machine.id)))
     recorded = bool(outcome.applied)
     return EventOutcome(
         event_id=event.event_id, recorded=recorded, outcome="applied" if recorded else "duplicate"
