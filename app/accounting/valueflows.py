@@ -27,42 +27,35 @@ effect on what is owed is the negative claims. Hours are rounded half-even to
 6 decimals (3.6 ms). Agents carry their public display name only: neither
 emails nor payout details are ever read. `since`/`until`
 select events by their time (contributions: when they occurred; sales: when
-sold; claims: when made; payouts: when paid), `since <= t < until`.
+sold; claims: when made; payouts: when paid), `since <= t < until`. The
+rows come from `app.accounting.valueflows_queries`; this module turns them
+into nodes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col
+from sqlalchemy import Row
+from sqlmodel import Session
 
-from app.accounting.contribution_models import (
-    MS_PER_HOUR,
-    Contribution,
-    ContributionSource,
-    ContributionStatus,
-    Unit,
-)
+from app.accounting.contribution_models import MS_PER_HOUR, Unit
 from app.accounting.equation_model import ContributionKind
 from app.accounting.ledger_chain import rfc3339
-from app.accounting.models import Product
 from app.accounting.money import format_minor
-from app.accounting.sales_models import (
-    PayoutBatch,
-    PayoutItem,
-    Sale,
-    SaleLine,
-    Split,
-    SplitShare,
+from app.accounting.valueflows_queries import (
+    claim_rows,
+    contribution_rows,
+    contributor_rows,
+    machine_rows,
+    payout_rows,
+    product_rows,
+    sale_line_rows,
+    settled_claims,
 )
-from app.lab.activity import LabSession, MachineRun
-from app.lab.models import Contributor, Machine
 
 __all__ = ["CONTEXT", "LAB_ID", "export_graph"]
 
@@ -109,7 +102,7 @@ _WORK_KINDS: Final = frozenset(
 _HOUR_DIGITS: Final = Decimal("0.000001")
 
 
-# --- ids, measures, times ------------------------------------------------------
+# --- ids and measures ------------------------------------------------------
 
 
 def node_id(kind: str, row_id: int) -> str:
@@ -139,55 +132,7 @@ def money(minor: int, currency: str) -> dict[str, Any]:
     return measure(format_minor(minor, currency), f"unit:CCY_{currency}")
 
 
-def _window(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
-    """Conditions keeping `column` in [since, until)."""
-    conditions = []
-    if since is not None:
-        conditions.append(column >= since)
-    if until is not None:
-        conditions.append(column < until)
-    return conditions
-
-
 # --- contributions --------------------------------------------------------------
-
-
-def _contribution_rows(
-    db: Session, since: datetime | None, until: datetime | None
-) -> Sequence[Row[Any]]:
-    """Approved contributions with the times of the session or run they came from."""
-    c = Contribution
-    query = (
-        select(
-            col(c.id),
-            col(c.contributor_id),
-            col(c.product_id),
-            col(c.kind),
-            col(c.quantity),
-            col(c.unit),
-            col(c.currency),
-            col(c.machine_id),
-            col(c.revision),
-            col(c.occurred_at),
-            col(LabSession.opened_at).label("session_start"),
-            col(LabSession.closed_at).label("session_end"),
-            col(MachineRun.started_at).label("run_start"),
-            col(MachineRun.ended_at).label("run_end"),
-        )
-        .outerjoin(
-            LabSession,
-            and_(col(c.source) == ContributionSource.SESSION, col(c.source_id) == LabSession.id),
-        )
-        .outerjoin(
-            MachineRun,
-            and_(col(c.source) == ContributionSource.RUN, col(c.source_id) == MachineRun.id),
-        )
-        .where(
-            col(c.status) == ContributionStatus.APPROVED, *_window(col(c.occurred_at), since, until)
-        )
-        .order_by(col(c.occurred_at), col(c.id))
-    )
-    return db.execute(query).all()
 
 
 def _effort(row: Row[Any]) -> dict[str, Any]:
@@ -241,26 +186,6 @@ def contribution_event(row: Row[Any]) -> dict[str, Any]:
 # --- sales and claims -----------------------------------------------------------
 
 
-def _sale_line_rows(
-    db: Session, since: datetime | None, until: datetime | None
-) -> Sequence[Row[Any]]:
-    """Sold lines with their sale's currency and time."""
-    query = (
-        select(
-            col(SaleLine.id),
-            col(SaleLine.sale_id),
-            col(SaleLine.product_id),
-            col(SaleLine.gross_minor),
-            col(Sale.currency),
-            col(Sale.occurred_at),
-        )
-        .join(Sale, col(Sale.id) == SaleLine.sale_id)
-        .where(*_window(col(Sale.occurred_at), since, until))
-        .order_by(col(Sale.occurred_at), col(SaleLine.id))
-    )
-    return db.execute(query).all()
-
-
 def sale_line_event(row: Row[Any]) -> dict[str, Any]:
     """A sold line as the transfer of its gross from the customer to the lab."""
     event: dict[str, Any] = {
@@ -280,26 +205,6 @@ def sale_line_event(row: Row[Any]) -> dict[str, Any]:
 def customer_id(sale_id: int) -> str:
     """The anonymous customer of one sale."""
     return f"urn:labledger:sale:{sale_id}:customer"
-
-
-def _claim_rows(db: Session, since: datetime | None, until: datetime | None) -> Sequence[Row[Any]]:
-    """Non-zero split shares with their split's currency, product, line and time."""
-    query = (
-        select(
-            col(SplitShare.id),
-            col(SplitShare.contributor_id),
-            col(SplitShare.amount_minor),
-            col(Split.currency),
-            col(Split.product_id),
-            col(Split.sale_line_id),
-            col(Split.kind),
-            col(Split.created_at),
-        )
-        .join(Split, col(Split.id) == SplitShare.split_id)
-        .where(col(SplitShare.amount_minor) != 0, *_window(col(Split.created_at), since, until))
-        .order_by(col(Split.created_at), col(SplitShare.id))
-    )
-    return db.execute(query).all()
 
 
 def claim(row: Row[Any]) -> dict[str, Any]:
@@ -323,66 +228,6 @@ def claim(row: Row[Any]) -> dict[str, Any]:
 # --- payouts --------------------------------------------------------------------
 
 
-def _payout_rows(db: Session, since: datetime | None, until: datetime | None) -> Sequence[Row[Any]]:
-    """Items of paid payout batches with the batch's currency and payment time."""
-    query = (
-        select(
-            col(PayoutItem.id),
-            col(PayoutItem.contributor_id),
-            col(PayoutItem.amount_minor),
-            col(PayoutBatch.currency),
-            col(PayoutBatch.paid_at),
-        )
-        .join(PayoutBatch, col(PayoutBatch.id) == PayoutItem.batch_id)
-        .where(col(PayoutBatch.status) == "paid", *_window(col(PayoutBatch.paid_at), since, until))
-        .order_by(col(PayoutBatch.paid_at), col(PayoutItem.id))
-    )
-    return db.execute(query).all()
-
-
-def _settled(db: Session, item_ids: Iterable[int]) -> dict[int, list[int]]:
-    """For each payout item, the positive claims it settles (see the module docstring)."""
-    ids = list(item_ids)
-    if not ids:
-        return {}
-    earlier_item = aliased(PayoutItem)
-    earlier_batch = aliased(PayoutBatch)
-    paid_before = exists().where(
-        col(earlier_item.batch_id) == earlier_batch.id,
-        col(earlier_batch.status) == "paid",
-        col(earlier_item.contributor_id) == PayoutItem.contributor_id,
-        col(earlier_batch.currency) == PayoutBatch.currency,
-        _earlier(earlier_batch),
-        col(Split.created_at) <= earlier_batch.paid_at,
-    )
-    query = (
-        select(col(PayoutItem.id), col(SplitShare.id))
-        .join(PayoutBatch, col(PayoutBatch.id) == PayoutItem.batch_id)
-        .join(SplitShare, col(SplitShare.contributor_id) == PayoutItem.contributor_id)
-        .join(Split, col(Split.id) == SplitShare.split_id)
-        .where(
-            col(PayoutItem.id).in_(ids),
-            col(SplitShare.amount_minor) > 0,
-            col(Split.currency) == PayoutBatch.currency,
-            col(Split.created_at) <= PayoutBatch.paid_at,
-            ~paid_before,
-        )
-        .order_by(col(PayoutItem.id), col(SplitShare.id))
-    )
-    settles: dict[int, list[int]] = defaultdict(list)
-    for item_id, share_id in db.execute(query).all():
-        settles[item_id].append(share_id)
-    return settles
-
-
-def _earlier(batch: Any) -> ColumnElement[bool]:
-    """`batch` was paid before the outer query's batch (ties broken by id)."""
-    return or_(
-        batch.paid_at < PayoutBatch.paid_at,
-        and_(batch.paid_at == PayoutBatch.paid_at, batch.id < PayoutBatch.id),
-    )
-
-
 def payout_event(row: Row[Any], settles: Sequence[int]) -> dict[str, Any]:
     """A paid payout item as a transfer from the lab that settles claims."""
     return {
@@ -400,35 +245,13 @@ def payout_event(row: Row[Any], settles: Sequence[int]) -> dict[str, Any]:
 # --- agents and resources ---------------------------------------------------------
 
 
-def _agents(db: Session, ids: set[int]) -> list[dict[str, Any]]:
-    """Contributors as Persons, the commons fund as an Organization: public names only."""
-    if not ids:
-        return []
-    query = (
-        select(col(Contributor.id), col(Contributor.display_name), col(Contributor.is_commons_fund))
-        .where(col(Contributor.id).in_(sorted(ids)))
-        .order_by(col(Contributor.id))
-    )
-    return [
-        {
-            "@id": node_id("contributor", row.id),
-            "@type": "Organization" if row.is_commons_fund else "Person",
-            "name": row.display_name,
-        }
-        for row in db.execute(query).all()
-    ]
-
-
-def _machine_rows(db: Session, ids: set[int]) -> Sequence[Row[Any]]:
-    """The machines with these ids, with their provider."""
-    if not ids:
-        return []
-    query = (
-        select(col(Machine.id), col(Machine.name), col(Machine.provider_id))
-        .where(col(Machine.id).in_(sorted(ids)))
-        .order_by(col(Machine.id))
-    )
-    return db.execute(query).all()
+def agent(row: Row[Any]) -> dict[str, Any]:
+    """A contributor as a Person, the commons fund as an Organization: public name only."""
+    return {
+        "@id": node_id("contributor", row.id),
+        "@type": "Organization" if row.is_commons_fund else "Person",
+        "name": row.display_name,
+    }
 
 
 def machine_resource(row: Row[Any]) -> dict[str, Any]:
@@ -441,19 +264,9 @@ def machine_resource(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _products(db: Session, ids: set[int]) -> list[dict[str, Any]]:
-    """Products as ResourceSpecifications, the scope of events and claims."""
-    if not ids:
-        return []
-    query = (
-        select(col(Product.id), col(Product.name))
-        .where(col(Product.id).in_(sorted(ids)))
-        .order_by(col(Product.id))
-    )
-    return [
-        {"@id": node_id("product", row.id), "@type": "ResourceSpecification", "name": row.name}
-        for row in db.execute(query).all()
-    ]
+def product_specification(row: Row[Any]) -> dict[str, Any]:
+    """A product as a ResourceSpecification, the scope of events and claims."""
+    return {"@id": node_id("product", row.id), "@type": "ResourceSpecification", "name": row.name}
 
 
 # --- the graph ------------------------------------------------------------------
@@ -463,14 +276,14 @@ def export_graph(
     db: Session, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """The JSON-LD document of the lab's events, claims and payouts in [since, until)."""
-    contributions = _contribution_rows(db, since, until)
-    lines = _sale_line_rows(db, since, until)
-    claims = _claim_rows(db, since, until)
-    payouts = _payout_rows(db, since, until)
-    settles = _settled(db, (row.id for row in payouts))
+    contributions = contribution_rows(db, since, until)
+    lines = sale_line_rows(db, since, until)
+    claims = claim_rows(db, since, until)
+    payouts = payout_rows(db, since, until)
+    settles = settled_claims(db, (row.id for row in payouts))
 
     machine_ids = {r.machine_id for r in contributions if r.machine_id is not None}
-    machines = _machine_rows(db, machine_ids)
+    machines = machine_rows(db, machine_ids)
     people = {r.contributor_id for r in [*contributions, *claims, *payouts]}
     people |= {r.provider_id for r in machines}
     products = {r.product_id for r in [*contributions, *lines, *claims] if r.product_id is not None}
@@ -482,9 +295,9 @@ def export_graph(
     ]
     graph = [
         lab,
-        *_agents(db, people),
+        *(agent(r) for r in contributor_rows(db, people)),
         *customers,
-        *_products(db, products),
+        *(product_specification(r) for r in product_rows(db, products)),
         *(machine_resource(r) for r in machines),
         *(contribution_event(r) for r in contributions),
         *(sale_line_event(r) for r in lines),
