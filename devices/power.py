@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from devices.events import RunState
+from devices.events import MachineState, RunState
 
 DEFAULT_OFF_RATIO = 0.5
 DEFAULT_T_ON_S = 10.0
@@ -53,6 +53,17 @@ class PowerTransition:
     at: datetime
     power_w: float
     energy_wh: float | None = None
+
+    def as_event(self, machine: str, event_id: str) -> MachineState:
+        """The machine-state event this transition is reported as."""
+        return MachineState(
+            machine=machine,
+            state=self.state,
+            at=self.at,
+            event_id=event_id,
+            power_w=self.power_w,
+            energy_wh=self.energy_wh,
+        )
 
 
 class PowerRunDetector:
@@ -162,3 +173,15 @@ def _energy_between(start: PowerSample, end: PowerSample) -> float | None:
         return None
     used = end.energy_total_wh - start.energy_total_wh
     return round(used, 6) if used >= 0 else None
+
+
+def availability_events(
+    detector: PowerRunDetector, machine: str, online: bool, at: datetime, event_id: str
+) -> list[MachineState]:
+    """A plug coming online (state unknown until readings) or going offline (ends any run)."""
+    if online:
+        return [MachineState(machine, RunState.UNKNOWN, at, event_id)]
+    ended = detector.interrupt()
+    if ended is None:
+        return [MachineState(machine, RunState.OFFLINE, at, event_id)]
+    return [ended.as_event(machine, event_id)]

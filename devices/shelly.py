@@ -39,8 +39,8 @@ from devices._wire import (
     to_float,
     to_text,
 )
-from devices.events import DecodeError, MachineState, Result, RunState
-from devices.power import PowerRunDetector, PowerTransition
+from devices.events import DecodeError, Result
+from devices.power import PowerRunDetector, availability_events
 from devices.timebase import as_utc, from_unix
 
 _NOTIFICATIONS = frozenset({"NotifyStatus", "NotifyFullStatus"})
@@ -127,7 +127,8 @@ class ShellyCodec:
         transition = self.detector.observe(at, power_w, total_wh)
         if transition is None:
             return []
-        return [self._state(transition, message_event_id(topic, scalar_text(ts), payload))]
+        event_id = message_event_id(topic, scalar_text(ts), payload)
+        return [transition.as_event(self.machine, event_id)]
 
     def _availability(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """The retained availability flag."""
@@ -135,23 +136,11 @@ class ShellyCodec:
         if word not in ("true", "false"):
             return [DecodeError(topic, "online is neither true nor false", payload)]
         event_id = availability_event_id(topic, payload, received_at)
-        if word == "true":
-            return [MachineState(self.machine, RunState.UNKNOWN, received_at, event_id)]
-        self._last_payloads.clear()
-        ended = self.detector.interrupt()
-        if ended is None:
-            return [MachineState(self.machine, RunState.OFFLINE, received_at, event_id)]
-        return [self._state(ended, event_id)]
-
-    def _state(self, transition: PowerTransition, event_id: str) -> MachineState:
-        """The event for one detector transition."""
-        return MachineState(
-            machine=self.machine,
-            state=transition.state,
-            at=transition.at,
-            event_id=event_id,
-            power_w=transition.power_w,
-            energy_wh=transition.energy_wh,
+        online = word == "true"
+        if not online:
+            self._last_payloads.clear()
+        return availability_events(
+            self.detector, self.machine, word == "true", received_at, event_id
         )
 
 

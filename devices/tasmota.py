@@ -34,8 +34,8 @@ from devices._wire import (
     scalar_text,
     to_float,
 )
-from devices.events import DecodeError, MachineState, Result, RunState
-from devices.power import PowerRunDetector, PowerTransition
+from devices.events import DecodeError, Result
+from devices.power import PowerRunDetector, availability_events
 from devices.timebase import as_utc
 
 _WH_PER_KWH = 1000.0
@@ -93,7 +93,7 @@ class TasmotaCodec:
         if transition is None:
             return []
         event_id = message_event_id(topic, scalar_text(message.get("Time")), payload)
-        return [self._state(transition, event_id)]
+        return [transition.as_event(self.machine, event_id)]
 
     def _reading(self, value: object) -> float | None:
         """A per-channel value: the configured channel, or all channels summed."""
@@ -112,21 +112,9 @@ class TasmotaCodec:
         if word not in ("online", "offline"):
             return [DecodeError(topic, "LWT is neither Online nor Offline", payload)]
         event_id = availability_event_id(topic, payload, received_at)
-        if word == "online":
-            return [MachineState(self.machine, RunState.UNKNOWN, received_at, event_id)]
-        self._last_sensor = None
-        ended = self.detector.interrupt()
-        if ended is None:
-            return [MachineState(self.machine, RunState.OFFLINE, received_at, event_id)]
-        return [self._state(ended, event_id)]
-
-    def _state(self, transition: PowerTransition, event_id: str) -> MachineState:
-        """The event for one detector transition."""
-        return MachineState(
-            machine=self.machine,
-            state=transition.state,
-            at=transition.at,
-            event_id=event_id,
-            power_w=transition.power_w,
-            energy_wh=transition.energy_wh,
+        online = word == "online"
+        if not online:
+            self._last_sensor = None
+        return availability_events(
+            self.detector, self.machine, word == "online", received_at, event_id
         )
