@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from devices.events import MachineState, RunState
+from devices.events import MachineState, Result, RunState
 
 DEFAULT_OFF_RATIO = 0.5
 DEFAULT_T_ON_S = 10.0
@@ -177,7 +177,7 @@ def _energy_between(start: PowerSample, end: PowerSample) -> float | None:
 
 def availability_events(
     detector: PowerRunDetector, machine: str, online: bool, at: datetime, event_id: str
-) -> list[MachineState]:
+) -> list[Result]:
     """A plug coming online (state unknown until readings) or going offline (ends any run)."""
     if online:
         return [MachineState(machine, RunState.UNKNOWN, at, event_id)]
