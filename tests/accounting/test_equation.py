@@ -516,10 +516,11 @@ def test_sale_then_refunds_of_the_whole_net_to_zero_per_recipient(
     st.lists(contribution_st, min_size=1, max_size=12),
     st.integers(min_value=10, max_value=60),
 )
-def test_carries_keep_cumulative_rounding_under_one_unit_over_equal_sales(
-    net, contributions, sales
-):
-    # The carry is threaded through both contributor buckets, as for one product.
+def test_carries_keep_cumulative_rounding_bounded_over_equal_sales(net, contributions, sales):
+    # The carry is threaded through both contributor buckets, as for one product. Each
+    # bucket rounds once per split, so a contributor in both can be up to one unit behind
+    # per bucket (a single allocation stays under one unit: see test_allocation.py); what
+    # must not happen is an error that grows with the number of sales.
     equation = eq(
         Bucket("commons", "straight", 10, COMMONS_FUND),
         Bucket("makers", "remaining", 40, None, frozenset({K.LABOUR, K.MACHINE})),
@@ -537,6 +538,7 @@ def test_carries_keep_cumulative_rounding_under_one_unit_over_equal_sales(
                 for cid, points in bucket.points.items():
                     exact[cid] = exact.get(cid, Fraction(0)) + bucket.amount_minor * points / weight
                     paid[cid] = paid.get(cid, 0) + bucket.shares.get(cid, 0)
+        rounding_buckets = 2
         for cid in exact:
-            assert abs(paid[cid] - exact[cid]) < 1
+            assert abs(paid[cid] - exact[cid]) < rounding_buckets
             assert carry[cid] == exact[cid] - paid[cid]
