@@ -112,7 +112,7 @@ def serve(
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
     """Recompute the whole hash chain and every transaction's balance; exit 1 where it breaks."""
-    from app.accounting.ledger import verify_chain
+    from app.accounting.ledger.postings import verify_chain
 
     settings = _settings()
     with Session(get_engine(settings.database_url)) as session:
@@ -130,7 +130,7 @@ def ledger_verify() -> None:
 @ledger_cli.command("export")
 def ledger_export() -> None:
     """Write every entry as canonical JSON Lines (UTF-8) to standard output."""
-    from app.accounting.ledger import export_lines
+    from app.accounting.ledger.postings import export_lines
 
     settings = _settings()
     with Session(get_engine(settings.database_url)) as session:

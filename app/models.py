@@ -1,7 +1,7 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
 from app.accounting.contribution_models import Contribution
-from app.accounting.ledger_models import LedgerEntry
+from app.accounting.ledger.tables import LedgerEntry
 from app.accounting.models import Product, ProductSku
 from app.accounting.sales_models import (
     CapProgress,

@@ -15,7 +15,7 @@ from fractions import Fraction
 from sqlmodel import Session, col, select
 
 from app.accounting.contribution_inputs import contributions_up_to
-from app.accounting.ledger import Posting, post_transaction
+from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.money import currency_exponent
 from app.accounting.sales_models import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.accounting.split import SplitResult, compute_split, reverse_split

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from app.accounting.ledger import Posting, account_balances, post_transaction
+from app.accounting.ledger.postings import Posting, account_balances, post_transaction
 from app.accounting.line_splits import payable_account
 from app.accounting.money import format_minor, normalize_currency
 from app.accounting.sales_models import PayoutBatch, PayoutItem

@@ -44,7 +44,7 @@ from sqlmodel import Session
 
 from app.accounting.contribution_models import MS_PER_HOUR, Unit
 from app.accounting.equation_model import ContributionKind
-from app.accounting.ledger_chain import rfc3339
+from app.accounting.ledger.chain import rfc3339
 from app.accounting.money import format_minor
 from app.accounting.valueflows_queries import (
     claim_rows,

@@ -22,8 +22,11 @@ from sqlalchemy import event, func, insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from app.accounting import ledger, ledger_chain, ledger_models
-from app.accounting.ledger import (
+from app.accounting.ledger import chain as ledger_chain
+from app.accounting.ledger import postings as ledger
+from app.accounting.ledger import tables as ledger_models
+from app.accounting.ledger.chain import entry_hash, rfc3339
+from app.accounting.ledger.postings import (
     GENESIS_HASH,
     LedgerError,
     Posting,
@@ -33,8 +36,7 @@ from app.accounting.ledger import (
     post_transaction,
     verify_chain,
 )
-from app.accounting.ledger_chain import entry_hash, rfc3339
-from app.accounting.ledger_models import LedgerEntry
+from app.accounting.ledger.tables import LedgerEntry
 from app.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,13 @@ import json
 import pytest
 from sqlalchemy import text
 
-from app.accounting.ledger import GENESIS_HASH, Posting, export_lines, head_hash, post_transaction
+from app.accounting.ledger.postings import (
+    GENESIS_HASH,
+    Posting,
+    export_lines,
+    head_hash,
+    post_transaction,
+)
 from app.api.keys import Role
 
 READ_ROUTES = [

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.accounting.ledger import account_balances, verify_chain
+from app.accounting.ledger.postings import account_balances, verify_chain
 from app.accounting.payouts import balances, create_batch, mark_paid
 from app.accounting.sales import apply_shop_event
 from app.accounting.sales_models import PayoutItem, SaleLine, Split, SplitShare, WebhookDelivery

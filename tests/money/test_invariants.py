@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from app.accounting.ledger import head_hash
+from app.accounting.ledger.postings import head_hash
 from app.accounting.payouts import balances
 from app.accounting.sales import apply_shop_event
 from app.accounting.sales_models import WebhookDelivery

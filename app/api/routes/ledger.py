@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.accounting import ledger
-from app.accounting.ledger_models import (
+from app.accounting.ledger import postings as ledger
+from app.accounting.ledger.tables import (
     ACCOUNT_LENGTH,
     REFERENCE_LENGTH,
     TRANSACTION_ID_LENGTH,

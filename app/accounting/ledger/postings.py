@@ -68,7 +68,7 @@ from typing import Any, Final
 from sqlalchemy import Row, func, insert, select, text
 from sqlmodel import Session, col
 
-from app.accounting.ledger_chain import (
+from app.accounting.ledger.chain import (
     GENESIS_HASH,
     VerifyResult,
     check_entries,
@@ -76,7 +76,7 @@ from app.accounting.ledger_chain import (
     export_line,
     rfc3339,
 )
-from app.accounting.ledger_models import (
+from app.accounting.ledger.tables import (
     ACCOUNT_LENGTH,
     KIND_LENGTH,
     MEMO_LENGTH,

@@ -1,8 +1,8 @@
 """The ledger's hash chain: canonical form of an entry, its hash, and checking a run of entries.
 
-Pure functions, no database: `app.accounting.ledger` feeds them rows, and the
+Pure functions, no database: `app.accounting.ledger.postings` feeds them rows, and the
 recipe in `docs/ledger.md` repeats the same procedure with only hashlib and json.
-The procedure itself is described in `app.accounting.ledger`'s docstring.
+The procedure itself is described in `app.accounting.ledger.postings`'s docstring.
 """
 
 from __future__ import annotations
