@@ -34,7 +34,7 @@ from app.accounting.contribution_models import (
     Unit,
 )
 from app.accounting.contribution_sync import sync_derived_contributions
-from app.accounting.equation_model import CitationMode, ContributionInput, ContributionKind
+from app.accounting.engine.equation import CitationMode, ContributionInput, ContributionKind
 from app.accounting.value_equations import equation_in_force
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from typing import Final
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.db import UTCDateTime, utcnow
 
 #: Kinds whose quantity is time, in milliseconds.

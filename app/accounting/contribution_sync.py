@@ -48,7 +48,7 @@ from app.accounting.contribution_models import (
     ContributionStatus,
     Unit,
 )
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.db import UTCDateTime, utcnow
 from app.lab.activity import LabSession, MachineRun, RunStatus
 from app.lab.models import Contributor, Machine

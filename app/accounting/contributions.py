@@ -42,7 +42,7 @@ from app.accounting.contribution_schemas import (
     WorkEntry,
 )
 from app.accounting.contribution_sync import sync_derived_contributions
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.accounting.models import Product
 from app.accounting.money import format_minor, to_minor
 from app.accounting.value_equations import equation_in_force, equation_version

@@ -16,10 +16,10 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.accounting.contribution_inputs import counted_contributions
 from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.engine.snapshots import fraction_to_json
+from app.accounting.engine.split import SplitResult, compare_splits, compute_split
 from app.accounting.line_splits import cap_paid, product_carry
 from app.accounting.money import currency_exponent, format_minor, normalize_currency, to_minor
-from app.accounting.split import SplitResult, compare_splits, compute_split
-from app.accounting.split_json import fraction_to_json
 from app.accounting.value_equations import EquationRecord, fraction_text, record_in_force
 from app.accounting.value_equations import record_version as stored_version
 from app.db import utcnow

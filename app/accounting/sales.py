@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from sqlmodel import Session, col, select
 
-from app.accounting.allocation import allocate_largest_remainder
+from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.line_splits import (
     line_reference,

@@ -35,7 +35,7 @@ from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.accounting.contribution_schemas import Amount, Currency, RoleName, UtcTime
-from app.accounting.equation_model import CitationMode, ContributionKind
+from app.accounting.engine.equation import CitationMode, ContributionKind
 from app.db import UTCDateTime, utcnow
 from app.fields import LongText, RowId
 from app.lab.models import MachineKind, Strict

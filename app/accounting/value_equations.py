@@ -18,15 +18,15 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.accounting.equation_model import (
+from app.accounting.engine.equation import (
     COMMONS_FUND,
     DEFAULT_EQUATION,
     Bucket,
     Equation,
     Rates,
 )
+from app.accounting.engine.snapshots import equation_from_json, equation_to_json
 from app.accounting.money import format_minor, to_minor
-from app.accounting.split_json import equation_from_json, equation_to_json
 from app.accounting.value_equation_models import (
     BucketIn,
     BucketOut,

@@ -43,7 +43,7 @@ from sqlalchemy import Row
 from sqlmodel import Session
 
 from app.accounting.contribution_models import MS_PER_HOUR, Unit
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.accounting.ledger.chain import rfc3339
 from app.accounting.money import format_minor
 from app.accounting.valueflows_queries import (

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.accounting.allocation import allocate_largest_remainder
+from app.accounting.engine.allocation import allocate_largest_remainder
 
 # Contributor id -> weight; at least one weight positive so any total can be allocated.
 weights_st = st.dictionaries(

@@ -14,7 +14,7 @@ from app.accounting.contributions import (
     counted_contributions,
     sync_derived_contributions,
 )
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.accounting.models import Product
 from app.api.keys import Role
 from app.lab.activity import LabSession

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.accounting.equation import (
+from app.accounting.engine import (
     COMMONS_FUND,
     DEFAULT_EQUATION,
     REST_BUCKET,

@@ -19,7 +19,7 @@ from app.accounting.contribution_schemas import (
     SyncResult,
 )
 from app.accounting.contribution_sync import sync_derived_contributions
-from app.accounting.equation_model import ContributionKind
+from app.accounting.engine.equation import ContributionKind
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from app.accounting.allocation import allocate_largest_remainder
-from app.accounting.equation_model import (
+from app.accounting.engine.allocation import allocate_largest_remainder
+from app.accounting.engine.equation import (
     COMMONS_FUND,
     REST_BUCKET,
     ContributionInput,

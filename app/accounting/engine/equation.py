@@ -26,7 +26,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final, Literal
 
-from app.accounting.allocation import exact_fraction
+from app.accounting.engine.allocation import exact_fraction
 
 __all__ = [
     "COMMONS_FUND",

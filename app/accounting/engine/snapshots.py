@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
-from app.accounting.equation_model import Bucket, ContributionKind, Equation, Rates
-from app.accounting.split import BucketShare, SplitResult
+from app.accounting.engine.equation import Bucket, ContributionKind, Equation, Rates
+from app.accounting.engine.split import BucketShare, SplitResult
 
 __all__ = [
     "equation_from_json",

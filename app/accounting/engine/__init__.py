@@ -1,16 +1,18 @@
 """The pure value-equation and split engine: import from here, not from the parts.
 
-- `equation_model`: contribution kinds and units, rates, buckets, equations,
+- `equation`: contribution kinds and units, rates, buckets, equations,
   `DEFAULT_EQUATION`, `points_by_contributor`.
+- `allocation`: largest-remainder allocation of integer minor units with carries.
 - `split`: `compute_split`, `reverse_split`, `compare_splits` and their results.
-- `split_json`: exact JSON forms (Fractions as "num/den") of splits, carries
+- `snapshots`: exact JSON forms (Fractions as "num/den") of splits, carries
   and equations.
 
-No database, no HTTP: callers load contributions, cap progress and carries,
-and store the `SplitResult` (and its `carry_after`) themselves.
+No database, no HTTP: this package imports nothing outside itself but the
+standard library. Callers load contributions, cap progress and carries, and
+store the `SplitResult` (and its `carry_after`) themselves.
 """
 
-from app.accounting.equation_model import (
+from app.accounting.engine.equation import (
     COMMONS_FUND,
     DEFAULT_EQUATION,
     REST_BUCKET,
@@ -23,14 +25,7 @@ from app.accounting.equation_model import (
     Rates,
     points_by_contributor,
 )
-from app.accounting.split import (
-    BucketShare,
-    SplitResult,
-    compare_splits,
-    compute_split,
-    reverse_split,
-)
-from app.accounting.split_json import (
+from app.accounting.engine.snapshots import (
     equation_from_json,
     equation_to_json,
     fraction_from_json,
@@ -39,6 +34,13 @@ from app.accounting.split_json import (
     fractions_to_json,
     split_from_json,
     split_to_json,
+)
+from app.accounting.engine.split import (
+    BucketShare,
+    SplitResult,
+    compare_splits,
+    compute_split,
+    reverse_split,
 )
 
 __all__ = [
