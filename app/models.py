@@ -2,7 +2,7 @@
 
 from app.accounting.contribution_models import Contribution
 from app.accounting.ledger.tables import LedgerEntry
-from app.accounting.models import Product, ProductSku
+from app.accounting.products.tables import Product, ProductSku
 from app.accounting.sales_models import (
     CapProgress,
     ParkedRefund,

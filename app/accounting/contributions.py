@@ -43,8 +43,8 @@ from app.accounting.contribution_schemas import (
 )
 from app.accounting.contribution_sync import sync_derived_contributions
 from app.accounting.engine.equation import ContributionKind
-from app.accounting.models import Product
 from app.accounting.money import format_minor, to_minor
+from app.accounting.products.tables import Product
 from app.accounting.value_equations import equation_in_force, equation_version
 from app.crud import get_or_404
 from app.db import utcnow

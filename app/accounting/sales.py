@@ -25,8 +25,8 @@ from app.accounting.line_splits import (
     sales_account,
     split_line,
 )
-from app.accounting.models import ProductSku
 from app.accounting.money import normalize_currency
+from app.accounting.products.tables import ProductSku
 from app.accounting.sales_models import (
     ParkedRefund,
     Sale,

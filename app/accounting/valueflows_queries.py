@@ -23,7 +23,7 @@ from app.accounting.contribution_models import (
     ContributionSource,
     ContributionStatus,
 )
-from app.accounting.models import Product
+from app.accounting.products.tables import Product
 from app.accounting.sales_models import (
     PayoutBatch,
     PayoutItem,

@@ -15,7 +15,7 @@ from app.accounting.contributions import (
     sync_derived_contributions,
 )
 from app.accounting.engine.equation import ContributionKind
-from app.accounting.models import Product
+from app.accounting.products.tables import Product
 from app.api.keys import Role
 from app.lab.activity import LabSession
 from app.lab.models import COMMONS_FUND_ID

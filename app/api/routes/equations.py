@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.accounting import value_equations
-from app.accounting.models import Product
 from app.accounting.preview import Preview, preview_sale
+from app.accounting.products.tables import Product
 from app.accounting.value_equation_models import EquationCreate, EquationPublic
 from app.api.deps import API_PREFIX, Reader, SessionDep, Writer
 from app.crud import get_or_404

@@ -7,8 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.accounting import products
-from app.accounting.models import Product, ProductCreate, ProductPublic, ProductSku, ProductUpdate
+from app.accounting.products import service as products
+from app.accounting.products.tables import (
+    Product,
+    ProductCreate,
+    ProductPublic,
+    ProductSku,
+    ProductUpdate,
+)
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page

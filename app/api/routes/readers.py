@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import Session, col, select
 
-from app.accounting.models import Product
+from app.accounting.products.tables import Product
 from app.api.deps import API_PREFIX, Limit, Offset, SessionDep, Writer
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import SQLModel, col, select
 
-from app.accounting.models import Product
+from app.accounting.products.tables import Product
 from app.accounting.sales import allocate_line
 from app.accounting.sales_models import RejectedDelivery, Sale, SaleLine
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.accounting.models import Product, ProductCreate, ProductPublic, ProductSku, ProductUpdate
+from app.accounting.products.tables import (
+    Product,
+    ProductCreate,
+    ProductPublic,
+    ProductSku,
+    ProductUpdate,
+)
 from app.crud import apply_update
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
