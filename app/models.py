@@ -1,6 +1,6 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
-from app.accounting.contribution_models import Contribution
+from app.accounting.contributions.tables import Contribution
 from app.accounting.ledger.tables import LedgerEntry
 from app.accounting.products.tables import Product, ProductSku
 from app.accounting.sales_models import (

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from sqlmodel import Session, col, select
 
-from app.accounting.contribution_inputs import contributions_up_to
+from app.accounting.contributions.inputs import contributions_up_to
 from app.accounting.engine.snapshots import split_from_json, split_to_json
 from app.accounting.engine.split import SplitResult, compute_split, reverse_split
 from app.accounting.ledger.postings import Posting, post_transaction

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 from sqlmodel import Session, SQLModel, col, select
 
-from app.accounting.contribution_inputs import counted_contributions
-from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.contributions.inputs import counted_contributions
 from app.accounting.engine.snapshots import fraction_to_json
 from app.accounting.engine.split import SplitResult, compare_splits, compute_split
 from app.accounting.line_splits import cap_paid, product_carry

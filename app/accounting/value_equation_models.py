@@ -34,7 +34,7 @@ from pydantic import StringConstraints
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.accounting.contribution_schemas import Amount, Currency, RoleName, UtcTime
+from app.accounting.contributions.schemas import Amount, Currency, RoleName, UtcTime
 from app.accounting.engine.equation import CitationMode, ContributionKind
 from app.db import UTCDateTime, utcnow
 from app.fields import LongText, RowId

@@ -42,7 +42,7 @@ from typing import Any, Final
 from sqlalchemy import Row
 from sqlmodel import Session
 
-from app.accounting.contribution_models import MS_PER_HOUR, Unit
+from app.accounting.contributions.tables import MS_PER_HOUR, Unit
 from app.accounting.engine.equation import ContributionKind
 from app.accounting.ledger.chain import rfc3339
 from app.accounting.money import format_minor

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from app.accounting.contribution_models import (
+from app.accounting.contributions.tables import (
     Contribution,
     ContributionSource,
     ContributionStatus,

@@ -8,12 +8,12 @@ from fractions import Fraction
 import pytest
 from sqlmodel import Session, select
 
-from app.accounting.contribution_models import Contribution
-from app.accounting.contributions import (
+from app.accounting.contributions.service import (
     contributions_up_to,
     counted_contributions,
     sync_derived_contributions,
 )
+from app.accounting.contributions.tables import Contribution
 from app.accounting.engine.equation import ContributionKind
 from app.accounting.products.tables import Product
 from app.api.keys import Role

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from app.accounting.contributions import equation_in_force, equation_version
+from app.accounting.contributions.service import equation_in_force, equation_version
 from app.accounting.engine.equation import COMMONS_FUND, DEFAULT_EQUATION
 from app.api.keys import Role
 from app.errors import NotFound

@@ -6,19 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.accounting import contributions
-from app.accounting.contribution_models import (
-    Contribution,
-    ContributionSource,
-    ContributionStatus,
-)
-from app.accounting.contribution_schemas import (
+from app.accounting.contributions import service as contributions
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.contributions.schemas import (
     ContributionEntry,
     ContributionPublic,
     Decision,
     SyncResult,
 )
-from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.contributions.tables import (
+    Contribution,
+    ContributionSource,
+    ContributionStatus,
+)
 from app.accounting.engine.equation import ContributionKind
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from app.accounting.contribution_sync import sync_derived_contributions
+from app.accounting.contributions.derived import sync_derived_contributions
 from app.accounting.valueflows import export_graph
 from app.api.deps import API_PREFIX, Reader, SessionDep
 from app.errors import InvalidInput

@@ -23,8 +23,17 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.accounting.contribution_inputs import contributions_up_to, counted_contributions
-from app.accounting.contribution_models import (
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.contributions.inputs import contributions_up_to, counted_contributions
+from app.accounting.contributions.schemas import (
+    CitationEntry,
+    ContributionEntry,
+    ContributionPublic,
+    LabourEntry,
+    MoneyEntry,
+    WorkEntry,
+)
+from app.accounting.contributions.tables import (
     BASIS_POINTS_PER_PERCENT,
     MILLIPOINTS_PER_POINT,
     MS_PER_HOUR,
@@ -33,15 +42,6 @@ from app.accounting.contribution_models import (
     ContributionStatus,
     Unit,
 )
-from app.accounting.contribution_schemas import (
-    CitationEntry,
-    ContributionEntry,
-    ContributionPublic,
-    LabourEntry,
-    MoneyEntry,
-    WorkEntry,
-)
-from app.accounting.contribution_sync import sync_derived_contributions
 from app.accounting.engine.equation import ContributionKind
 from app.accounting.money import format_minor, to_minor
 from app.accounting.products.tables import Product

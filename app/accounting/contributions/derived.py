@@ -42,7 +42,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 from sqlmodel import Session
 
-from app.accounting.contribution_models import (
+from app.accounting.contributions.tables import (
     Contribution,
     ContributionSource,
     ContributionStatus,

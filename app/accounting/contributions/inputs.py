@@ -1,6 +1,6 @@
 """The approved contributions of a product up to a moment, in the split engine's units.
 
-Conversions from stored integers (see `contribution_models`) to `ContributionInput`:
+Conversions from stored integers (see `contributions.tables`) to `ContributionInput`:
 time kinds Fraction(ms, 3_600_000) hours; money and materials their minor units
 as they are; citations Fraction(millipoints, 1000) points or
 Fraction(basis_points, 100) percent.
@@ -23,7 +23,8 @@ from fractions import Fraction
 
 from sqlmodel import Session, col, select
 
-from app.accounting.contribution_models import (
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.contributions.tables import (
     BASIS_POINTS_PER_PERCENT,
     MILLIPOINTS_PER_POINT,
     MONEY_KINDS,
@@ -33,7 +34,6 @@ from app.accounting.contribution_models import (
     ContributionStatus,
     Unit,
 )
-from app.accounting.contribution_sync import sync_derived_contributions
 from app.accounting.engine.equation import CitationMode, ContributionInput, ContributionKind
 from app.accounting.value_equations import equation_in_force
 
