@@ -1,6 +1,7 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
 from app.accounting.contributions.tables import Contribution
+from app.accounting.equations.tables import ValueEquation
 from app.accounting.ledger.tables import LedgerEntry
 from app.accounting.products.tables import Product, ProductSku
 from app.accounting.sales_models import (
@@ -15,7 +16,6 @@ from app.accounting.sales_models import (
     SplitShare,
     WebhookDelivery,
 )
-from app.accounting.value_equation_models import ValueEquation
 from app.api.keys import ApiKey
 from app.lab.activity import (
     DecodeReject,

@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from app.accounting.contributions.inputs import contributions_up_to
 from app.accounting.engine.snapshots import split_from_json, split_to_json
 from app.accounting.engine.split import SplitResult, compute_split, reverse_split
+from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.money import currency_exponent
 from app.accounting.sales_models import CapProgress, Sale, SaleLine, Split, SplitShare
-from app.accounting.value_equations import EquationRecord, record_in_force
 from app.lab.models import COMMONS_FUND_ID
 
 

@@ -35,7 +35,7 @@ from app.accounting.contributions.tables import (
     Unit,
 )
 from app.accounting.engine.equation import CitationMode, ContributionInput, ContributionKind
-from app.accounting.value_equations import equation_in_force
+from app.accounting.equations.versions import equation_in_force
 
 log = logging.getLogger(__name__)
 

@@ -43,9 +43,9 @@ from app.accounting.contributions.tables import (
     Unit,
 )
 from app.accounting.engine.equation import ContributionKind
+from app.accounting.equations.versions import equation_in_force, equation_version
 from app.accounting.money import format_minor, to_minor
 from app.accounting.products.tables import Product
-from app.accounting.value_equations import equation_in_force, equation_version
 from app.crud import get_or_404
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput

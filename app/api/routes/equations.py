@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.accounting import value_equations
-from app.accounting.preview import Preview, preview_sale
+from app.accounting.equations import versions as value_equations
+from app.accounting.equations.preview import Preview, preview_sale
+from app.accounting.equations.tables import EquationCreate, EquationPublic
 from app.accounting.products.tables import Product
-from app.accounting.value_equation_models import EquationCreate, EquationPublic
 from app.api.deps import API_PREFIX, Reader, SessionDep, Writer
 from app.crud import get_or_404
 from app.fields import MAX_ID

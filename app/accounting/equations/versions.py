@@ -26,8 +26,7 @@ from app.accounting.engine.equation import (
     Rates,
 )
 from app.accounting.engine.snapshots import equation_from_json, equation_to_json
-from app.accounting.money import format_minor, to_minor
-from app.accounting.value_equation_models import (
+from app.accounting.equations.tables import (
     BucketIn,
     BucketOut,
     EquationCreate,
@@ -36,6 +35,7 @@ from app.accounting.value_equation_models import (
     RatesOut,
     ValueEquation,
 )
+from app.accounting.money import format_minor, to_minor
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lab.models import Contributor, Machine
 
