@@ -67,8 +67,8 @@ def import_sales(
     ] = None,
 ) -> None:
     """Import sales from a shop's CSV export (Tindie, Crowd Supply...); re-importing is harmless."""
-    from app.accounting.sales import apply_shop_event
-    from app.accounting.sales_csv import parse_sales_csv
+    from app.accounting.sales.apply import apply_shop_event
+    from app.accounting.sales.csv_import import parse_sales_csv
     from app.errors import LabLedgerError
 
     settings = _settings()

@@ -4,7 +4,7 @@ from app.accounting.contributions.tables import Contribution
 from app.accounting.equations.tables import ValueEquation
 from app.accounting.ledger.tables import LedgerEntry
 from app.accounting.products.tables import Product, ProductSku
-from app.accounting.sales_models import (
+from app.accounting.sales.tables import (
     CapProgress,
     ParkedRefund,
     PayoutBatch,

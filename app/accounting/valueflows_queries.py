@@ -24,7 +24,7 @@ from app.accounting.contributions.tables import (
     ContributionStatus,
 )
 from app.accounting.products.tables import Product
-from app.accounting.sales_models import (
+from app.accounting.sales.tables import (
     PayoutBatch,
     PayoutItem,
     Sale,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.accounting.sales_csv import SalesCsvError, parse_sales_csv
+from app.accounting.sales.csv_import import SalesCsvError, parse_sales_csv
 from app.errors import InvalidInput
 
 LAYOUT = """order,date,currency,sku,quantity,amount,fees,refunded,description

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.accounting.shop_events import SaleLine, ShopEvent
+from app.accounting.sales.events import SaleLine, ShopEvent
 
 AT = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from app.accounting.ledger.postings import head_hash
 from app.accounting.payouts import balances
-from app.accounting.sales import apply_shop_event
-from app.accounting.sales_models import WebhookDelivery
-from app.accounting.shop_events import SaleLine, ShopEvent, event_from_json
+from app.accounting.sales.apply import apply_shop_event
+from app.accounting.sales.events import SaleLine, ShopEvent, event_from_json
+from app.accounting.sales.tables import WebhookDelivery
 from app.api.keys import Role, create_key
 from app.db import dispose_engines, get_engine, upgrade_database
 from app.main import create_app

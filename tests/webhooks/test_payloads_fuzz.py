@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.accounting.shop_events import ShopEvent
+from app.accounting.sales.events import ShopEvent
 from app.api.webhooks.errors import PayloadInvalid
 from app.api.webhooks.payloads import (
     parse_generic,

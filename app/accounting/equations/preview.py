@@ -20,8 +20,8 @@ from app.accounting.engine.snapshots import fraction_to_json
 from app.accounting.engine.split import SplitResult, compare_splits, compute_split
 from app.accounting.equations.versions import EquationRecord, fraction_text, record_in_force
 from app.accounting.equations.versions import record_version as stored_version
-from app.accounting.line_splits import cap_paid, product_carry
 from app.accounting.money import currency_exponent, format_minor, normalize_currency, to_minor
+from app.accounting.sales.line_splits import cap_paid, product_carry
 from app.db import utcnow
 from app.errors import InvalidInput
 from app.lab.models import COMMONS_FUND_ID, Contributor

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query
 from sqlmodel import SQLModel, col, select
 
 from app.accounting.products.tables import Product
-from app.accounting.sales import allocate_line
-from app.accounting.sales_models import RejectedDelivery, Sale, SaleLine
+from app.accounting.sales.apply import allocate_line
+from app.accounting.sales.tables import RejectedDelivery, Sale, SaleLine
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import NoReturn
 
 from app.accounting.money import MAX_MINOR, MoneyError, normalize_currency, to_minor
-from app.accounting.shop_events import SaleLine
+from app.accounting.sales.events import SaleLine
 from app.api.webhooks.errors import PayloadInvalid
 
 JsonObject = Mapping[str, object]

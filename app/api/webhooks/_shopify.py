@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.accounting.shop_events import RefundLine, SaleLine, ShopEvent
+from app.accounting.sales.events import RefundLine, SaleLine, ShopEvent
 from app.api.webhooks import _read as r
 
 PROVIDER = "shopify"

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from app.accounting.money import MoneyError, from_shop_minor
-from app.accounting.shop_events import SaleLine, ShopEvent
+from app.accounting.sales.events import SaleLine, ShopEvent
 from app.api.webhooks import _read as r
 from app.api.webhooks.errors import PayloadInvalid
 

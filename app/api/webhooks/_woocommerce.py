@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from app.accounting.shop_events import SaleLine, ShopEvent
+from app.accounting.sales.events import SaleLine, ShopEvent
 from app.api.webhooks import _read as r
 from app.api.webhooks.errors import PayloadInvalid
 

@@ -7,7 +7,7 @@ dispute); a delivery that moves no money comes back as one `ignored` event.
 Anything unreadable raises `PayloadInvalid` naming the field and why; no other
 exception escapes. `received_at` is used only when the shop's own time is
 absent. Money is in the ledger's minor units (`app.accounting.money`). The
-shape itself and its keys are described in `app.accounting.shop_events`.
+shape itself and its keys are described in `app.accounting.sales.events`.
 
 Stripe (`parse_stripe`, the event JSON)
     - `checkout.session.completed` with `payment_status` "paid", and
@@ -81,7 +81,7 @@ Generic (`parse_generic`), signed with `X-LabLedger-Signature` (see `signatures`
 
 from __future__ import annotations
 
-from app.accounting.shop_events import EventKind, RefundLine, SaleLine, ShopEvent
+from app.accounting.sales.events import EventKind, RefundLine, SaleLine, ShopEvent
 from app.api.webhooks._generic import parse_generic
 from app.api.webhooks._read import load_json
 from app.api.webhooks._shopify import parse_shopify

@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.accounting.sales import already_recorded, apply_shop_event
-from app.accounting.sales_models import RejectedDelivery
-from app.accounting.shop_events import ShopEvent
+from app.accounting.sales.apply import already_recorded, apply_shop_event
+from app.accounting.sales.events import ShopEvent
+from app.accounting.sales.tables import RejectedDelivery
 from app.api.deps import SessionDep
 from app.api.errors import error_body
 from app.api.webhooks.errors import SignatureMissing, WebhookError

@@ -20,7 +20,7 @@ from app.accounting.engine.split import SplitResult, compute_split, reverse_spli
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.money import currency_exponent
-from app.accounting.sales_models import CapProgress, Sale, SaleLine, Split, SplitShare
+from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.lab.models import COMMONS_FUND_ID
 
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.accounting.money import MAX_MINOR, MoneyError, normalize_currency, to_minor
-from app.accounting.shop_events import RefundLine, SaleLine, ShopEvent
+from app.accounting.sales.events import RefundLine, SaleLine, ShopEvent
 from app.errors import InvalidInput
 
 __all__ = ["COLUMN_ALIASES", "SalesCsvError", "parse_sales_csv"]

@@ -1,7 +1,7 @@
 """What a shop tells the ledger: one typed shape for every shop, money in minor units.
 
 Webhook parsers (`app.api.webhooks.payloads`) and CSV imports
-(`app.accounting.sales_csv`) both produce `ShopEvent`s, so the accounting code
+(`app.accounting.sales.csv_import`) both produce `ShopEvent`s, so the accounting code
 reads sales the same way whoever sold them.
 
 Keys:

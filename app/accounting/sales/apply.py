@@ -18,16 +18,17 @@ from sqlmodel import Session, col, select
 
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.postings import Posting, post_transaction
-from app.accounting.line_splits import (
+from app.accounting.money import normalize_currency
+from app.accounting.products.tables import ProductSku
+from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
+from app.accounting.sales.line_splits import (
     line_reference,
     payable_account,
     reverse_line,
     sales_account,
     split_line,
 )
-from app.accounting.money import normalize_currency
-from app.accounting.products.tables import ProductSku
-from app.accounting.sales_models import (
+from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
     SaleLine,
@@ -35,7 +36,6 @@ from app.accounting.sales_models import (
     SplitShare,
     WebhookDelivery,
 )
-from app.accounting.shop_events import ShopEvent, event_from_json, event_to_json
 from app.errors import Conflict
 
 
