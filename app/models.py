@@ -3,12 +3,11 @@
 from app.accounting.contributions.tables import Contribution
 from app.accounting.equations.tables import ValueEquation
 from app.accounting.ledger.tables import LedgerEntry
+from app.accounting.payouts.tables import PayoutBatch, PayoutItem
 from app.accounting.products.tables import Product, ProductSku
 from app.accounting.sales.tables import (
     CapProgress,
     ParkedRefund,
-    PayoutBatch,
-    PayoutItem,
     RejectedDelivery,
     Sale,
     SaleLine,

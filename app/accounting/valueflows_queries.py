@@ -23,10 +23,9 @@ from app.accounting.contributions.tables import (
     ContributionSource,
     ContributionStatus,
 )
+from app.accounting.payouts.tables import PayoutBatch, PayoutItem
 from app.accounting.products.tables import Product
 from app.accounting.sales.tables import (
-    PayoutBatch,
-    PayoutItem,
     Sale,
     SaleLine,
     Split,

@@ -18,11 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.accounting.ledger.postings import account_balances, verify_chain
-from app.accounting.payouts import balances, create_batch, mark_paid
+from app.accounting.payouts.service import balances, create_batch, mark_paid
+from app.accounting.payouts.tables import PayoutItem
 from app.accounting.sales.apply import apply_shop_event
 from app.accounting.sales.events import SaleLine as ShopLine
 from app.accounting.sales.events import ShopEvent
-from app.accounting.sales.tables import PayoutItem, SaleLine, Split, SplitShare, WebhookDelivery
+from app.accounting.sales.tables import SaleLine, Split, SplitShare, WebhookDelivery
 from app.errors import Conflict
 
 CURRENCIES = ("EUR", "JPY", "KWD")
@@ -230,7 +231,7 @@ def check_invariants(engine: Engine, seed: int, where: str) -> None:
 
 
 def _paid(db: Session) -> dict[tuple[int, str], int]:
-    from app.accounting.sales.tables import PayoutBatch
+    from app.accounting.payouts.tables import PayoutBatch
 
     paid: dict[tuple[int, str], int] = {}
     for item, batch in db.exec(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from app.accounting.ledger.postings import head_hash
-from app.accounting.payouts import balances
+from app.accounting.payouts.service import balances
 from app.accounting.sales.apply import apply_shop_event
 from app.accounting.sales.events import SaleLine, ShopEvent, event_from_json
 from app.accounting.sales.tables import WebhookDelivery

@@ -10,8 +10,8 @@ from pydantic import Field
 from sqlmodel import SQLModel, col, select
 
 from app.accounting.money import format_minor, to_minor
-from app.accounting.payouts import balances, batch_csv, batch_items, create_batch, mark_paid
-from app.accounting.sales.tables import PayoutBatch
+from app.accounting.payouts.service import balances, batch_csv, batch_items, create_batch, mark_paid
+from app.accounting.payouts.tables import PayoutBatch
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page

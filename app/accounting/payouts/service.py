@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from app.accounting.ledger.postings import Posting, account_balances, post_transaction
 from app.accounting.money import format_minor, normalize_currency
+from app.accounting.payouts.tables import PayoutBatch, PayoutItem
 from app.accounting.sales.line_splits import payable_account
-from app.accounting.sales.tables import PayoutBatch, PayoutItem
 from app.errors import Conflict, InvalidInput
 from app.lab.models import COMMONS_FUND_ID, Contributor
 
