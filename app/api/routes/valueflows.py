@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from app.accounting.contributions.derived import sync_derived_contributions
-from app.accounting.valueflows import export_graph
+from app.accounting.valueflows.export import export_graph
 from app.api.deps import API_PREFIX, Reader, SessionDep
 from app.errors import InvalidInput
 

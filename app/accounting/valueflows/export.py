@@ -28,7 +28,7 @@ effect on what is owed is the negative claims. Hours are rounded half-even to
 emails nor payout details are ever read. `since`/`until`
 select events by their time (contributions: when they occurred; sales: when
 sold; claims: when made; payouts: when paid), `since <= t < until`. The
-rows come from `app.accounting.valueflows_queries`; this module turns them
+rows come from `app.accounting.valueflows.queries`; this module turns them
 into nodes.
 """
 
@@ -46,7 +46,7 @@ from app.accounting.contributions.tables import MS_PER_HOUR, Unit
 from app.accounting.engine.equation import ContributionKind
 from app.accounting.ledger.chain import rfc3339
 from app.accounting.money import format_minor
-from app.accounting.valueflows_queries import (
+from app.accounting.valueflows.queries import (
     claim_rows,
     contribution_rows,
     contributor_rows,

@@ -4,7 +4,7 @@ Every loader reads only what the export shows: ids, amounts, times and public
 names, never emails or payout details. `since`/`until` keep rows whose event
 time (contributions: when they occurred; sales: when sold; claims: when made;
 payouts: when paid) lies in `since <= t < until`. How the rows become nodes is
-`app.accounting.valueflows`.
+`app.accounting.valueflows.export`.
 """
 
 from __future__ import annotations
