@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
-import app.models  # noqa: F401
+import app.tables  # noqa: F401
 from app.api.keys import Role, create_key
 from app.config import Settings
 from app.db import dispose_engines, get_engine, upgrade_database

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers every table on the metadata)
+import app.tables  # noqa: F401  (registers every table on the metadata)
 from app.db import make_engine
 
 config = context.config

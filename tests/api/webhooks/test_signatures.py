@@ -24,7 +24,7 @@ from app.api.webhooks.signatures import (
     verify_woocommerce,
 )
 
-ASSETS = Path(__file__).parent.parent / "assets" / "webhooks"
+ASSETS = Path(__file__).parents[2] / "assets" / "webhooks"
 STRIPE_BODY = (ASSETS / "stripe_checkout_session_completed.json").read_bytes()
 SHOPIFY_BODY = (ASSETS / "shopify_order.json").read_bytes()
 WOO_BODY = (ASSETS / "woocommerce_order.json").read_bytes()

@@ -22,9 +22,9 @@ from app.accounting.sales.tables import WebhookDelivery
 from app.api.keys import Role, create_key
 from app.db import dispose_engines, get_engine, upgrade_database
 from app.main import create_app
+from tests.accounting.conftest import MoneyLab
+from tests.accounting.sales.simulation import run
 from tests.databases import throwaway_database
-from tests.money.conftest import MoneyLab
-from tests.money.simulation import run
 
 SEEDS = (
     [int(os.environ["LABLEDGER_SIM_SEED"])]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.money.test_sales_flow import post_stripe
+from tests.accounting.sales.test_flow import post_stripe
 from tests.shops import stripe_checkout
 
 

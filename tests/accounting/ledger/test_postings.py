@@ -39,7 +39,7 @@ from app.accounting.ledger.postings import (
 from app.accounting.ledger.tables import LedgerEntry
 from app.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SALE = [
     Posting("shop:stripe", "EUR", 2410),
     Posting("fees:stripe", "EUR", 90),

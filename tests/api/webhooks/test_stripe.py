@@ -11,7 +11,7 @@ import pytest
 from app.api.webhooks.errors import PayloadInvalid
 from app.api.webhooks.payloads import load_json, parse_stripe
 
-ASSETS = Path(__file__).parent.parent / "assets" / "webhooks"
+ASSETS = Path(__file__).parents[2] / "assets" / "webhooks"
 RECEIVED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

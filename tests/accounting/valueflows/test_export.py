@@ -7,8 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from app.api.keys import Role
+from tests.accounting.sales.test_flow import post_stripe
 from tests.lab.conftest import T0
-from tests.money.test_sales_flow import post_stripe
 from tests.shops import body_of, generic_headers, stripe_checkout, stripe_refund
 
 URL = "/api/v1/export/valueflows"

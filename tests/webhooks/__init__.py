@@ -1,1 +1,0 @@
-"""Tests of shop webhook signatures and payloads."""
