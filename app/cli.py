@@ -10,13 +10,13 @@ import typer
 from sqlmodel import Session
 
 from app.api.keys import Role, create_key
+from app.cli_ledger import ledger_cli
 from app.config import Settings, SettingsError, load_settings
 from app.db import get_engine, upgrade_database
 
 cli = typer.Typer(help="LabLedger: the operations and revenue ledger of an open-hardware lab.")
 db_cli = typer.Typer(help="Database schema.")
 keys_cli = typer.Typer(help="API keys.")
-ledger_cli = typer.Typer(help="The hash-chained ledger.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ledger_cli, name="ledger")
@@ -107,36 +107,6 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
-
-
-@ledger_cli.command("verify")
-def ledger_verify() -> None:
-    """Recompute the whole hash chain and every transaction's balance; exit 1 where it breaks."""
-    from app.accounting.ledger.postings import verify_chain
-
-    settings = _settings()
-    with Session(get_engine(settings.database_url)) as session:
-        result = verify_chain(session)
-    if not result.ok:
-        typer.echo(
-            f"ledger broken at sequence {result.first_bad_sequence}: {result.problem} "
-            f"({result.entries} entries good before it, last good hash {result.head})",
-            err=True,
-        )
-        raise typer.Exit(1)
-    typer.echo(f"ledger ok: {result.entries} entries, head {result.head}")
-
-
-@ledger_cli.command("export")
-def ledger_export() -> None:
-    """Write every entry as canonical JSON Lines (UTF-8) to standard output."""
-    from app.accounting.ledger.postings import export_lines
-
-    settings = _settings()
-    with Session(get_engine(settings.database_url)) as session:
-        for line in export_lines(session):
-            sys.stdout.buffer.write(line.encode("utf-8"))
-    sys.stdout.buffer.flush()
 
 
 def main() -> None:

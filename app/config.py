@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     generic_webhook_secrets: SecretList = Field(
         default_factory=list, description="Secrets for the generic HMAC webhook, comma-separated."
     )
+    checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key (from `labledger ledger keygen`) that signs ledger checkpoints; "
+        "unset: no checkpoints.",
+    )
+    checkpoint_interval_s: int = Field(
+        default=300, ge=5, le=86_400, description="Seconds between checks for a new ledger head."
+    )
+    checkpoint_file: Path | None = Field(
+        default=None, description="Append each signed checkpoint to this JSON Lines file."
+    )
+    checkpoint_topic: str = Field(
+        default="lab/v1/ledger/checkpoint",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^#+]+$",
+        description="Retained MQTT topic each signed checkpoint is published to.",
+    )
 
     @field_validator(
         "stripe_webhook_secrets",

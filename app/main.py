@@ -27,6 +27,7 @@ from app.api.routes import (
 )
 from app.api.stream import ChangeHub
 from app.api.webhooks import routes as webhooks
+from app.checkpoint_publisher import CheckpointPublisher
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.ingest.service import IngestService
@@ -59,12 +60,16 @@ def create_app(
         settings, engine, broker_status, hub.publish, worker_config or WorkerConfig(rules=rules)
     )
 
+    checkpoints = CheckpointPublisher(settings, engine)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ingest.start()
+        checkpoints.start()
         try:
             yield
         finally:
+            checkpoints.stop()
             ingest.stop()
 
     app = FastAPI(
@@ -78,6 +83,7 @@ def create_app(
     app.state.broker_status = broker_status
     app.state.hub = hub
     app.state.ingest = ingest
+    app.state.checkpoints = checkpoints
 
     for module in (
         contributors,

@@ -18,7 +18,7 @@ from app.db import dispose_engines, get_engine, upgrade_database
 from app.lab.models import COMMONS_FUND_ID
 from app.main import create_app
 from tests.broker import MosquittoBroker
-from tests.databases import throwaway_database
+from tests.databases import allow_ledger_writes, restore_ledger_guard, throwaway_database
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +37,13 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = get_engine(database_url)
     yield engine
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":  # lets this purge past the ledger's guard
-            connection.execute(text("SET LOCAL labledger.allow_purge = 'on'"))
+        allow_ledger_writes(connection)  # lets this purge past the ledger's guard
         for table in reversed(SQLModel.metadata.sorted_tables):
             if table.name == "contributor":
                 connection.execute(text(f"DELETE FROM contributor WHERE id != {COMMONS_FUND_ID}"))
             else:
                 connection.execute(table.delete())
+        restore_ledger_guard(connection)
 
 
 @pytest.fixture

@@ -6,12 +6,14 @@ database itself: it creates a new one beside it and drops it afterwards.
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, text
+from sqlmodel import Session
 
 
 @contextmanager
@@ -31,3 +33,34 @@ def throwaway_database(configured_url: str | None, tmp_dir: Path) -> Iterator[st
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def allow_ledger_writes(connection: Connection | Session) -> None:
+    """Lift the ledger's append-only guard for the rest of this transaction (tests only).
+
+    PostgreSQL: the guard trigger lets a transaction that set `labledger.allow_purge` through.
+    SQLite: the guard triggers are dropped here and come back with `restore_ledger_guard`.
+    """
+    if _dialect(connection) == "postgresql":
+        connection.execute(text("SET LOCAL labledger.allow_purge = 'on'"))
+    else:
+        for name in _SQLITE_GUARDS:
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+
+
+def restore_ledger_guard(connection: Connection | Session) -> None:
+    """Put SQLite's guard triggers back (PostgreSQL's allowance ends with the transaction)."""
+    if _dialect(connection) == "sqlite":
+        guard = importlib.import_module("app.migrations.versions.0014_ledger_guard_sqlite")
+        for trigger in guard.SQLITE_TRIGGERS:
+            connection.execute(text(trigger))
+
+
+_SQLITE_GUARDS = ("ledger_entry_no_update", "ledger_entry_no_delete")
+
+
+def _dialect(connection: Connection | Session) -> str:
+    """The database's dialect name, from a connection or a session."""
+    if isinstance(connection, Connection):
+        return connection.dialect.name
+    return connection.get_bind().dialect.name

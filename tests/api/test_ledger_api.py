@@ -15,6 +15,7 @@ from app.accounting.ledger.postings import (
     post_transaction,
 )
 from app.api.keys import Role
+from tests.databases import allow_ledger_writes, restore_ledger_guard
 
 READ_ROUTES = [
     "/api/v1/ledger/verify",
@@ -83,9 +84,9 @@ def test_verify_reports_a_sound_chain_then_where_it_was_tampered(client, session
         "first_bad_sequence": None,
         "problem": None,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL labledger.allow_purge = 'on'"))
+    allow_ledger_writes(session)
     session.execute(text("UPDATE ledger_entry SET reference = 'sale:9' WHERE sequence = 4"))
+    restore_ledger_guard(session)
     session.commit()
     body = client.get("/api/v1/ledger/verify", headers=viewer).json()
     assert (body["ok"], body["first_bad_sequence"], body["entries"]) == (False, 4, 3)
@@ -196,6 +197,7 @@ def test_the_ledger_offers_no_way_to_write(client):
     ledger = {path: set(ops) for path, ops in paths.items() if path.startswith("/api/v1/ledger")}
     assert ledger == {
         "/api/v1/ledger/head": {"get"},
+        "/api/v1/ledger/checkpoint": {"get"},
         "/api/v1/ledger/verify": {"get"},
         "/api/v1/ledger/export": {"get"},
         "/api/v1/ledger/entries": {"get"},

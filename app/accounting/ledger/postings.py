@@ -101,6 +101,7 @@ __all__ = [
     "head_hash",
     "post_transaction",
     "verify_chain",
+    "verify_held_head",
 ]
 
 MAX_AMOUNT: Final = 2**62
@@ -225,6 +226,48 @@ def head_hash(db: Session) -> str:
 def verify_chain(db: Session) -> VerifyResult:
     """Recompute every hash, link, sequence number and per-transaction zero sum."""
     return check_entries((_content(row._mapping), row.hash) for row in _stream(db))
+
+
+def verify_held_head(db: Session, held_head: str, held_sequence: int | None = None) -> VerifyResult:
+    """Verify the chain, and that it still passes through a head a reader saw earlier.
+
+    A reader who noted the head (and ideally its sequence) holds the database to it:
+    truncation leaves fewer entries than the held sequence, and a rewrite with
+    recomputed hashes changes the hash at that sequence. Either fails here.
+    """
+    result = verify_chain(db)
+    if not result.ok:
+        return result
+    held_head = held_head.strip().lower()
+    if held_sequence is None:
+        found = db.execute(
+            select(col(LedgerEntry.sequence)).where(col(LedgerEntry.hash) == held_head)
+        ).first()
+        if found is not None or held_head == GENESIS_HASH:
+            return result
+        problem = (
+            f"head {held_head[:16]}... is not in the chain: history was truncated or rewritten"
+        )
+        return VerifyResult(False, result.entries, result.head, None, problem)
+    if held_sequence == 0:
+        if held_head == GENESIS_HASH:
+            return result
+        return VerifyResult(False, result.entries, result.head, 0, "sequence 0 is the empty ledger")
+    if held_sequence > result.entries:
+        problem = (
+            f"the ledger has {result.entries} entries, fewer than the {held_sequence} "
+            "of the head you hold: it was truncated"
+        )
+        return VerifyResult(False, result.entries, result.head, held_sequence, problem)
+    stored = db.execute(
+        select(col(LedgerEntry.hash)).where(col(LedgerEntry.sequence) == held_sequence)
+    ).scalar_one()
+    if stored != held_head:
+        problem = (
+            f"entry {held_sequence} has another hash than the head you hold: history was rewritten"
+        )
+        return VerifyResult(False, result.entries, result.head, held_sequence, problem)
+    return result
 
 
 def export_lines(db: Session) -> Iterator[str]:

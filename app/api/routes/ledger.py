@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -22,6 +22,7 @@ from app.accounting.ledger.tables import (
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, get_engine_dep
 from app.api.pages import Page
 from app.crud import page
+from app.errors import NotFound
 
 router = APIRouter(prefix=f"{API_PREFIX}/ledger", tags=["ledger"])
 
@@ -63,10 +64,50 @@ def read_head(session: SessionDep) -> LedgerHead:
     return LedgerHead(head=head.hash, entries=head.sequence)
 
 
+HeldHead = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="A head you noted earlier (or from a signed checkpoint): the chain must "
+        "still pass through it, so truncation and rewrites are found.",
+    ),
+]
+HeldSequence = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="The sequence (entry count) of that head, if you have it."),
+]
+
+
+class Checkpoint(BaseModel):
+    """A signed (sequence, head) of the ledger; see docs/ledger.md to verify it."""
+
+    ledger: str
+    sequence: int
+    head: str
+    signed_at: str
+    public_key: str
+    signature: str
+
+
 @router.get("/verify", response_model=ledger.VerifyResult)
-def verify(session: SessionDep, _key: Reader) -> ledger.VerifyResult:
+def verify(
+    session: SessionDep, _key: Reader, head: HeldHead = None, sequence: HeldSequence = None
+) -> ledger.VerifyResult:
     """Recompute the whole chain and every transaction's balance; where it breaks, if it does."""
-    return ledger.verify_chain(session)
+    if head is None:
+        return ledger.verify_chain(session)
+    return ledger.verify_held_head(session, head, sequence)
+
+
+@router.get("/checkpoint", response_model=Checkpoint)
+def read_checkpoint(request: Request) -> Checkpoint:
+    """The newest signed checkpoint of the head, public (no key); 404 when signing is off."""
+    latest = request.app.state.checkpoints.latest
+    if latest is None:
+        raise NotFound(
+            "no signed checkpoint: LABLEDGER_CHECKPOINT_KEY_FILE is not set, or none yet"
+        )
+    return Checkpoint(**latest.to_json())
 
 
 @router.get(

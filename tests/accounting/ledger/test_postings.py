@@ -38,6 +38,7 @@ from app.accounting.ledger.postings import (
 )
 from app.accounting.ledger.tables import LedgerEntry
 from app.errors import InvalidInput
+from tests.databases import allow_ledger_writes, restore_ledger_guard
 
 ROOT = Path(__file__).resolve().parents[3]
 SALE = [
@@ -64,10 +65,10 @@ def count(session):
 
 
 def tamper(session, sql, **params):
-    """Change the ledger behind the application's back (past the trigger on PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL labledger.allow_purge = 'on'"))
+    """Change the ledger behind the application's back (past the guard triggers)."""
+    allow_ledger_writes(session)
     session.execute(text(sql), params)
+    restore_ledger_guard(session)
     session.commit()
 
 
@@ -300,6 +301,15 @@ def test_entries_cannot_be_updated_or_deleted(session):
         session.rollback()
         assert count(session) == 3
     else:
+        for sql in (
+            "UPDATE ledger_entry SET memo = 'x' WHERE sequence = 1",
+            "DELETE FROM ledger_entry WHERE sequence = 3",
+            "DELETE FROM ledger_entry",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"):
+                session.execute(text(sql))
+            session.rollback()
+        assert count(session) == 3
         for module in (ledger, ledger_chain, ledger_models):
             assert sql_writes_in(module) == [], module.__name__
 
