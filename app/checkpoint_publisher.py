@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from typing import Any
 
-import paho.mqtt.publish as mqtt_publish
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -34,6 +34,8 @@ from app.config import Settings
 from app.db import utcnow
 
 log = logging.getLogger(__name__)
+
+_PUBLISH_TIMEOUT_S = 10.0
 
 
 class CheckpointPublisher:
@@ -118,34 +120,37 @@ class CheckpointPublisher:
             log.error("ledger checkpoint not written to %s: %s", path, exc.strerror)
 
     def _publish_mqtt(self, checkpoint: Checkpoint) -> None:
-        """Publish the checkpoint retained (QoS 1) to the configured topic."""
+        """Publish the checkpoint retained (QoS 1) to the configured topic, waiting for the ack."""
         settings = self.settings
         if not settings.mqtt_enabled:
             return
-        auth: dict[str, Any] | None = None
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{settings.mqtt_client_id}-checkpoint",
+            protocol=mqtt.MQTTv5,
+        )
         if settings.mqtt_username:
             password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-            auth = {"username": settings.mqtt_username, "password": password}
-        tls: dict[str, Any] | None = None
+            client.username_pw_set(settings.mqtt_username, password)
         if settings.mqtt_tls:
             ca = str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None
-            tls = {"ca_certs": ca, "cert_reqs": ssl.CERT_REQUIRED}
+            client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
         try:
-            mqtt_publish.single(
-                settings.checkpoint_topic,
-                checkpoint_line(checkpoint).strip(),
-                qos=1,
-                retain=True,
-                hostname=settings.mqtt_host,
-                port=settings.mqtt_port,
-                client_id=f"{settings.mqtt_client_id}-checkpoint",
-                auth=auth,
-                tls=tls,
+            client.connect(settings.mqtt_host, settings.mqtt_port, keepalive=30)
+            client.loop_start()
+            info = client.publish(
+                settings.checkpoint_topic, checkpoint_line(checkpoint).strip(), qos=1, retain=True
             )
-        except Exception as exc:  # refused, DNS, TLS or auth: logged, retried next head
+            info.wait_for_publish(timeout=_PUBLISH_TIMEOUT_S)
+            if not info.is_published():
+                raise TimeoutError(f"no PUBACK within {_PUBLISH_TIMEOUT_S} s")
+        except Exception as exc:  # refused, DNS, TLS, auth or timeout: logged, retried next head
             log.warning(
                 "ledger checkpoint not published to MQTT %s:%s: %s",
                 settings.mqtt_host,
                 settings.mqtt_port,
                 exc,
             )
+        finally:
+            client.loop_stop()
+            client.disconnect()

@@ -30,6 +30,22 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+@db_cli.command("grant")
+def db_grant(
+    role: Annotated[str, typer.Argument(help="The PostgreSQL role the service connects as.")],
+) -> None:
+    """Give the service's role least privilege: the ledger append-only, no DDL (PostgreSQL)."""
+    from app.db_roles import RoleError, grant_service_role
+
+    settings = _settings()
+    try:
+        tables = grant_service_role(get_engine(settings.database_url), role)
+    except RoleError as exc:
+        typer.echo(f"labledger: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{role}: read and write on {len(tables) - 1} tables, ledger_entry append-only")
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "heads") -> None:
     """Apply database migrations (to the newest by default)."""

@@ -18,8 +18,10 @@ def compose() -> dict:
 
 def test_compose_has_the_app_broker_and_database():
     services = compose()["services"]
-    assert {"app", "mosquitto", "postgres"} <= set(services)
-    assert services["app"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert {"app", "migrate", "mosquitto", "postgres"} <= set(services)
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    migrated = services["app"]["depends_on"]["migrate"]["condition"]
+    assert migrated == "service_completed_successfully"
     assert any("postgres-data" in volume for volume in services["postgres"]["volumes"])
 
 
@@ -60,3 +62,17 @@ def test_readme_documents_every_setting():
     readme = (ROOT / "README.md").read_text()
     for name in Settings.model_fields:
         assert f"`{ENV_PREFIX}{name.upper()}`" in readme, name
+
+
+def test_the_service_role_is_not_the_owner_and_gets_least_privilege():
+    services = compose()["services"]
+    owner_url = services["migrate"]["environment"]["LABLEDGER_DATABASE_URL"]
+    service_url = services["app"]["environment"]["LABLEDGER_DATABASE_URL"]
+    assert owner_url.startswith("postgresql+psycopg://labledger:")
+    assert service_url.startswith("postgresql+psycopg://labledger_app:")
+    assert "db grant labledger_app" in " ".join(services["migrate"]["command"])
+    assert "db upgrade" not in " ".join(services["app"]["command"])
+    role_script = (ROOT / "deploy" / "postgres" / "service-role.sh").read_text()
+    assert "CREATE ROLE labledger_app LOGIN" in role_script
+    mounts = " ".join(services["postgres"]["volumes"])
+    assert "deploy/postgres/service-role.sh:/docker-entrypoint-initdb.d/" in mounts
