@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -38,6 +36,7 @@ from app.api.keys import Role
 from app.checkpoint_publisher import CheckpointPublisher
 from app.main import create_app
 from tests.databases import allow_ledger_writes, restore_ledger_guard
+from tests.test_cli import run_cli as run_labledger
 
 MOMENT = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -237,20 +236,7 @@ def read_retained(port: int, topic: str) -> dict:
 
 
 def run_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "LABLEDGER_DATABASE_URL": database_url,
-        "LABLEDGER_MQTT_ENABLED": "false",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    return run_labledger(*args, database_url=database_url, LABLEDGER_MQTT_ENABLED="false", **env)
 
 
 def test_the_cli_signs_a_checkpoint_and_later_finds_a_truncation(database_url, session, tmp_path):
