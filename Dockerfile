@@ -8,10 +8,10 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY devices ./devices
 COPY firmware-bridge ./firmware-bridge
-RUN pip install . && useradd --system --home /srv/labledger labledger
+RUN pip install '.[postgres]' && useradd --system --home /srv/labledger labledger
 USER labledger
 
-ENV LABLEDGER_HTTP_HOST=0.0.0.0 LABLEDGER_HTTP_PORT=8000
+ENV LABLEDGER_HTTP_HOST=0.0.0.0 LABLEDGER_HTTP_PORT=8000 LABLEDGER_MIGRATE_ON_START=true
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["sh", "-c", "labledger db upgrade && exec labledger serve"]
+CMD ["labledger", "serve"]

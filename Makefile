@@ -14,15 +14,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $@ $(VENV)/.installed
 
-## make run: install, migrate the embedded SQLite database, serve http://127.0.0.1:8000
+## make run: install, serve http://127.0.0.1:8000 on the embedded SQLite database (migrated at start)
 run: $(VENV)/.installed
-	$(BIN)/labledger db upgrade
-	$(BIN)/labledger serve
+	LABLEDGER_MIGRATE_ON_START=true $(BIN)/labledger serve
 
-## make test: install with dev extras, make sure Mosquitto is there, run the suite
+## make test: install with dev and PostgreSQL extras, make sure Mosquitto is there, run the suite
 test: $(VENV)/.installed-dev
 	@scripts/ensure-mosquitto
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

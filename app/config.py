@@ -5,12 +5,18 @@ Bad values fail at start-up with a message naming the setting (see `load_setting
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "LABLEDGER_"
 
@@ -33,6 +39,10 @@ class Settings(BaseSettings):
         default="sqlite:///./labledger.db",
         min_length=1,
         description="SQLAlchemy URL (SQLite file, or postgresql+psycopg://...)",
+    )
+    migrate_on_start: bool = Field(
+        default=False,
+        description="Apply database migrations when the service starts (on in `make run`).",
     )
     http_host: str = Field(default="127.0.0.1", min_length=1, description="HTTP bind address.")
     http_port: int = Field(default=8000, ge=1, le=65535, description="HTTP port.")
@@ -125,6 +135,13 @@ class Settings(BaseSettings):
         """Only the two databases the project is tested on."""
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL: write sqlite:///path/to/file.db or "
+                "postgresql+psycopg://user:password@host/database"
+            ) from None
         return value
 
 
@@ -138,6 +155,34 @@ def load_settings() -> Settings:
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def setting_names() -> list[str]:
+    """Every environment variable the settings read."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+
+
+def unknown_variable_warnings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> list[str]:
+    """A warning for each `LABLEDGER_*` variable no setting reads, with the nearest valid name."""
+    environ = os.environ if environ is None else environ
+    seen: dict[str, str] = {name: "the environment" for name in environ}
+    if env_file is not None and env_file.is_file():
+        for name in dotenv_values(env_file):
+            seen.setdefault(name, str(env_file))
+    valid = setting_names()
+    warnings = []
+    for name, where in sorted(seen.items()):
+        if not name.upper().startswith(ENV_PREFIX) or name.upper() in valid:
+            continue
+        suffix = name.upper().removeprefix(ENV_PREFIX)
+        nearest = difflib.get_close_matches(
+            suffix, [v.removeprefix(ENV_PREFIX) for v in valid], n=1, cutoff=0.6
+        )
+        hint = f"; did you mean {ENV_PREFIX}{nearest[0]}?" if nearest else "; it is ignored"
+        warnings.append(f"{name} (in {where}) is not a LabLedger setting{hint}")
+    return warnings
 
 
 @lru_cache(maxsize=1)

@@ -6,15 +6,17 @@ The schema is only ever created by Alembic (`labledger db upgrade`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, event, text
+from sqlalchemy import DateTime, Engine, event, make_url, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -68,17 +70,54 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine with the project's connection settings."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _open_existing_sqlite(path: Path, mode: str = "rw") -> Callable[[], sqlite3.Connection]:
+    """A connection factory that never creates the file (mode=rw): only migrations create it."""
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+
+    return connect
+
+
+def make_engine(url: str, *, create: bool = False) -> Engine:
+    """Build an engine with the project's connection settings.
+
+    A SQLite file is created only when `create` is set (migrations); everything
+    else opens an existing file, so a wrong path never leaves an empty database.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        path = sqlite_file(url)
+        if path is None or create:
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        else:
+            engine = create_engine(url, creator=_open_existing_sqlite(path))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def read_only_engine(url: str) -> Engine:
+    """An engine for looking without touching: SQLite read-only, with no pragmas (no WAL switch).
+
+    The caller disposes of it.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, creator=_open_existing_sqlite(path, "ro"), poolclass=NullPool)
+
+
 def get_engine(url: str) -> Engine:
-    """The process's engine for `url`, made once."""
+    """The process's engine for `url`, made once (it opens, never creates, a SQLite file)."""
     engine = _engines.get(url)
     if engine is None:
         engine = _engines[url] = make_engine(url)

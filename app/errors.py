@@ -5,7 +5,8 @@ LabLedgerError            500  internal
 ├── NotFound              404  not_found
 ├── Conflict              409  conflict
 ├── Unauthorized          401  unauthorized
-└── Forbidden             403  forbidden
+├── Forbidden             403  forbidden
+└── Unavailable           503  unavailable
 """
 
 from __future__ import annotations
@@ -58,3 +59,10 @@ class Forbidden(LabLedgerError):
 
     status = 403
     code = "forbidden"
+
+
+class Unavailable(LabLedgerError):
+    """The service cannot answer yet (its database is missing or not migrated)."""
+
+    status = 503
+    code = "unavailable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from app.api.routes import (
 from app.api.stream import ChangeHub
 from app.api.webhooks import routes as webhooks
 from app.checkpoint_publisher import CheckpointPublisher
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, unknown_variable_warnings
 from app.db import get_engine
 from app.ingest.service import IngestService
 from app.ingest.status import BrokerStatus
@@ -36,7 +37,10 @@ from app.ingest.worker import WorkerConfig
 from app.lab.sessions import ScanRules
 from app.logging_setup import configure_logging
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.readiness import DatabaseGate
 from app.web import routes as web
+
+log = logging.getLogger(__name__)
 
 
 def _route_template(request: Request) -> str:
@@ -51,6 +55,8 @@ def create_app(
     """Build the service for `settings` (read from the environment when not given)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    for warning in unknown_variable_warnings():
+        log.warning("%s", warning)
 
     hub = ChangeHub()
     engine = get_engine(settings.database_url)
@@ -61,16 +67,24 @@ def create_app(
     )
 
     checkpoints = CheckpointPublisher(settings, engine)
+    gate = DatabaseGate(settings.database_url, migrate_on_start=settings.migrate_on_start)
+    started: list[bool] = []
+
+    def start_ingest() -> None:
+        ingest.start()
+        checkpoints.start()
+        started.append(True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ingest.start()
-        checkpoints.start()
+        gate.open(start_ingest)
         try:
             yield
         finally:
-            checkpoints.stop()
-            ingest.stop()
+            gate.close()
+            if started:
+                checkpoints.stop()
+                ingest.stop()
 
     app = FastAPI(
         title="LabLedger",
@@ -80,6 +94,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.db_gate = gate
     app.state.broker_status = broker_status
     app.state.hub = hub
     app.state.ingest = ingest

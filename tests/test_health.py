@@ -27,7 +27,9 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
     with TestClient(create_app(broken)) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["database"] == "unreachable"
+    assert response.json()["database"] == "missing"
+    assert f"mkdir -p {tmp_path}/missing/dir" in response.json()["detail"]
+    assert not (tmp_path / "missing").exists()
 
 
 def test_metrics_count_requests_by_route_template(client, admin):

@@ -34,6 +34,7 @@ def test_downgrade_to_base_and_up_again(tmp_path):
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    upgrade_database(f"sqlite:///{tmp_path}/wal.db")
     engine = get_engine(f"sqlite:///{tmp_path}/wal.db")
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"

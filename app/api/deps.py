@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from app.api.keys import ApiKey, Role, find_key
 from app.db import session_scope
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, Unauthorized, Unavailable
+from app.readiness import DatabaseGate
 
 API_PREFIX = "/api/v1"
 
@@ -20,7 +21,10 @@ _bearer = HTTPBearer(auto_error=False, description="An API key made with `labled
 
 
 def get_engine_dep(request: Request) -> Engine:
-    """The app's engine, set up by the app factory."""
+    """The app's engine, or 503 saying what to run while the database is not usable."""
+    gate: DatabaseGate = request.app.state.db_gate
+    if not gate.usable():
+        raise Unavailable(gate.detail, {"database": gate.state})
     engine: Engine = request.app.state.engine
     return engine
 

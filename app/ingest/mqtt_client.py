@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -32,6 +33,8 @@ from app.ingest.worker import MqttInbound
 log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 500
+RETRY_MIN_S = 1
+RETRY_MAX_S = 30
 
 
 def status_topic(client_id: str) -> str:
@@ -41,6 +44,54 @@ def status_topic(client_id: str) -> str:
 
 def _status_payload(state: str) -> bytes:
     return json.dumps({"state": state, "at": datetime.now(UTC).isoformat()}).encode()
+
+
+def connection_failure_reason(exc: BaseException, tls: bool = False) -> str:
+    """Why a connection attempt failed, in the words a broker's admin uses."""
+    if tls and isinstance(exc, ConnectionResetError | BrokenPipeError | ssl.SSLEOFError):
+        return "TLS handshake failed (the broker closed the connection: is this its TLS port?)"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found (DNS)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the broker running on this port?)"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({exc.verify_message}; set LABLEDGER_MQTT_CA_FILE)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc}; check LABLEDGER_MQTT_TLS and the port)"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "no answer (timed out)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def refusal_reason(reason: ReasonCode) -> str:
+    """Why the broker refused a CONNECT, with the settings that fix it."""
+    text = str(reason)
+    if text in ("Bad user name or password", "Not authorized"):
+        return f"{text.lower()} (auth: check LABLEDGER_MQTT_USERNAME and LABLEDGER_MQTT_PASSWORD)"
+    return f"the broker refused the connection: {text}"
+
+
+class _QuietPahoLogs(logging.Filter):
+    """paho's own messages are detail: they are written at DEBUG, under LabLedger's lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote the record to DEBUG; keep it only when DEBUG is on."""
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+class _Client(mqtt.Client):
+    """paho's client, remembering why the last connection attempt failed (paho does not say)."""
+
+    last_error: BaseException | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        """Connect again, keeping the exception of a failed attempt for the log and /readyz."""
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            self.last_error = exc
+            raise
 
 
 class MqttLink:
@@ -56,13 +107,17 @@ class MqttLink:
         self._subscribed: set[str] = set()
         self._pending: dict[int, list[str]] = {}
         self.acknowledged: set[str] = set()
-        self.client = mqtt.Client(
+        self._failures = 0
+        self.client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.mqtt_client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
-        self.client.enable_logger(logging.getLogger("paho"))
+        paho_log = logging.getLogger("paho")
+        if not any(isinstance(f, _QuietPahoLogs) for f in paho_log.filters):
+            paho_log.addFilter(_QuietPahoLogs())
+        self.client.enable_logger(paho_log)
         if settings.mqtt_username:
             password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             self.client.username_pw_set(settings.mqtt_username, password)
@@ -74,8 +129,9 @@ class MqttLink:
         self.client.will_set(
             status_topic(settings.mqtt_client_id), _status_payload("offline"), qos=1, retain=True
         )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=RETRY_MIN_S, max_delay=RETRY_MAX_S)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -151,13 +207,40 @@ class MqttLink:
             self.acknowledged -= set(removed)
         self._subscribed = set(self._wanted)
 
+    def _where(self) -> str:
+        tls = " (TLS)" if self.settings.mqtt_tls else ""
+        return f"{self.settings.mqtt_host}:{self.settings.mqtt_port}{tls}"
+
+    def _failed(self, reason: str) -> None:
+        """Log one line for a failed attempt and show it in /readyz; paho retries with backoff."""
+        self._failures += 1
+        retry_in = min(RETRY_MIN_S * 2 ** (self._failures - 1), RETRY_MAX_S)
+        detail = f"cannot connect to the MQTT broker at {self._where()}: {reason}"
+        self._set(LinkState.DISCONNECTED, f"{detail}; retrying in {retry_in}s")
+        log.warning(
+            "%s; retrying in %ss (attempt %s)",
+            detail,
+            retry_in,
+            self._failures,
+            extra={
+                "mqtt_host": self.settings.mqtt_host,
+                "mqtt_port": self.settings.mqtt_port,
+                "attempt": self._failures,
+            },
+        )
+
+    def _on_connect_fail(self, client: mqtt.Client, _userdata: Any) -> None:
+        error = getattr(client, "last_error", None)
+        reason = connection_failure_reason(error, self.settings.mqtt_tls) if error else "failed"
+        self._failed(reason)
+
     def _on_connect(
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
     ) -> None:
         if reason.is_failure:
-            self._set(LinkState.DISCONNECTED, f"broker refused the connection: {reason}")
-            log.warning("MQTT connection refused: %s", reason)
+            self._failed(refusal_reason(reason))
             return
+        self._failures = 0
         self._generation += 1
         self._set(LinkState.CONNECTED)
         log.info("MQTT connected to %s:%s", self.settings.mqtt_host, self.settings.mqtt_port)

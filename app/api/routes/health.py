@@ -8,34 +8,46 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.db import database_reachable
 from app.ingest.status import BrokerStatus
+from app.readiness import DatabaseGate
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="healthz")
 def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+def _database(request: Request) -> tuple[str, str]:
+    """The database's state and, when it is not usable, the sentence that says what to do."""
+    gate: DatabaseGate = request.app.state.db_gate
+    if not gate.usable():
+        return gate.state, gate.detail
+    if not database_reachable(request.app.state.engine):
+        return "unreachable", "the database stopped answering; check LABLEDGER_DATABASE_URL"
+    return "ok", ""
+
+
+@router.get("/readyz", operation_id="readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers; the MQTT link is reported, not required."""
-    database_ok = database_reachable(request.app.state.engine)
+    """Ready when the database answers and is migrated; the MQTT link is reported, not required."""
+    database, detail = _database(request)
     broker: BrokerStatus = request.app.state.broker_status
     body = {
-        "status": "ready" if database_ok else "unavailable",
-        "database": "ok" if database_ok else "unreachable",
+        "status": "ready" if database == "ok" else "unavailable",
+        "database": database,
+        "detail": detail,
         "mqtt": {
             "state": broker.state.value,
             "since": broker.since.isoformat() if broker.since else None,
             "detail": broker.detail,
         },
     }
-    return JSONResponse(body, status_code=200 if database_ok else 503)
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", operation_id="metrics")
 def metrics() -> Response:
     """Prometheus text format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -36,7 +36,7 @@ from app.api.keys import Role
 from app.checkpoint_publisher import CheckpointPublisher
 from app.main import create_app
 from tests.databases import allow_ledger_writes, restore_ledger_guard
-from tests.test_cli import run_cli as run_labledger
+from tests.cli.support import run_cli as run_labledger
 
 MOMENT = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 

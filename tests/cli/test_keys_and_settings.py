@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-
-
-def run_cli(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "LABLEDGER_DATABASE_URL": database_url, **env}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+from tests.cli.support import run_cli
 
 
 def test_db_upgrade_then_keys_create_prints_a_working_key(tmp_path):

@@ -1,4 +1,4 @@
-"""`labledger ledger ...`: verify the chain (against a held head or checkpoint), export, sign."""
+"""`labledger ledger`: verify the chain (against a held head or checkpoint), export, sign."""
 
 from __future__ import annotations
 
@@ -18,17 +18,9 @@ from app.accounting.ledger.checkpoints import (
     read_checkpoints,
 )
 from app.accounting.ledger.postings import VerifyResult
-from app.config import Settings
-from app.db import get_engine
+from app.cli.common import fail, load, ready_engine
 
-ledger_cli = typer.Typer(help="The hash-chained ledger.")
-
-
-def _settings() -> Settings:
-    """The service's settings, or exit 2 with the reason (shared with the main command)."""
-    from app.cli import _settings as settings_or_exit
-
-    return settings_or_exit()
+ledger_cli = typer.Typer(help="The hash-chained ledger.", no_args_is_help=True)
 
 
 def _report(result: VerifyResult) -> None:
@@ -70,13 +62,12 @@ def ledger_verify(
             for item in found:
                 check_signature(item, public_key)
         except CheckpointError as exc:
-            typer.echo(f"labledger: {exc}", err=True)
-            raise typer.Exit(1) from None
+            fail(str(exc), code=1)
         if public_key is None:
             typer.echo("note: no --public-key given; signatures checked against their own key")
         held.extend((item.head, item.sequence) for item in found)
-    settings = _settings()
-    with Session(get_engine(settings.database_url)) as session:
+    settings = load()
+    with Session(ready_engine(settings)) as session:
         if not held:
             _report(verify_chain(session))
             return
@@ -93,8 +84,8 @@ def ledger_export() -> None:
     """Write every entry as canonical JSON Lines (UTF-8) to standard output."""
     from app.accounting.ledger.postings import export_lines
 
-    settings = _settings()
-    with Session(get_engine(settings.database_url)) as session:
+    settings = load()
+    with Session(ready_engine(settings)) as session:
         for line in export_lines(session):
             sys.stdout.buffer.write(line.encode("utf-8"))
     sys.stdout.buffer.flush()
@@ -108,8 +99,7 @@ def ledger_keygen(
     try:
         public = generate_key(path)
     except CheckpointError as exc:
-        typer.echo(f"labledger: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc), code=1)
     typer.echo(f"public key {public}")
     typer.echo(f"set LABLEDGER_CHECKPOINT_KEY_FILE={path}; keep the file off the database host")
 
@@ -119,15 +109,13 @@ def ledger_checkpoint() -> None:
     """Sign the current head now, publish it as the service would, and print it."""
     from app.checkpoint_publisher import CheckpointPublisher
 
-    settings = _settings()
+    settings = load()
     if settings.checkpoint_key_file is None:
-        typer.echo("labledger: set LABLEDGER_CHECKPOINT_KEY_FILE to sign checkpoints", err=True)
-        raise typer.Exit(2)
-    publisher = CheckpointPublisher(settings, get_engine(settings.database_url))
+        fail("set LABLEDGER_CHECKPOINT_KEY_FILE to sign checkpoints")
+    publisher = CheckpointPublisher(settings, ready_engine(settings))
     try:
         made = publisher.checkpoint_now()
     except CheckpointError as exc:
-        typer.echo(f"labledger: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc), code=1)
     assert made is not None  # a fresh publisher has no latest, so it always signs
     typer.echo(json.dumps(json.loads(checkpoint_line(made)), indent=2))
