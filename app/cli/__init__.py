@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from app.cli.db import db_cli
 from app.cli.keys import keys_cli
 from app.cli.ledger import ledger_cli
+from app.cli.roster import export_cli, import_cli
 from app.cli.sales import import_sales
 from app.cli.serve import serve
 
@@ -28,6 +29,8 @@ cli = typer.Typer(
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(import_cli, name="import")
+cli.add_typer(export_cli, name="export")
 cli.command("import-sales")(import_sales)
 cli.command("serve")(serve)
 
