@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from app.cli.db import db_cli
+from app.cli.demo import demo
 from app.cli.keys import keys_cli
 from app.cli.ledger import ledger_cli
 from app.cli.roster import export_cli, import_cli
@@ -33,6 +34,7 @@ cli.add_typer(import_cli, name="import")
 cli.add_typer(export_cli, name="export")
 cli.command("import-sales")(import_sales)
 cli.command("serve")(serve)
+cli.command("demo")(demo)
 
 
 def package_version() -> str:
