@@ -1,6 +1,6 @@
 """The lab's own MQTT topics (``lab/v1``), decoded strictly and encoded as their exact inverse.
 
-Contract (DESIGN.md, "Contracts that outlive any one module"):
+Contract (docs/devices.md, "Your own devices: lab/v1"):
 
 - ``lab/v1/badge/<reader>``: ``{"badge": str, "at"?: RFC 3339, "id"?: str}``;
   the badge is read with `devices.rfid.normalise_badge`.

@@ -13,7 +13,7 @@ docs.octoprint.org "Events" (payload keys, `time` in seconds, `reason`).
   it yields a running state with progress only while this codec has seen the
   printer running, never on its own.
 - LWT `disconnected` -> offline: the plugin is gone and the printer's state is
-  not known (DESIGN: not running). `connected` -> unknown: reachable again,
+  not known (so not running). `connected` -> unknown: reachable again,
   state known from the next event.
 
 Times come from `_timestamp` (a real Unix time); ids from topic, `_timestamp`

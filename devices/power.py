@@ -1,7 +1,8 @@
 """Run detection from power readings, for machines sensed through a smart plug.
 
-Rule (vectors/devices.md, "Smart plugs"): running when power stays above
-`p_on_w` for `t_on_s`, stopped when it stays below `p_off_w` for `t_off_s`.
+Rule (docs/devices.md, "Lasers, CNCs and instruments on a Tasmota plug"): running
+when power stays above `p_on_w` for `t_on_s`, stopped when it stays below `p_off_w`
+for `t_off_s`.
 
 - Sustained means every sample over the span: one sample that breaks the
   condition drops the pending transition. A span is measured between samples,

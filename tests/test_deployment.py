@@ -76,3 +76,15 @@ def test_the_service_role_is_not_the_owner_and_gets_least_privilege():
     assert "CREATE ROLE labledger_app LOGIN" in role_script
     mounts = " ".join(services["postgres"]["volumes"])
     assert "deploy/postgres/service-role.sh:/docker-entrypoint-initdb.d/" in mounts
+
+
+def test_the_sample_bridge_user_and_plug_user_are_in_the_sample_acl():
+    import tomllib
+
+    bridge = tomllib.loads((ROOT / "firmware-bridge/bridge.toml.example").read_text())
+    acl = (ROOT / "deploy/mosquitto/acl").read_text()
+    assert f"user {bridge['broker']['username']}" in acl
+    assert f"topic readwrite lab/v1/bridge/{bridge['bridge']['id']}/#" in acl
+    assert "user plug-laser" in acl and "topic write tele/laser/#" in acl
+    devices = (ROOT / "docs/devices.md").read_text()
+    assert "`plug-laser`" in devices and "**Topic**\n`laser`" in devices

@@ -1,6 +1,6 @@
 """Badge sessions: who is at which machine, opened and closed by scans, timeouts and operators.
 
-Rules (DESIGN.md, Session): a badge-in opens a session; the same badge again
+Rules (README, "The live lab"): a badge-in opens a session; the same badge again
 closes it (`badge_out`); another badge at the same machine hands over
 (`handover`); a machine idle past its timeout closes it (`timeout`); a machine
 going offline closes it (`offline`); an operator can close it (`admin`). A

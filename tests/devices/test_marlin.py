@@ -21,7 +21,7 @@ from devices.marlin import (
 )
 from tests.devices.streams import AT, bytewise, cut_points, feed_chunks, split
 
-# vectors/devices.md, Marlin firmware.
+# Marlin firmware: the strings devices/marlin.py cites.
 M105_SINGLE = "ok T:210.00 /210.00 B:60.00 /60.00 @:127 B@:0"
 M105_MULTI = "T0:199.91 /200.00 B:23.59 /0.00 T0:22.77 /0.00 T1:199.91 /200.00 @:73 B@:0 @0:0 @1:73"
 PRUSA_PROGRESS = "NORMAL MODE: Percent done: 21; print time remaining in mins: 33"

@@ -19,7 +19,7 @@ from devices.rfid import (
 )
 from tests.devices.streams import AT, bytewise, cut_points, feed_chunks, split
 
-# vectors/devices.md, RFID badge readers.
+# RFID badge readers: the formats devices/rfid.py cites.
 RDM6300_FRAME = b"\x020F00C2E0A588\x03"
 RDM6300_SUM_NOT_XOR = b"\x022E00AF0EC9B4\x03"
 ID12LA_FRAME = b"\x020F00C2E0A588\r\n\x03"

@@ -10,7 +10,7 @@ from devices.events import DecodeError, MachineState, RunState
 from devices.scpi import DEFAULT_BUSY_MASK, QUERIES, Idn, ScpiCodec, parse_idn
 from tests.devices.streams import AT, bytewise, cut_points, feed_chunks, split
 
-# vectors/devices.md, SCPI instruments.
+# SCPI instruments: IEEE 488.2 and SCPI-99, as devices/scpi.py cites them.
 IDN_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450,04321234,1.7.3"
 
 
