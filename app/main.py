@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi, operation_id
 from app.api.routes import (
     activity,
     badges,
@@ -91,6 +92,7 @@ def create_app(
         version="0.1.0",
         summary="Machine time, contributions and exact payouts for open-hardware labs.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -120,6 +122,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(web.router)
     install_error_handlers(app)
+    install_openapi(app)
 
     @app.middleware("http")
     async def count_requests(

@@ -13,7 +13,7 @@ from app.readiness import DatabaseGate
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", operation_id="healthz")
+@router.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
@@ -29,7 +29,7 @@ def _database(request: Request) -> tuple[str, str]:
     return "ok", ""
 
 
-@router.get("/readyz", operation_id="readyz")
+@router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers and is migrated; the MQTT link is reported, not required."""
     database, detail = _database(request)
@@ -47,7 +47,7 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/metrics", operation_id="metrics")
+@router.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
