@@ -35,8 +35,8 @@ def demo() -> None:
         f"3 orders ({sold}) -> {report.shares} shares"
     )
     typer.echo(
-        "next: labledger keys create --role admin --name me, then "
-        "curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/runs"
+        "next: labledger keys create --role admin --name me, then curl -H "
+        f"'Authorization: Bearer <key>' http://{settings.http_host}:{settings.http_port}/api/v1/runs"
     )
 
 
