@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from app.accounting import value_equations
-from app.accounting.models import Product, ProductCreate
-from app.accounting.products import create_product
-from app.accounting.sales_models import Sale
-from app.accounting.value_equation_models import BucketIn, EquationCreate, RatesIn
+from app.accounting.equations import versions as value_equations
+from app.accounting.equations.tables import BucketIn, EquationCreate, RatesIn
+from app.accounting.products.service import create_product
+from app.accounting.products.tables import Product, ProductCreate
+from app.accounting.sales.tables import Sale
 from app.lab import service
 from app.lab.activity import DeviceEvent
 from app.lab.models import (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from app.accounting.sales_models import SplitShare
+from app.accounting.sales.tables import SplitShare
 from app.config import Settings
 from app.demo.cast import Cast, make_cast
 from app.demo.day import demo_day

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, SQLModel, col, select
 
-from app.accounting.models import Product
+from app.accounting.products.tables import Product
 from app.lab import service
 from app.lab.models import (
     COMMONS_FUND_ID,

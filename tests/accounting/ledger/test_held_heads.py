@@ -35,8 +35,8 @@ from app.accounting.ledger.tables import LedgerEntry
 from app.api.keys import Role
 from app.checkpoint_publisher import CheckpointPublisher
 from app.main import create_app
-from tests.databases import allow_ledger_writes, restore_ledger_guard
 from tests.cli.support import run_cli as run_labledger
+from tests.databases import allow_ledger_writes, restore_ledger_guard
 
 MOMENT = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
