@@ -16,6 +16,7 @@ from app.accounting.sales.tables import (
     WebhookDelivery,
 )
 from app.api.keys import ApiKey
+from app.api.web_sessions import WebSession
 from app.lab.activity import (
     DecodeReject,
     DeviceEvent,
@@ -24,7 +25,9 @@ from app.lab.activity import (
     MachineStatus,
     UnknownScan,
 )
+from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, Contributor, Machine, Reader
+from app.lab.rollups import RunHour, SessionHour
 
 __all__ = [
     "ApiKey",
@@ -37,6 +40,7 @@ __all__ = [
     "LabSession",
     "LedgerEntry",
     "Machine",
+    "MachineDowntime",
     "MachineRun",
     "MachineStatus",
     "ParkedRefund",
@@ -46,11 +50,14 @@ __all__ = [
     "ProductSku",
     "Reader",
     "RejectedDelivery",
+    "RunHour",
     "Sale",
     "SaleLine",
+    "SessionHour",
     "Split",
     "SplitShare",
     "UnknownScan",
     "ValueEquation",
+    "WebSession",
     "WebhookDelivery",
 ]

@@ -11,11 +11,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.api.keys import ApiKey, Role, find_key
+from app.api.web_sessions import COOKIE_NAME, csrf_matches, find_session
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized, Unavailable
 from app.readiness import DatabaseGate
 
 API_PREFIX = "/api/v1"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `labledger keys create`.")
 
@@ -38,12 +41,24 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_key(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
-    """The caller's key, or 401."""
+    """The caller's key (a Bearer key, or a logged-in browser's session cookie), or 401.
+
+    A browser session changes nothing without its CSRF token in the `X-CSRF-Token` header.
+    """
     if credentials is None:
-        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+        found = find_session(session, request.cookies.get(COOKIE_NAME))
+        if found is None:
+            raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+        web, key = found
+        if request.method not in SAFE_METHODS and not csrf_matches(
+            web, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden(f"a browser session must send its CSRF token in {CSRF_HEADER}")
+        return key
     key = find_key(session, credentials.credentials)
     if key is None:
         raise Unauthorized("the API key is not valid or has been revoked")

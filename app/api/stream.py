@@ -12,7 +12,9 @@ import json
 import threading
 from collections.abc import AsyncIterator
 
-KEEPALIVE_S = 15.0
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+KEEPALIVE_S = 15
 
 
 class ChangeHub:
@@ -30,24 +32,25 @@ class ChangeHub:
         for loop, queue in clients:
             loop.call_soon_threadsafe(_offer, queue, message)
 
-    async def events(self) -> AsyncIterator[str]:
-        """The SSE lines for one client, until it goes away."""
+    async def events(self) -> AsyncIterator[ServerSentEvent]:
+        """The events for one client, until it goes away (framing and keepalive: sse-starlette)."""
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:
             self._clients.add(entry)
         try:
-            yield "event: hello\ndata: {}\n\n"
+            yield ServerSentEvent(event="hello", data="{}")
             while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                yield f"event: change\ndata: {message}\n\n"
+                yield ServerSentEvent(event="change", data=await queue.get())
         finally:
             with self._lock:
                 self._clients.discard(entry)
+
+    def response(self) -> EventSourceResponse:
+        """A streaming response of this hub's events, with a keepalive comment while quiet."""
+        return EventSourceResponse(
+            self.events(), ping=KEEPALIVE_S, headers={"X-Accel-Buffering": "no"}
+        )
 
 
 def _offer(queue: asyncio.Queue[str], message: str) -> None:

@@ -79,6 +79,7 @@ class Contributor(SQLModel, table=True):
     display_name: str = Field(max_length=200)
     payout_details: str = Field(default="", max_length=4000)
     role: str = Field(default="maker", max_length=50)
+    name_public: bool = Field(default=False)
     is_commons_fund: bool = Field(default=False)
     active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -93,6 +94,7 @@ class ContributorCreate(Strict):
     display_name: Name | None = None
     payout_details: LongText = ""
     role: Name = "maker"
+    name_public: bool = False
 
 
 class ContributorUpdate(Strict):
@@ -103,6 +105,7 @@ class ContributorUpdate(Strict):
     display_name: Name | None = None
     payout_details: LongText | None = None
     role: Name | None = None
+    name_public: bool | None = None
 
 
 class ContributorPublic(SQLModel):
@@ -114,6 +117,7 @@ class ContributorPublic(SQLModel):
     display_name: str
     payout_details: str
     role: str
+    name_public: bool
     is_commons_fund: bool
     active: bool
     created_at: datetime

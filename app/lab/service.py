@@ -66,6 +66,7 @@ def create_contributor(session: Session, data: ContributorCreate) -> Contributor
         display_name=data.display_name or data.name,
         payout_details=data.payout_details,
         role=data.role,
+        name_public=data.name_public,
     )
     session.add(row)
     _commit(session, "contributor could not be stored")

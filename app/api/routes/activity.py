@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import StreamingResponse
 from sqlmodel import col, select
+from sse_starlette import EventSourceResponse
 
 from app.accounting.products.tables import Product
 from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
@@ -174,10 +174,10 @@ def read_machine_state(db: SessionDep, _key: Reader, machine_id: RowPath) -> Mac
 
 
 @router.get("/stream", tags=["live"])
-async def stream(request: Request, _key: Reader) -> StreamingResponse:
-    """Server-sent events: `change` with the ids of machines whose state changed."""
-    return StreamingResponse(
-        request.app.state.hub.events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+async def stream(request: Request, _key: Reader) -> EventSourceResponse:
+    """Server-sent events: `change` with the ids of machines whose state changed.
+
+    A logged-in browser may use its session cookie instead of a Bearer key.
+    """
+    response: EventSourceResponse = request.app.state.hub.response()
+    return response

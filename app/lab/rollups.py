@@ -1,0 +1,270 @@
+"""Hourly rollups of ended runs and closed sessions, kept current as they change.
+
+Dashboards read these instead of the (ever-growing) run and session tables, so
+a month's figures cost the same at ten thousand or ten million runs.
+
+- `run_hour`: ended runs by the hour they ended in, per machine, machine
+  provider, operator, product, operator role and end reason: count, busy and
+  wall seconds, energy, material.
+- `session_hour`: closed sessions by the hour they closed in, per contributor,
+  machine, product and role: count and seconds present.
+
+Every flush that adds, changes or deletes a run or a session recomputes the
+(machine, hour) or (contributor, hour) slices it touches, old and new, with one
+DELETE and one INSERT ... SELECT each, in the same transaction. That catches
+every path (closing, refolding, late busy reports, manual assignment, product
+tagging) without each having to remember. `rebuild` recomputes every row with
+the very same SELECT, for repairs and bulk imports that bypass the ORM.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Index,
+    Integer,
+    and_,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql import Select
+from sqlmodel import Field, Session, SQLModel
+
+from app.db import UTCDateTime
+from app.lab.activity import LabSession, MachineRun
+from app.lab.models import Contributor, Machine
+
+_R = MachineRun.__table__  # type: ignore[attr-defined]
+_S = LabSession.__table__  # type: ignore[attr-defined]
+_M = Machine.__table__  # type: ignore[attr-defined]
+_P = Contributor.__table__  # type: ignore[attr-defined]
+
+# The slices are found by these: a machine's runs by end, a contributor's sessions by close.
+Index("ix_machine_run_machine_ended", _R.c.machine_id, _R.c.ended_at)
+Index("ix_lab_session_contributor_closed", _S.c.contributor_id, _S.c.closed_at)
+
+
+class RunHour(SQLModel, table=True):
+    """Ended runs of one machine in one hour, per operator, product, role and end reason."""
+
+    __tablename__ = "run_hour"
+    __table_args__ = (
+        Index("ix_run_hour_hour_machine", "hour", "machine_id"),
+        Index("ix_run_hour_machine_hour", "machine_id", "hour"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime = Field(sa_type=UTCDateTime)
+    machine_id: int = Field(foreign_key="machine.id")
+    provider_id: int | None = Field(default=None)
+    operator_id: int | None = Field(default=None, index=True)
+    product_id: int | None = Field(default=None, index=True)
+    role: str | None = Field(default=None, max_length=50)
+    end_reason: str | None = Field(default=None, max_length=16)
+    runs: int = Field(sa_column=Column(Integer, nullable=False))
+    busy_s: float = Field(sa_column=Column(Float, nullable=False))
+    wall_s: float = Field(sa_column=Column(Float, nullable=False))
+    energy_wh: float = Field(sa_column=Column(Float, nullable=False))
+    material: float = Field(sa_column=Column(Float, nullable=False))
+
+
+class SessionHour(SQLModel, table=True):
+    """Closed sessions of one contributor in one hour, per machine, product and role."""
+
+    __tablename__ = "session_hour"
+    __table_args__ = (
+        Index("ix_session_hour_hour_contributor", "hour", "contributor_id"),
+        Index("ix_session_hour_contributor_hour", "contributor_id", "hour"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime = Field(sa_type=UTCDateTime)
+    contributor_id: int = Field(foreign_key="contributor.id")
+    machine_id: int | None = Field(default=None, index=True)
+    product_id: int | None = Field(default=None, index=True)
+    role: str | None = Field(default=None, max_length=50)
+    sessions: int = Field(sa_column=Column(Integer, nullable=False))
+    seconds: float = Field(sa_column=Column(Float, nullable=False))
+
+
+_RH = RunHour.__table__  # type: ignore[attr-defined]
+_SH = SessionHour.__table__  # type: ignore[attr-defined]
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _hour_expr(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The hour `column` falls in, in the form the dialect stores timestamps in."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00.000000", column)
+    return func.date_trunc("hour", column, "UTC")
+
+
+def _seconds_expr(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+def _run_select(dialect: str) -> Select[Any]:
+    hour = _hour_expr(dialect, _R.c.ended_at)
+    role = func.coalesce(_S.c.role, _P.c.role)
+    return (
+        select(
+            hour,
+            _R.c.machine_id,
+            _M.c.provider_id,
+            _R.c.operator_id,
+            _R.c.product_id,
+            role,
+            _R.c.end_reason,
+            func.count(),
+            func.coalesce(func.sum(_R.c.busy_s), 0.0),
+            func.coalesce(func.sum(_seconds_expr(dialect, _R.c.ended_at, _R.c.started_at)), 0.0),
+            func.coalesce(func.sum(_R.c.energy_wh), 0.0),
+            func.coalesce(func.sum(_R.c.material), 0.0),
+        )
+        .select_from(
+            _R.join(_M, _M.c.id == _R.c.machine_id)
+            .outerjoin(_S, _S.c.id == _R.c.session_id)
+            .outerjoin(_P, _P.c.id == _R.c.operator_id)
+        )
+        .where(_R.c.ended_at.is_not(None))
+        .group_by(
+            hour,
+            _R.c.machine_id,
+            _M.c.provider_id,
+            _R.c.operator_id,
+            _R.c.product_id,
+            role,
+            _R.c.end_reason,
+        )
+    )
+
+
+def _session_select(dialect: str) -> Select[Any]:
+    hour = _hour_expr(dialect, _S.c.closed_at)
+    return (
+        select(
+            hour,
+            _S.c.contributor_id,
+            _S.c.machine_id,
+            _S.c.product_id,
+            _S.c.role,
+            func.count(),
+            func.coalesce(func.sum(_seconds_expr(dialect, _S.c.closed_at, _S.c.opened_at)), 0.0),
+        )
+        .where(_S.c.closed_at.is_not(None))
+        .group_by(hour, _S.c.contributor_id, _S.c.machine_id, _S.c.product_id, _S.c.role)
+    )
+
+
+_RUN_COLUMNS = [
+    "hour",
+    "machine_id",
+    "provider_id",
+    "operator_id",
+    "product_id",
+    "role",
+    "end_reason",
+    "runs",
+    "busy_s",
+    "wall_s",
+    "energy_wh",
+    "material",
+]
+_SESSION_COLUMNS = [
+    "hour",
+    "contributor_id",
+    "machine_id",
+    "product_id",
+    "role",
+    "sessions",
+    "seconds",
+]
+
+
+def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
+    """Recompute the run rollup rows of these (machine id, hour) slices."""
+    connection = db.connection()
+    dialect = connection.dialect.name
+    for machine_id, hour in sorted(slices):
+        end = hour + timedelta(hours=1)
+        connection.execute(delete(_RH).where(_RH.c.machine_id == machine_id, _RH.c.hour == hour))
+        query = _run_select(dialect).where(
+            _R.c.machine_id == machine_id, _R.c.ended_at >= hour, _R.c.ended_at < end
+        )
+        connection.execute(insert(_RH).from_select(_RUN_COLUMNS, query))
+
+
+def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
+    """Recompute the session rollup rows of these (contributor id, hour) slices."""
+    connection = db.connection()
+    dialect = connection.dialect.name
+    for contributor_id, hour in sorted(slices):
+        end = hour + timedelta(hours=1)
+        connection.execute(
+            delete(_SH).where(_SH.c.contributor_id == contributor_id, _SH.c.hour == hour)
+        )
+        query = _session_select(dialect).where(
+            and_(
+                _S.c.contributor_id == contributor_id,
+                _S.c.closed_at >= hour,
+                _S.c.closed_at < end,
+            )
+        )
+        connection.execute(insert(_SH).from_select(_SESSION_COLUMNS, query))
+
+
+def rebuild(db: Session) -> tuple[int, int]:
+    """Recompute every rollup row from runs and sessions; returns the row counts."""
+    dialect = db.get_bind().dialect.name
+    db.execute(delete(_RH))
+    db.execute(delete(_SH))
+    db.execute(insert(_RH).from_select(_RUN_COLUMNS, _run_select(dialect)))
+    db.execute(insert(_SH).from_select(_SESSION_COLUMNS, _session_select(dialect)))
+    db.commit()
+    runs = db.execute(select(func.count()).select_from(_RH)).scalar_one()
+    sessions = db.execute(select(func.count()).select_from(_SH)).scalar_one()
+    return int(runs), int(sessions)
+
+
+def _moments(obj: Any, attribute: str) -> set[datetime]:
+    """Every value (old and new) an attribute had in this flush, but None."""
+    history = inspect(obj).attrs[attribute].history
+    values = [*history.added, *history.unchanged, *history.deleted]
+    return {hour_of(value) for value in values if isinstance(value, datetime)}
+
+
+def _touched(db: OrmSession) -> tuple[set[tuple[int, datetime]], set[tuple[int, datetime]]]:
+    runs: set[tuple[int, datetime]] = set()
+    sessions: set[tuple[int, datetime]] = set()
+    for obj in [*db.new, *db.dirty, *db.deleted]:
+        if isinstance(obj, MachineRun) and obj.machine_id is not None:
+            runs |= {(obj.machine_id, hour) for hour in _moments(obj, "ended_at")}
+        elif isinstance(obj, LabSession) and obj.contributor_id is not None:
+            sessions |= {(obj.contributor_id, hour) for hour in _moments(obj, "closed_at")}
+    return runs, sessions
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _recompute(db: OrmSession, _context: Any) -> None:
+    """Recompute the slices this flush changed (old and new values), in the same transaction."""
+    runs, sessions = _touched(db)
+    if runs:
+        refresh_run_slices(db, runs)
+    if sessions:
+        refresh_session_slices(db, sessions)
