@@ -16,6 +16,7 @@ from app.api.routes import (
     badges,
     contributions,
     contributors,
+    downtime,
     equations,
     events,
     health,
@@ -25,6 +26,7 @@ from app.api.routes import (
     products,
     readers,
     sales,
+    stats,
     valueflows,
 )
 from app.api.stream import ChangeHub
@@ -116,6 +118,8 @@ def create_app(
         contributions,
         equations,
         valueflows,
+        downtime,
+        stats,
     ):
         app.include_router(module.router)
     app.include_router(webhooks.router)

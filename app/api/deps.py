@@ -59,10 +59,10 @@ def current_key(
         ):
             raise Forbidden(f"a browser session must send its CSRF token in {CSRF_HEADER}")
         return key
-    key = find_key(session, credentials.credentials)
-    if key is None:
+    found_key = find_key(session, credentials.credentials)
+    if found_key is None:
         raise Unauthorized("the API key is not valid or has been revoked")
-    return key
+    return found_key
 
 
 def require(*roles: Role) -> Callable[[ApiKey], ApiKey]:

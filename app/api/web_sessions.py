@@ -75,5 +75,5 @@ def csrf_matches(row: WebSession, sent: str | None) -> bool:
 def end_session(db: Session, token: str | None) -> None:
     """Forget the session behind a cookie token (logout)."""
     if token:
-        db.exec(delete(WebSession).where(WebSession.token_hash == _hash(token)))
+        db.exec(delete(WebSession).where(col(WebSession.token_hash) == _hash(token)))
         db.commit()

@@ -34,7 +34,7 @@ class MachineDowntime(SQLModel, table=True):
 
 
 class DowntimeCreate(Strict):
-    """A new window; leave `ends_at` out while the machine is out of service until further notice."""
+    """A new window; without `ends_at` the machine is out of service until further notice."""
 
     starts_at: datetime
     ends_at: datetime | None = None

@@ -1,0 +1,96 @@
+"""Aggregates for the dashboards: machine, contributor and product figures, the lab now, money.
+
+Every table is JSON by default and CSV with `format=csv`, under the same filters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from app.accounting.dashboard_queries import (
+    MoneySummary,
+    ProductFigures,
+    money_summary,
+    product_figures,
+)
+from app.api.csv_out import csv_response
+from app.api.deps import API_PREFIX, Reader, SessionDep
+from app.errors import InvalidInput
+from app.fields import MAX_ID
+from app.lab.live import LabNow, lab_now
+from app.lab.periods import Period
+from app.lab.stats import ContributorHours, Filters, MachineHours, contributor_hours, machine_hours
+
+router = APIRouter(prefix=API_PREFIX, tags=["dashboards"])
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")]
+MAX_RANGE = timedelta(days=3700)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def filters(
+    since: Annotated[datetime | None, Query(description="Start (default: 30 days ago).")] = None,
+    until: Annotated[datetime | None, Query(description="End, exclusive (default: now).")] = None,
+    by: Annotated[Period, Query(description="Bucket: day, week or month.")] = Period.DAY,
+    machine_id: OptionalId = None,
+    contributor_id: OptionalId = None,
+    product_id: OptionalId = None,
+    role: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+) -> Filters:
+    """The shared filters of every aggregate: a range, a bucket size and what to narrow to."""
+    end = _aware(until) if until else datetime.now(UTC)
+    start = _aware(since) if since else end - timedelta(days=30)
+    if start >= end:
+        raise InvalidInput("since must be before until", {"field": "since"})
+    if end - start > MAX_RANGE:
+        raise InvalidInput("a range can span at most ten years", {"field": "since"})
+    return Filters(start, end, by, machine_id, contributor_id, product_id, role)
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+@router.get("/stats/machines", response_model=list[MachineHours])
+def machine_stats(
+    db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
+) -> list[MachineHours] | Response:
+    """Per machine and bucket: runs, busy/wall/available/idle seconds, utilisation, end reasons."""
+    rows = machine_hours(db, f)
+    return csv_response(rows, MachineHours, "machines") if format == "csv" else rows
+
+
+@router.get("/stats/contributors", response_model=list[ContributorHours])
+def contributor_stats(
+    db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
+) -> list[ContributorHours] | Response:
+    """Per contributor and bucket: labour time, machine time operated, machine time provided."""
+    rows = contributor_hours(db, f)
+    return csv_response(rows, ContributorHours, "contributors") if format == "csv" else rows
+
+
+@router.get("/stats/products", response_model=list[ProductFigures])
+def product_stats(
+    db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
+) -> list[ProductFigures] | Response:
+    """Per product and bucket: labour and machine time, and sales value per currency."""
+    rows = product_figures(db, f)
+    return csv_response(rows, ProductFigures, "products") if format == "csv" else rows
+
+
+@router.get("/now", response_model=LabNow)
+def now(db: SessionDep, _key: Reader) -> LabNow:
+    """Every machine's live state at once, who is in the lab, and recent unknown scans."""
+    return lab_now(db)
+
+
+@router.get("/money/summary", response_model=MoneySummary)
+def money(db: SessionDep, _key: Reader) -> MoneySummary:
+    """Sales totals, balances, payout batches, the ledger head and whether the chain verifies."""
+    return money_summary(db)

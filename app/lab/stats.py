@@ -1,0 +1,218 @@
+"""Machine and contributor hours over a period, read from the hourly rollups.
+
+A run counts in the hour it ended, a session in the hour it closed; a range
+is taken in whole hours. Definitions:
+
+- busy: time a machine was actually working (pauses excluded);
+- wall: from each run's start to its end (pauses included);
+- available: the range clipped to the machine's life (created, up to now),
+  less its maintenance and out-of-service windows;
+- idle: available time not busy; utilisation: busy / available.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import case, func, select
+from sqlalchemy.sql import Select
+from sqlmodel import Session, col
+
+from app.db import utcnow
+from app.lab.activity import EndReason
+from app.lab.downtime import overlap_seconds, windows_between
+from app.lab.models import Contributor, Machine
+from app.lab.periods import Period, bucket_label, buckets
+from app.lab.rollups import RunHour, SessionHour, hour_of
+
+_RH = RunHour.__table__  # type: ignore[attr-defined]
+_SH = SessionHour.__table__  # type: ignore[attr-defined]
+REASONS = [reason.value for reason in EndReason]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the figures are narrowed to; None means all."""
+
+    since: datetime
+    until: datetime
+    by: Period = Period.DAY
+    machine_id: int | None = None
+    contributor_id: int | None = None
+    product_id: int | None = None
+    role: str | None = None
+
+    @property
+    def first_hour(self) -> datetime:
+        """The first whole hour of the range."""
+        return hour_of(self.since)
+
+
+class MachineHours(BaseModel):
+    """One machine in one bucket."""
+
+    period: str
+    machine_id: int
+    machine: str
+    runs: int
+    busy_s: float
+    wall_s: float
+    available_s: float
+    idle_s: float
+    utilisation: float | None
+    energy_wh: float
+    material: float
+    finished: int
+    failed: int
+    cancelled: int
+    offline: int
+    abandoned: int
+
+
+class ContributorHours(BaseModel):
+    """One contributor in one bucket: time present, machine time run, machine time provided."""
+
+    period: str
+    contributor_id: int
+    contributor: str
+    sessions: int
+    labour_s: float
+    operated_runs: int
+    operated_busy_s: float
+    machine_credit_s: float
+
+
+def _run_filters(query: Select[Any], f: Filters, who: Any) -> Select[Any]:
+    query = query.where(_RH.c.hour >= f.first_hour, _RH.c.hour < f.until)
+    if f.machine_id is not None:
+        query = query.where(_RH.c.machine_id == f.machine_id)
+    if f.product_id is not None:
+        query = query.where(_RH.c.product_id == f.product_id)
+    if f.role is not None:
+        query = query.where(_RH.c.role == f.role)
+    if f.contributor_id is not None and who is not None:
+        query = query.where(who == f.contributor_id)
+    return query
+
+
+def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
+    """Busy, wall, available and idle time, utilisation, runs by end reason, energy, material."""
+    dialect = db.get_bind().dialect.name
+    label = bucket_label(dialect, _RH.c.hour, f.by)
+    query = select(
+        label,
+        _RH.c.machine_id,
+        func.sum(_RH.c.runs),
+        func.sum(_RH.c.busy_s),
+        func.sum(_RH.c.wall_s),
+        func.sum(_RH.c.energy_wh),
+        func.sum(_RH.c.material),
+        *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
+    ).group_by(label, _RH.c.machine_id)
+    query = _run_filters(query, f, _RH.c.operator_id)
+    found = {(row[0], row[1]): row for row in db.execute(query).all()}
+    machines_query = select(Machine).order_by(col(Machine.name))
+    if f.machine_id is not None:
+        machines_query = machines_query.where(Machine.id == f.machine_id)  # type: ignore[arg-type]
+    machines = list(db.exec(machines_query).all())  # type: ignore[call-overload]
+    windows = defaultdict(list)
+    for window in windows_between(db, f.since, f.until, [m.id for m in machines]):
+        windows[window.machine_id].append(window)
+    now = utcnow()
+    rows = []
+    for label_text, start, end in buckets(f.since, f.until, f.by):
+        for machine in machines:
+            assert machine.id is not None
+            row = found.get((label_text, machine.id))
+            if row is None and not machine.active:
+                continue
+            life_start, life_end = max(start, machine.created_at), min(end, now)
+            available = max(0.0, (life_end - life_start).total_seconds())
+            if available:
+                available -= overlap_seconds(windows[machine.id], life_start, life_end, now)
+            busy = float(row[3]) if row else 0.0
+            counts = [int(x) for x in row[7:]] if row else [0] * len(REASONS)
+            rows.append(
+                MachineHours(
+                    period=label_text,
+                    machine_id=machine.id,
+                    machine=machine.name,
+                    runs=int(row[2]) if row else 0,
+                    busy_s=busy,
+                    wall_s=float(row[4]) if row else 0.0,
+                    available_s=available,
+                    idle_s=max(0.0, available - busy),
+                    utilisation=round(min(busy / available, 1.0), 4) if available > 0 else None,
+                    energy_wh=float(row[5]) if row else 0.0,
+                    material=float(row[6]) if row else 0.0,
+                    **dict(zip(REASONS, counts, strict=True)),
+                )
+            )
+    return rows
+
+
+def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
+    """Labour time, machine time operated, and machine time credited to providers."""
+    dialect = db.get_bind().dialect.name
+    run_label = bucket_label(dialect, _RH.c.hour, f.by)
+    operated = _run_filters(
+        select(run_label, _RH.c.operator_id, func.sum(_RH.c.runs), func.sum(_RH.c.busy_s))
+        .where(_RH.c.operator_id.is_not(None))
+        .group_by(run_label, _RH.c.operator_id),
+        f,
+        _RH.c.operator_id,
+    )
+    provided = _run_filters(
+        select(run_label, _RH.c.provider_id, func.sum(_RH.c.busy_s))
+        .where(_RH.c.provider_id.is_not(None))
+        .group_by(run_label, _RH.c.provider_id),
+        f,
+        _RH.c.provider_id,
+    )
+    session_label = bucket_label(dialect, _SH.c.hour, f.by)
+    present = select(
+        session_label, _SH.c.contributor_id, func.sum(_SH.c.sessions), func.sum(_SH.c.seconds)
+    ).where(_SH.c.hour >= f.first_hour, _SH.c.hour < f.until)
+    for column, value in (
+        (_SH.c.contributor_id, f.contributor_id),
+        (_SH.c.machine_id, f.machine_id),
+        (_SH.c.product_id, f.product_id),
+        (_SH.c.role, f.role),
+    ):
+        if value is not None:
+            present = present.where(column == value)
+    present = present.group_by(session_label, _SH.c.contributor_id)
+    table: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
+    for label, who, sessions, seconds in db.execute(present).all():
+        table[(label, who)].update(sessions=int(sessions), labour_s=float(seconds))
+    for label, who, runs, busy in db.execute(operated).all():
+        table[(label, who)].update(operated_runs=int(runs), operated_busy_s=float(busy))
+    for label, who, busy in db.execute(provided).all():
+        table[(label, who)].update(machine_credit_s=float(busy))
+    names: dict[int, str] = dict(
+        db.execute(
+            select(col(Contributor.id), col(Contributor.name)).where(
+                col(Contributor.id).in_({who for _label, who in table})
+            )
+        ).tuples()
+    )
+    defaults = {
+        "sessions": 0,
+        "labour_s": 0.0,
+        "operated_runs": 0,
+        "operated_busy_s": 0.0,
+        "machine_credit_s": 0.0,
+    }
+    return [
+        ContributorHours(
+            period=label,
+            contributor_id=who,
+            contributor=names.get(who, f"#{who}"),
+            **{**defaults, **values},
+        )
+        for (label, who), values in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    ]
