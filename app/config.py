@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     public_dashboard: bool = Field(
         default=False, description="Serve the public (pseudonymous) dashboard without a key."
     )
+    assets_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "node_modules",
+        description="Where `npm ci` put the browser libraries (charts, API docs pages).",
+    )
+    display_locale: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$",
+        description="Locale the pages write money and numbers in (e.g. en, de_DE, fr_FR).",
+    )
+    session_lifetime_s: int = Field(
+        default=12 * 3600, ge=300, le=30 * 86400, description="How long a browser login lasts."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level of log records written."
     )

@@ -42,6 +42,7 @@ from app.logging_setup import configure_logging
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.readiness import DatabaseGate
 from app.web import routes as web
+from app.web.assets import install_assets
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def create_app(
         summary="Machine time, contributions and exact payouts for open-hardware labs.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -124,6 +127,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    install_assets(app)
     app.include_router(web.router)
     install_error_handlers(app)
     install_openapi(app)

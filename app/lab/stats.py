@@ -118,7 +118,7 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     machines_query = select(Machine).order_by(col(Machine.name))
     if f.machine_id is not None:
         machines_query = machines_query.where(Machine.id == f.machine_id)  # type: ignore[arg-type]
-    machines = list(db.exec(machines_query).all())  # type: ignore[call-overload]
+    machines = list(db.scalars(machines_query))
     windows = defaultdict(list)
     for window in windows_between(db, f.since, f.until, [m.id for m in machines]):
         windows[window.machine_id].append(window)
@@ -198,7 +198,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
             select(col(Contributor.id), col(Contributor.name)).where(
                 col(Contributor.id).in_({who for _label, who in table})
             )
-        ).tuples()
+        ).tuples().all()
     )
     defaults = {
         "sessions": 0,

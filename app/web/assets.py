@@ -1,0 +1,71 @@
+"""The app's own static files, the browser libraries `npm ci` installed, and offline API docs.
+
+Nothing is loaded from a CDN: a lab network without internet still gets its
+charts and its /docs and /redoc pages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.errors import NotFound
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# The only files served from the npm packages: URL name -> path under node_modules.
+VENDOR_FILES = {
+    "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "redoc.standalone.js": "redoc/bundles/redoc.standalone.js",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/vendor/{name}")
+def vendor(request: Request, name: str) -> FileResponse:
+    """A browser library from node_modules (installed by `npm ci`), cached for a day."""
+    relative = VENDOR_FILES.get(name)
+    path = Path(request.app.state.settings.assets_dir) / relative if relative else None
+    if path is None or not path.is_file():
+        raise NotFound(
+            f"asset {name!r} is not installed: run `npm ci` (make run does) "
+            "or set LABLEDGER_ASSETS_DIR"
+        )
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/docs")
+def swagger(request: Request) -> HTMLResponse:
+    """Swagger UI, from the app's own copy of its files."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title="LabLedger API",
+        swagger_js_url="/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
+
+
+@router.get("/redoc")
+def redoc(request: Request) -> HTMLResponse:
+    """ReDoc, from the app's own copy of its bundle, without web fonts."""
+    return get_redoc_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title="LabLedger API",
+        redoc_js_url="/vendor/redoc.standalone.js",
+        redoc_favicon_url="/static/favicon.svg",
+        with_google_fonts=False,
+    )
+
+
+def install_assets(app: FastAPI) -> None:
+    """Serve /static, /vendor, /docs and /redoc on `app`."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
