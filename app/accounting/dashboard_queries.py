@@ -150,7 +150,9 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
     for period, product_id in hours:
         if not any(k[0] == period and k[1] == product_id for k in table):
             table[(period, product_id, None)] = {}
-    names: dict[int, str] = dict(db.execute(select(col(Product.id), col(Product.name))).tuples().all())
+    names: dict[int, str] = dict(
+        db.execute(select(col(Product.id), col(Product.name))).tuples().all()
+    )
     zero = {"lines": 0, "gross_minor": 0, "net_minor": 0, "refunded_minor": 0, "allocated_minor": 0}
     return [
         ProductFigures(

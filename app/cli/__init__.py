@@ -19,6 +19,7 @@ from app.cli.demo import demo
 from app.cli.keys import keys_cli
 from app.cli.ledger import ledger_cli
 from app.cli.roster import export_cli, import_cli
+from app.cli.rollups import rollups_cli
 from app.cli.sales import import_sales
 from app.cli.serve import serve
 
@@ -30,6 +31,7 @@ cli = typer.Typer(
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(rollups_cli, name="rollups")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(export_cli, name="export")
 cli.command("import-sales")(import_sales)

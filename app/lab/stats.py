@@ -120,7 +120,7 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         machines_query = machines_query.where(Machine.id == f.machine_id)  # type: ignore[arg-type]
     machines = list(db.scalars(machines_query))
     windows = defaultdict(list)
-    for window in windows_between(db, f.since, f.until, [m.id for m in machines]):
+    for window in windows_between(db, f.since, f.until, [m.id for m in machines if m.id]):
         windows[window.machine_id].append(window)
     now = utcnow()
     rows = []
@@ -198,7 +198,9 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
             select(col(Contributor.id), col(Contributor.name)).where(
                 col(Contributor.id).in_({who for _label, who in table})
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     defaults = {
         "sessions": 0,

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.db import database_reachable
 from app.ingest.status import BrokerStatus
+from app.lab.lab_metrics import lab_metrics_text
 from app.readiness import DatabaseGate
 
 router = APIRouter(tags=["health"])
@@ -48,6 +49,12 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """Prometheus text format: the process's series, then the lab's (machines, sessions, runs).
+
+    The lab's series are left out while the database is not usable (see /readyz).
+    """
+    body = generate_latest()
+    if _database(request)[0] == "ok":
+        body += lab_metrics_text(request.app.state.engine)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
