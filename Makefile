@@ -17,11 +17,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $@ $(VENV)/.installed
 
+# Browser libraries (charts, API docs pages), pinned with their integrity in package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 ## make run: install, serve http://127.0.0.1:8000 on the embedded SQLite database (migrated at start)
-run: $(VENV)/.installed
+run: $(VENV)/.installed node_modules/.package-lock.json
 	LABLEDGER_MIGRATE_ON_START=true $(BIN)/labledger serve
 
-## make test: install with dev and PostgreSQL extras, make sure Mosquitto is there, run the suite
-test: $(VENV)/.installed-dev
+## make test: install with dev and PostgreSQL extras, make sure Mosquitto and Chromium are there, run the suite
+test: $(VENV)/.installed-dev node_modules/.package-lock.json
 	@scripts/ensure-mosquitto
+	@scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

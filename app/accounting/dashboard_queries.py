@@ -150,9 +150,9 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
     for period, product_id in hours:
         if not any(k[0] == period and k[1] == product_id for k in table):
             table[(period, product_id, None)] = {}
-    names: dict[int, str] = dict(
-        db.execute(select(col(Product.id), col(Product.name))).tuples().all()
-    )
+    names = {
+        int(pid): str(name) for pid, name in db.execute(select(col(Product.id), col(Product.name)))
+    }
     zero = {"lines": 0, "gross_minor": 0, "net_minor": 0, "refunded_minor": 0, "allocated_minor": 0}
     return [
         ProductFigures(
@@ -205,9 +205,10 @@ def money_summary(db: Session) -> MoneySummary:
         if currency in totals:
             totals[currency].unallocated_lines = int(n)
             totals[currency].unallocated_minor = int(amount or 0)
-    names: dict[int, str] = dict(
-        db.execute(select(col(Contributor.id), col(Contributor.name))).tuples().all()
-    )
+    names = {
+        int(cid): str(name)
+        for cid, name in db.execute(select(col(Contributor.id), col(Contributor.name)))
+    }
     owed = [
         BalanceRow(
             contributor_id=b.contributor_id,

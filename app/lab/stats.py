@@ -193,15 +193,14 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         table[(label, who)].update(operated_runs=int(runs), operated_busy_s=float(busy))
     for label, who, busy in db.execute(provided).all():
         table[(label, who)].update(machine_credit_s=float(busy))
-    names: dict[int, str] = dict(
-        db.execute(
+    names = {
+        int(cid): str(name)
+        for cid, name in db.execute(
             select(col(Contributor.id), col(Contributor.name)).where(
                 col(Contributor.id).in_({who for _label, who in table})
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     defaults = {
         "sessions": 0,
         "labour_s": 0.0,

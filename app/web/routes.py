@@ -112,6 +112,11 @@ def _people(db: SessionDep) -> list[tuple[int, str]]:
     return [(int(a), str(b)) for a, b in rows]
 
 
+def _everyone(db: SessionDep) -> list[tuple[int, str]]:
+    rows = db.execute(select(col(Contributor.id), col(Contributor.name)))
+    return [(int(a), str(b)) for a, b in rows]
+
+
 def _page_filters(f: Filters, request: Request) -> Filters:
     """Dates picked on a page are whole days: `until` is taken as the end of that day."""
     until = request.query_params.get("until")
@@ -538,7 +543,7 @@ def review_page(request: Request, db: SessionDep) -> Response:
         .order_by(func.max(UnknownScan.at).desc())
         .limit(100)
     ).all()
-    names = dict(db.execute(select(col(Contributor.id), col(Contributor.name))).tuples().all())
+    names = dict(_everyone(db))
     pending = [
         {
             "id": c.id,
