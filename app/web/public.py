@@ -73,10 +73,10 @@ def _earned(db: Session, since: datetime) -> dict[int, list[tuple[str, int]]]:
     return earned
 
 
-def public_context(db: Session, days: int) -> dict[str, Any]:
-    """What the public page shows for the last `days` days."""
+def public_context(db: Session, years: int) -> dict[str, Any]:
+    """What the public page shows for the last `years` years."""
     now = datetime.now(UTC)
-    f = Filters(now - timedelta(days=days), now, Period.MONTH)
+    f = Filters(now - timedelta(days=365 * years), now, Period.MONTH)
     names = public_names(db)
     summary = money_summary(db)
     earned = _earned(db, f.since)
@@ -108,7 +108,7 @@ def public_context(db: Session, days: int) -> dict[str, Any]:
         for name in ("labour_s", "machine_s", "net_minor", "allocated_minor"):
             t[name] += getattr(figures, name)
     return {
-        "days": days,
+        "years": years,
         "ledger_entries": summary.ledger_entries,
         "ledger_head": summary.ledger_head,
         "machines": _sum_machines(machine_hours(db, f)),

@@ -66,6 +66,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
         "user": None,
         "public": False,
         "section": "",
+        "one_microsecond": timedelta(microseconds=1),
         **context,
     }
     response = templates.TemplateResponse(request, name, context, status_code=status)
@@ -120,7 +121,7 @@ def _everyone(db: SessionDep) -> list[tuple[int, str]]:
 def _page_filters(f: Filters, request: Request) -> Filters:
     """Dates picked on a page are whole days: `until` is taken as the end of that day."""
     until = request.query_params.get("until")
-    if until and len(until) == 10:
+    if until and len(until) == len("2026-01-31"):
         f = Filters(
             f.since, f.until + timedelta(days=1), f.by, f.machine_id,
             f.contributor_id, f.product_id, f.role,
@@ -449,16 +450,16 @@ def product_page(
     except LabLedgerError as exc:
         preview_error = exc.message
     if preview is not None:
-        amounts = {r.contributor_id: r.amount_minor for r in preview.split.recipients}
+        points = {p.contributor_id: p.points_rounded for p in preview.split.points}
         total = preview.amount_minor or 1
         shares = [
             {
-                "name": p.display_name,
-                "points": p.points_rounded,
-                "percent": f"{100 * amounts.get(p.contributor_id, 0) / total:.1f} %",
-                "amount_minor": amounts.get(p.contributor_id, 0),
+                "name": r.display_name,
+                "points": points.get(r.contributor_id, fmt.DASH),
+                "percent": f"{100 * r.amount_minor / total:.1f} %",
+                "amount_minor": r.amount_minor,
             }
-            for p in preview.split.points
+            for r in sorted(preview.split.recipients, key=lambda r: -r.amount_minor)
         ]
     now = datetime.now(UTC)
     yearly = Filters(now - timedelta(days=365), now, Period.MONTH, product_id=product_id)
@@ -588,7 +589,7 @@ def _public_enabled(request: Request) -> None:
 def public_page(request: Request, db: SessionDep) -> Response:
     """The open books, without login: hours, product value, money flows, the ledger head."""
     _public_enabled(request)
-    context = public_context(db, days=90)
+    context = public_context(db, years=10)
     return render(request, "public.html", {"title": "Open books", "public": True, **context})
 
 

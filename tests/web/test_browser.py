@@ -24,7 +24,27 @@ def _wait_subscribed(server) -> None:
     eventually(lambda: ingest.router.filters and ingest.router.filters <= ingest.link.acknowledged)
 
 
+def _something_to_review(server, lab, admin) -> None:
+    """An unattributed run, an unknown card, a pending contribution and an open session."""
+    factories.machine(server.http, admin, name="Laser", adapter="lab", address="laser")
+    lab.state("running", 5 * 3600, machine="Laser", job="sign.svg", progress=40)
+    lab.state("finished", 5 * 3600 + 1800, machine="Laser")
+    lab.scan("0000009999", 5 * 3600)
+    pending = server.http.post(
+        "/api/v1/contributions",
+        json={"contributor_id": lab.bob["id"], "kind": "design", "hours": "2.5",
+              "product_id": lab.product["id"], "note": "enclosure redesign"},
+        headers=admin,
+    )  # fmt: skip
+    assert pending.status_code == 201, pending.text
+    factories.reader(server.http, admin, name="door")
+    lab.scan("0012771493", 6 * 3600, reader="door")
+    lab.scan("0000000042", 6 * 3600)
+    lab.state("running", 6 * 3600 + 60, job="bracket_v3.gcode", progress=62.5)
+
+
 def test_login_then_every_page_renders_and_is_photographed(server, lab, admin, page):
+    _something_to_review(server, lab, admin)
     page.goto(f"{server.url}/money")
     assert "/login?next=/money" in page.url
     page.get_by_label("API key").fill("llk_not-a-key")
@@ -52,7 +72,18 @@ def test_login_then_every_page_renders_and_is_photographed(server, lab, admin, p
         shoot(page, name)
     page.goto(f"{server.url}/machines?since=2026-03-01&until=2026-03-03")
     expect(page.locator("tbody th", has_text="Printer A").first).to_be_visible()
+    assert page.locator('input[name="until"]').input_value() == "2026-03-03"
     assert page.locator("canvas[data-chart]").bounding_box()["height"] > 100
+    page.goto(f"{server.url}/")
+    card = page.locator(f'[data-machine="{lab.printer["id"]}"]')
+    expect(card).to_contain_text("bracket_v3.gcode")
+    expect(card).to_contain_text("Bob")
+    assert card.locator("progress").get_attribute("value") == "62.5"
+    page.goto(f"{server.url}/review")
+    expect(page.locator("#runs-h")).to_contain_text("(1)")
+    expect(page.locator("#unk-h")).to_contain_text("(1)")
+    expect(page.locator("#con-h")).to_contain_text("(1)")
+    expect(page.locator("#open-h + .scroll")).to_contain_text("Ada")
 
 
 def test_a_badge_in_over_mqtt_appears_on_now_without_a_reload(server, lab, admin, page, broker):
@@ -169,3 +200,45 @@ def test_pages_carry_a_csp_without_inline_scripts(server, lab, admin, page):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     html = page.content()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+
+
+def test_the_public_view_and_export_show_no_email_badge_or_payout_detail(server, lab, admin):
+    secrets_of_people = {
+        lab.ada["id"]: {"email": "ada@example.org", "payout_details": "IBAN DE89 3704 0044 0532 0130 00"},
+        lab.bob["id"]: {"email": "bob@example.org", "payout_details": "paypal:bob-private", "name_public": True},
+    }  # fmt: skip
+    for cid, fields in secrets_of_people.items():
+        response = server.http.patch(f"/api/v1/contributors/{cid}", json=fields, headers=admin)
+        assert response.status_code == 200, response.text
+    post_stripe(
+        server.http,
+        stripe_checkout("evt_pub", "cs_pub", [{"sku": "BOARD-R1", "quantity": 1, "amount": 2500}]),
+    )
+    lab.scan("0000009999", 7 * 3600)
+    batch = server.http.post(
+        "/api/v1/payouts", json={"currency": "EUR", "minimum": "1.00"}, headers=admin
+    )
+    assert batch.status_code == 201, batch.text
+    paid = server.http.post(f"/api/v1/payouts/{batch.json()['id']}/paid", headers=admin)
+    assert paid.status_code == 200, paid.text
+    references = [item["reference"] for item in paid.json().get("items", [])]
+    page = server.http.get("/public")
+    export = server.http.get("/public/valueflows.json")
+    assert page.status_code == 200 and export.status_code == 200
+    assert export.headers["content-type"].startswith("application/ld+json")
+    forbidden = [
+        "ada@example.org", "bob@example.org", "IBAN", "DE89", "paypal:bob-private",
+        "0012771493", "0000000042", "0000009999", "0F00C2E0A5", "Ada", *references,
+    ]  # fmt: skip
+    for text in (page.text, export.text):
+        found = [word for word in forbidden if word in text]
+        assert found == [], found
+    assert "Bob" in page.text and "Bob" in export.text
+    assert f"Contributor #{lab.ada['id']}" in page.text
+    assert f"Contributor #{lab.ada['id']}" in export.text
+    assert server.http.get("/public/valueflows.json").json()["@graph"]
+
+
+def test_the_public_view_is_off_unless_enabled(client):
+    assert client.get("/public").status_code == 404
+    assert client.get("/public/valueflows.json").status_code == 404
