@@ -114,9 +114,10 @@ def _hour_expr(dialect: str, column: Any) -> ColumnElement[Any]:
 
 
 def _seconds_expr(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """Seconds between two timestamps, to the millisecond (SQLite's julianday is not exact)."""
     if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+        return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
+    return func.round(func.extract("epoch", later - earlier), 3)
 
 
 def _run_select(dialect: str) -> Select[Any]:

@@ -20,7 +20,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.accounting import contributions as contribution_rules
-from app.accounting.contribution_models import Contribution, ContributionStatus
+from app.accounting.contribution_models import Contribution, ContributionStatus, Unit
+from app.accounting.contribution_sync import sync_derived_contributions
 from app.accounting.dashboard_queries import money_summary, product_figures
 from app.accounting.models import Product
 from app.accounting.payouts import balances
@@ -111,6 +112,13 @@ def _people(db: SessionDep) -> list[tuple[int, str]]:
         .order_by(col(Contributor.name))
     )
     return [(int(a), str(b)) for a, b in rows]
+
+
+def _quantity(row: Contribution) -> str:
+    """A contribution's amount as the pages write it: durations as `2 h 30 min`, money formatted."""
+    if row.unit == Unit.MS:
+        return fmt.duration(row.quantity / 1000)
+    return contribution_rules.display(row)
 
 
 def _everyone(db: SessionDep) -> list[tuple[int, str]]:
@@ -336,6 +344,7 @@ def contributor_page(request: Request, db: SessionDep, contributor_id: int) -> R
     if user is None:
         return _login_redirect(request)
     person = get_or_404(db, Contributor, contributor_id)
+    sync_derived_contributions(db)  # shown, not committed: the page writes nothing
     sessions = [
         (s, where, (s.closed_at - s.opened_at).total_seconds() if s.closed_at else None)
         for s, where in db.execute(
@@ -358,7 +367,7 @@ def contributor_page(request: Request, db: SessionDep, contributor_id: int) -> R
         {
             "occurred_at": c.occurred_at,
             "kind": c.kind,
-            "display": contribution_rules.display(c),
+            "display": _quantity(c),
             "product": names.get(c.product_id) if c.product_id else None,
             "status": c.status,
         }
@@ -550,7 +559,7 @@ def review_page(request: Request, db: SessionDep) -> Response:
             "id": c.id,
             "who": names.get(c.contributor_id, ""),
             "kind": c.kind,
-            "display": contribution_rules.display(c),
+            "display": _quantity(c),
             "note": c.note,
         }
         for c in db.exec(

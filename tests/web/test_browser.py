@@ -99,7 +99,7 @@ def test_a_badge_in_over_mqtt_appears_on_now_without_a_reload(server, lab, admin
     finally:
         publisher.close()
     expect(present).to_contain_text("Ada", timeout=2_000)
-    expect(page.locator('[data-machine="%d"]' % lab.printer["id"])).to_contain_text("Ada")
+    expect(page.locator(f'[data-machine="{lab.printer["id"]}"]')).to_contain_text("Ada")
     assert page.evaluate("window.notReloaded") is True
     shoot(page, "now-live")
 
@@ -163,7 +163,7 @@ def test_a_table_downloads_as_csv_with_the_page_filters(server, lab, admin, page
     with page.expect_download() as info:
         page.get_by_role("link", name="Download CSV").click()
     download = info.value
-    text = open(download.path(), encoding="utf-8").read()
+    text = download.path().read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     printer = [r for r in rows if r["machine"] == "Printer A"]
     assert [r["period"] for r in printer] == ["2026-03-01", "2026-03-02", "2026-03-03"]

@@ -33,7 +33,9 @@ function card(m) {
   if (m.since) item.append(el("p", { class: "muted" }, `since ${moment(m.since)}`));
   if (m.job) item.append(el("p", { class: "job" }, m.job));
   if (m.progress !== null) {
-    item.append(el("progress", { max: "100", value: String(m.progress) }, `${Math.round(m.progress)} %`));
+    item.append(el("p", { class: "progress" },
+      el("progress", { max: "100", value: String(m.progress), "aria-label": `Progress of ${m.name}` }),
+      " ", el("span", {}, `${Math.round(m.progress)} %`)));
   }
   if (m.operator) {
     item.append(el("p", {}, m.operator + (m.session_since ? ` · since ${moment(m.session_since)}` : "")));
