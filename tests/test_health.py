@@ -47,9 +47,9 @@ def test_unknown_path_is_json_404(client):
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_dashboard_home_shows_broker_state(client):
+def test_login_page_shows_broker_state(client):
     page = client.get("/")
-    assert page.status_code == 200
+    assert page.status_code == 200 and "Log in" in page.text
     assert 'id="mqtt-state"' in page.text and "disabled" in page.text
 
 

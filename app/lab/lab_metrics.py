@@ -64,7 +64,7 @@ class LabCollector(Collector):
                 select(func.count()).where(col(MachineRun.operator_id).is_(None))
             ).scalar_one()
         for mid, name, current in machines:
-            for value in {*STATES, current or "unknown"}:
+            for value in sorted({*STATES, current or "unknown"}):
                 state.add_metric([name, value], 1.0 if value == (current or "unknown") else 0.0)
             b, e = totals.get(mid, (0.0, 0.0))
             busy.add_metric([name], b)

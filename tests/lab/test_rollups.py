@@ -53,7 +53,7 @@ def test_runs_and_sessions_roll_up_by_the_hour_they_end_in(lab, session):
     assert (machine, operator, reason, count) == (lab.printer["id"], lab.ada["id"], "finished", 1)
     assert busy == pytest.approx(3 * 3600 + 600 - 60 - 600)
     assert wall == pytest.approx(3 * 3600 + 600 - 60)
-    assert (energy, material, role) == (120.5, 31.0, "maker")
+    assert (energy, material, role, product) == (120.5, 31.0, "maker", None)
     assert provider == 1
     sessions = _rows(session, SessionHour)
     assert len(sessions) == 1
