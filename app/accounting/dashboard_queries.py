@@ -7,6 +7,7 @@ lines (by the sale's date) and the splits that allocated them.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,8 @@ _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
 
 
-class ProductFigures(BaseModel):
+@dataclass
+class ProductFigures:
     """One product in one bucket (money per currency: one row per currency sold in)."""
 
     period: str

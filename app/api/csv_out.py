@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 
-def csv_text(rows: Sequence[BaseModel], fields: Sequence[str]) -> str:
+def csv_text(rows: Sequence[Any], fields: Sequence[str]) -> str:
     """The rows as CSV text with a header line of `fields`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)
     for row in rows:
-        values = row.model_dump()
-        writer.writerow(["" if values[f] is None else values[f] for f in fields])
+        values = [getattr(row, f) for f in fields]
+        writer.writerow(["" if v is None else v for v in values])
     return buffer.getvalue()
 
 
-def csv_response(rows: Sequence[BaseModel], model: type[BaseModel], name: str) -> Response:
+def json_response(rows: Sequence[Any]) -> Response:
+    """Plain dataclass rows as a JSON array, without per-row validation (they are our own data)."""
+    return Response(json.dumps([vars(row) for row in rows]), media_type="application/json")
+
+
+def csv_response(rows: Sequence[Any], model: type[Any], name: str) -> Response:
     """A CSV attachment of `rows` named `name`.csv."""
     return Response(
-        csv_text(rows, list(model.model_fields)),
+        csv_text(rows, [field.name for field in dataclasses.fields(model)]),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
@@ -52,7 +51,8 @@ class Filters:
         return hour_of(self.since)
 
 
-class MachineHours(BaseModel):
+@dataclass
+class MachineHours:
     """One machine in one bucket."""
 
     period: str
@@ -73,7 +73,8 @@ class MachineHours(BaseModel):
     abandoned: int
 
 
-class ContributorHours(BaseModel):
+@dataclass
+class ContributorHours:
     """One contributor in one bucket: time present, machine time run, machine time provided."""
 
     period: str

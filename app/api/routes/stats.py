@@ -17,7 +17,7 @@ from app.accounting.dashboard_queries import (
     money_summary,
     product_figures,
 )
-from app.api.csv_out import csv_response
+from app.api.csv_out import csv_response, json_response
 from app.api.deps import API_PREFIX, Reader, SessionDep
 from app.errors import InvalidInput
 from app.fields import MAX_ID
@@ -58,30 +58,32 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 
 @router.get("/stats/machines", response_model=list[MachineHours])
-def machine_stats(
-    db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
-) -> list[MachineHours] | Response:
+def machine_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json") -> Response:
     """Per machine and bucket: runs, busy/wall/available/idle seconds, utilisation, end reasons."""
     rows = machine_hours(db, f)
-    return csv_response(rows, MachineHours, "machines") if format == "csv" else rows
+    if format == "csv":
+        return csv_response(rows, MachineHours, "machines")
+    return json_response(rows)
 
 
 @router.get("/stats/contributors", response_model=list[ContributorHours])
 def contributor_stats(
     db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
-) -> list[ContributorHours] | Response:
+) -> Response:
     """Per contributor and bucket: labour time, machine time operated, machine time provided."""
     rows = contributor_hours(db, f)
-    return csv_response(rows, ContributorHours, "contributors") if format == "csv" else rows
+    if format == "csv":
+        return csv_response(rows, ContributorHours, "contributors")
+    return json_response(rows)
 
 
 @router.get("/stats/products", response_model=list[ProductFigures])
-def product_stats(
-    db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
-) -> list[ProductFigures] | Response:
+def product_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json") -> Response:
     """Per product and bucket: labour and machine time, and sales value per currency."""
     rows = product_figures(db, f)
-    return csv_response(rows, ProductFigures, "products") if format == "csv" else rows
+    if format == "csv":
+        return csv_response(rows, ProductFigures, "products")
+    return json_response(rows)
 
 
 @router.get("/now", response_model=LabNow)
