@@ -131,8 +131,9 @@ def fill(url: str, rows: int) -> float:
         db.execute(
             text(
                 f"{_series(dialect, rows)} INSERT INTO machine_run "
-                "(machine_id, status, started_at, ended_at, busy_s, end_reason, provenance, flagged, last_sample_at, operator_id, "
-                "product_id, attribution, start_event_id, energy_wh, material) "
+                "(machine_id, status, started_at, ended_at, busy_s, end_reason, provenance, "
+                "flagged, last_sample_at, operator_id, product_id, attribution, start_event_id, "
+                "energy_wh, material) "
                 f"SELECT 1 + (i % {MACHINES}), 'ended', {start}, {end}, 540 + (i % 7) * 900, "
                 "CASE i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'cancelled' ELSE 'finished' END, "
                 f"'measured', false, {end}, "
