@@ -74,7 +74,7 @@ def _series(dialect: str, n: int) -> str:
     """A CTE `s(i)` of 0..n-1."""
     if dialect == "sqlite":
         return f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n - 1})"
-    return f"WITH s(i) AS (SELECT generate_series(0, {n - 1}))"
+    return f"WITH s(i) AS (SELECT generate_series(0::bigint, {n - 1}))"
 
 
 def _moment(dialect: str, seconds_expr: str) -> str:

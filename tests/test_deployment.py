@@ -88,3 +88,18 @@ def test_the_sample_bridge_user_and_plug_user_are_in_the_sample_acl():
     assert "user plug-laser" in acl and "topic write tele/laser/#" in acl
     devices = (ROOT / "docs/devices.md").read_text()
     assert "`plug-laser`" in devices and "**Topic**\n`laser`" in devices
+
+
+def test_grafana_dashboard_uses_only_series_the_service_exports(client, admin):
+    import json
+    import re
+
+    from tests import factories
+
+    factories.machine(client, admin, name="Graphed")
+    dashboard = json.loads((ROOT / "deploy/grafana/labledger.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"labledger_[a-z_]+", e)}
+    metrics = client.get("/metrics").text
+    exported = set(re.findall(r"^(labledger_[a-z_]+)[{ ]", metrics, re.MULTILINE))
+    assert len(used) == 5 and used <= exported, used - exported
