@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from app.accounting.contribution_sync import sync_derived_contributions
-from app.accounting.dashboard_queries import money_summary, product_figures
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.figures.queries import money_summary, product_figures
 from app.accounting.money import format_minor
-from app.accounting.sales_models import Split, SplitShare
-from app.accounting.valueflows import export_graph, node_id
+from app.accounting.sales.tables import Split, SplitShare
+from app.accounting.valueflows.export import export_graph, node_id
 from app.lab.models import Contributor
 from app.lab.periods import Period
 from app.lab.stats import Filters, contributor_hours, machine_hours

@@ -19,14 +19,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.accounting import contributions as contribution_rules
-from app.accounting.contribution_models import Contribution, ContributionStatus, Unit
-from app.accounting.contribution_sync import sync_derived_contributions
-from app.accounting.dashboard_queries import money_summary, product_figures
-from app.accounting.models import Product
-from app.accounting.payouts import balances
-from app.accounting.preview import preview_sale
-from app.accounting.sales_models import Sale, Split, SplitShare
+from app.accounting.contributions import service as contribution_rules
+from app.accounting.contributions.derived import sync_derived_contributions
+from app.accounting.contributions.tables import Contribution, ContributionStatus, Unit
+from app.accounting.equations.preview import preview_sale
+from app.accounting.figures.queries import money_summary, product_figures
+from app.accounting.payouts.service import balances
+from app.accounting.products.tables import Product
+from app.accounting.sales.tables import Sale, Split, SplitShare
 from app.api.deps import SessionDep
 from app.api.keys import find_key
 from app.api.routes.stats import FiltersDep

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from app.api.keys import Role
 from app.main import create_app
+from tests.accounting.conftest import MoneyLab
 from tests.broker import free_port
 from tests.ingest.conftest import FAST, eventually, service_settings
-from tests.money.conftest import MoneyLab
 from tests.shops import SECRETS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -71,7 +71,7 @@ def server(settings, broker, engine) -> Iterator[Server]:
 
 @pytest.fixture
 def lab(server, admin, key_for) -> MoneyLab:
-    """The money lab of tests/money, made through the live server's API."""
+    """The money lab of tests/accounting, made through the live server's API."""
     return MoneyLab(server.http, admin, key_for(Role.DEVICE))
 
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Route, expect
 
 from tests import factories
+from tests.accounting.sales.test_flow import post_stripe
 from tests.ingest.conftest import Publisher, eventually
-from tests.money.test_sales_flow import post_stripe
 from tests.shops import stripe_checkout
 from tests.web.conftest import login, shoot
 

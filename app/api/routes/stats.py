@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app.accounting.dashboard_queries import (
+from app.accounting.figures.queries import (
     MoneySummary,
     ProductFigures,
     money_summary,

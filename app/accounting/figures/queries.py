@@ -15,11 +15,12 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
-from app.accounting.ledger import chain_head, verify_chain
-from app.accounting.models import Product
+from app.accounting.ledger.postings import chain_head, verify_chain
 from app.accounting.money import format_minor
-from app.accounting.payouts import balances
-from app.accounting.sales_models import PayoutBatch, PayoutItem, Sale, SaleLine, Split
+from app.accounting.payouts.service import balances
+from app.accounting.payouts.tables import PayoutBatch, PayoutItem
+from app.accounting.products.tables import Product
+from app.accounting.sales.tables import Sale, SaleLine, Split
 from app.lab.models import Contributor
 from app.lab.periods import bucket_label
 from app.lab.rollups import RunHour, SessionHour
