@@ -87,6 +87,11 @@ class ContributorHours:
     machine_credit_s: float
 
 
+def utilisation(busy_s: float, available_s: float) -> float | None:
+    """Busy over available time, at most 1 (a run counts where it ends, so it can overhang)."""
+    return round(min(busy_s / available_s, 1.0), 4) if available_s > 0 else None
+
+
 def _run_filters(query: Select[Any], f: Filters, who: Any) -> Select[Any]:
     query = query.where(_RH.c.hour >= f.first_hour, _RH.c.hour < f.until)
     if f.machine_id is not None:
@@ -147,7 +152,7 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
                     wall_s=float(row[4]) if row else 0.0,
                     available_s=available,
                     idle_s=max(0.0, available - busy),
-                    utilisation=round(min(busy / available, 1.0), 4) if available > 0 else None,
+                    utilisation=utilisation(busy, available),
                     energy_wh=float(row[5]) if row else 0.0,
                     material=float(row[6]) if row else 0.0,
                     **dict(zip(REASONS, counts, strict=True)),

@@ -22,7 +22,7 @@ from app.accounting.sales.tables import Split, SplitShare
 from app.accounting.valueflows.export import export_graph, node_id
 from app.lab.models import Contributor
 from app.lab.periods import Period
-from app.lab.stats import Filters, contributor_hours, machine_hours
+from app.lab.stats import Filters, contributor_hours, machine_hours, utilisation
 from app.web.format import pseudonym
 
 MEDIA_TYPE = "application/ld+json"
@@ -54,7 +54,7 @@ def _sum_machines(rows: list[Any]) -> list[dict[str, Any]]:
         t["busy_s"] += r.busy_s
         t["available_s"] += r.available_s
     for t in totals.values():
-        t["utilisation"] = t["busy_s"] / t["available_s"] if t["available_s"] > 0 else None
+        t["utilisation"] = utilisation(t["busy_s"], t["available_s"])
     return list(totals.values())
 
 

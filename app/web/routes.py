@@ -40,7 +40,7 @@ from app.lab.live import lab_now, present_now
 from app.lab.models import Badge, Contributor, Machine, Reader
 from app.lab.periods import Period
 from app.lab.queries import machine_state
-from app.lab.stats import REASONS, Filters, contributor_hours, machine_hours
+from app.lab.stats import REASONS, Filters, contributor_hours, machine_hours, utilisation
 from app.web import format as fmt
 from app.web.auth import READ_ROLES, page_user, safe_next, same_origin, set_cookie
 from app.web.public import public_context, public_valueflows
@@ -231,7 +231,7 @@ def machines_page(request: Request, db: SessionDep, f: FiltersDep) -> Response:
             total[name] += getattr(r, name)
     for total in per_machine.values():
         available = total["available_s"]
-        total["utilisation"] = total["busy_s"] / available if available > 0 else None
+        total["utilisation"] = utilisation(total["busy_s"], available)
     chart = {
         "type": "bar",
         "stacked": True,
@@ -264,13 +264,21 @@ def machine_page(request: Request, db: SessionDep, machine_id: int) -> Response:
     if user is None:
         return _login_redirect(request)
     machine = get_or_404(db, Machine, machine_id)
-    runs = db.execute(
-        select(MachineRun, col(Contributor.name))
-        .outerjoin(Contributor, col(Contributor.id) == MachineRun.operator_id)
-        .where(col(MachineRun.machine_id) == machine_id)
-        .order_by(col(MachineRun.started_at).desc())
-        .limit(100)
-    ).all()
+    now = datetime.now(UTC)
+    runs = [
+        (
+            run,
+            who,
+            run.busy_s + (now - run.busy_since).total_seconds() if run.busy_since else run.busy_s,
+        )
+        for run, who in db.execute(
+            select(MachineRun, col(Contributor.name))
+            .outerjoin(Contributor, col(Contributor.id) == MachineRun.operator_id)
+            .where(col(MachineRun.machine_id) == machine_id)
+            .order_by(col(MachineRun.started_at).desc())
+            .limit(100)
+        ).all()
+    ]
     windows = db.exec(
         select(MachineDowntime)
         .where(col(MachineDowntime.machine_id) == machine_id)
