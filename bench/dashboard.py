@@ -32,6 +32,7 @@ from sqlmodel import Session
 from app.api.keys import Role, create_key
 from app.config import Settings
 from app.db import dispose_engines, get_engine, upgrade_database
+from app.lab.activity import LabSession, MachineRun
 from app.lab.rollups import rebuild
 from app.main import create_app
 
@@ -94,7 +95,11 @@ def fill(url: str, rows: int) -> float:
     span_s = rows * 86400 // RUNS_PER_DAY
     step = f"(i * {span_s} / {rows})"
     ago = f"({span_s} + 7200 - {step})"  # seconds before now a run starts; all end before now
+    bulk = [MachineRun.__table__, LabSession.__table__]  # type: ignore[attr-defined]
+    indexes = [index for table in bulk for index in table.indexes]
     with engine.begin() as db:
+        for index in indexes:  # a bulk load is faster into bare tables; they are rebuilt below
+            index.drop(db)
         stamp = _moment(dialect, "0")
         db.execute(
             text(
@@ -151,6 +156,8 @@ def fill(url: str, rows: int) -> float:
                 f"{start}, {closed}, 'badge_out', 'bench', {closed} FROM s"
             )
         )
+        for index in indexes:
+            index.create(db)
     inserted = time.perf_counter() - started
     with Session(engine) as db:
         rebuild(db)
@@ -183,6 +190,7 @@ def calls(client: TestClient) -> dict[str, Callable[[], object]]:
         "now (every machine live)": get("/api/v1/now"),
         "machines, 30 days by day": get("/api/v1/stats/machines", by="day", **month),
         "contributors, 30 days by day": get("/api/v1/stats/contributors", by="day", **month),
+        "contributors, 30 days (page)": get("/api/v1/stats/contributors", by="month", **month),
         "products, 30 days by week": get("/api/v1/stats/products", by="week", **month),
         "one machine, 1 year by month": get(
             "/api/v1/stats/machines", by="month", machine_id=7, **year

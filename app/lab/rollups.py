@@ -11,14 +11,16 @@ a month's figures cost the same at ten thousand or ten million runs.
 
 Every flush that adds, changes or deletes a run or a session recomputes the
 (machine, hour) or (contributor, hour) slices it touches, old and new, with one
-DELETE and one INSERT ... SELECT each, in the same transaction. That catches
-every path (closing, refolding, late busy reports, manual assignment, product
-tagging) without each having to remember. `rebuild` recomputes every row with
+DELETE and one INSERT ... SELECT each, in the same transaction (on PostgreSQL
+under a transaction-scoped advisory lock per slice, so two writers of one slice
+take turns). That catches every path (closing, refolding, late busy reports,
+manual assignment, product tagging) without each having to remember. `rebuild` recomputes every row with
 the very same SELECT, for repairs and bulk imports that bypass the ORM.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +37,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql import Select
@@ -198,11 +201,21 @@ _SESSION_COLUMNS = [
 ]
 
 
+def _lock_slice(connection: Any, kind: str, owner: int, hour: datetime) -> None:
+    """On PostgreSQL, one transaction at a time recomputes a slice (SQLite has one writer)."""
+    if connection.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{kind}:{owner}:{hour.isoformat()}".encode(), digest_size=8)
+    key = int.from_bytes(digest.digest(), "big", signed=True)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
     """Recompute the run rollup rows of these (machine id, hour) slices."""
     connection = db.connection()
     dialect = connection.dialect.name
     for machine_id, hour in sorted(slices):
+        _lock_slice(connection, "run", machine_id, hour)
         end = hour + timedelta(hours=1)
         connection.execute(delete(_RH).where(_RH.c.machine_id == machine_id, _RH.c.hour == hour))
         query = _run_select(dialect).where(
@@ -216,6 +229,7 @@ def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) ->
     connection = db.connection()
     dialect = connection.dialect.name
     for contributor_id, hour in sorted(slices):
+        _lock_slice(connection, "session", contributor_id, hour)
         end = hour + timedelta(hours=1)
         connection.execute(
             delete(_SH).where(_SH.c.contributor_id == contributor_id, _SH.c.hour == hour)
@@ -233,6 +247,8 @@ def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) ->
 def rebuild(db: Session) -> tuple[int, int]:
     """Recompute every rollup row from runs and sessions; returns the row counts."""
     dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":  # the grouping of millions of rows sorts in memory, not on disk
+        db.execute(text("SET LOCAL work_mem = '256MB'"))
     db.execute(delete(_RH))
     db.execute(delete(_SH))
     db.execute(insert(_RH).from_select(_RUN_COLUMNS, _run_select(dialect)))

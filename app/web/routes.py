@@ -308,7 +308,10 @@ def contributors_page(request: Request, db: SessionDep, f: FiltersDep) -> Respon
         return _login_redirect(request)
     f = _page_filters(f, request)
     totals: dict[int, dict[str, Any]] = {}
-    for r in contributor_hours(db, f):
+    whole = Filters(
+        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+    )
+    for r in contributor_hours(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(
             r.contributor_id,
             {"contributor_id": r.contributor_id, "contributor": r.contributor, "link": True,
@@ -425,7 +428,10 @@ def products_page(request: Request, db: SessionDep, f: FiltersDep) -> Response:
         return _login_redirect(request)
     f = _page_filters(f, request)
     totals: dict[tuple[int, str | None], dict[str, Any]] = {}
-    for r in product_figures(db, f):
+    whole = Filters(
+        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+    )
+    for r in product_figures(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(
             (r.product_id, r.currency),
             {"product_id": r.product_id, "product": r.product, "currency": r.currency,

@@ -70,6 +70,11 @@ def test_login_then_every_page_renders_and_is_photographed(server, lab, admin, p
         page.goto(f"{server.url}{path}")
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         shoot(page, name)
+    page.emulate_media(color_scheme="dark")
+    for name in ("now", "machines", "money"):
+        page.goto(f"{server.url}{pages[name][0]}")
+        shoot(page, f"{name}-dark")
+    page.emulate_media(color_scheme="light")
     page.goto(f"{server.url}/machines?since=2026-03-01&until=2026-03-03")
     expect(page.locator("tbody th", has_text="Printer A").first).to_be_visible()
     assert page.locator('input[name="until"]').input_value() == "2026-03-03"
@@ -123,6 +128,48 @@ def test_an_unattributed_run_is_assigned_in_place_on_review(server, lab, admin, 
     assert after["operator_id"] == lab.bob["id"]
     assert after["product_id"] == lab.product["id"]
     assert after["attribution"] == "manual"
+
+
+def test_enrol_approve_reject_and_close_work_in_place_on_review(server, lab, admin, page):
+    _something_to_review(server, lab, admin)
+    extra = server.http.post(
+        "/api/v1/contributions",
+        json={"contributor_id": lab.ada["id"], "kind": "documentation", "hours": "1"},
+        headers=admin,
+    )
+    assert extra.status_code == 201, extra.text
+    login(page, server, admin)
+    page.goto(f"{server.url}/review")
+    unknown = page.locator("#unk-h + .scroll tbody tr").first
+    unknown.get_by_role("combobox").select_option(label="Bob")
+    unknown.get_by_role("button", name="Enrol").click()
+    expect(unknown.locator("output")).to_have_text("Enrolled")
+    pending = page.locator("#con-h + .scroll tbody tr")
+    pending.filter(has_text="enclosure redesign").get_by_role("button", name="Approve").click()
+    expect(pending.filter(has_text="enclosure redesign").locator("output").first).to_have_text(
+        "Approved"
+    )
+    other = pending.filter(has_text="Ada")
+    other.get_by_placeholder("reason").fill("duplicate of the wiki page")
+    other.get_by_role("button", name="Reject").click()
+    expect(other.locator("output").last).to_have_text("Rejected")
+    opened = page.locator("#open-h + .scroll tbody tr").filter(has_text="Ada")
+    opened.get_by_role("button", name="Close").click()
+    expect(opened.locator("output")).to_have_text("Closed")
+    shoot(page, "review-after-actions")
+    badges = server.http.get("/api/v1/badges", headers=admin).json()["items"]
+    assert any(
+        b["card_id"] == "0000009999" and b["contributor_id"] == lab.bob["id"] for b in badges
+    )
+    statuses = {
+        c["note"] or c["kind"]: c["status"]
+        for c in server.http.get(
+            "/api/v1/contributions", params={"source": "manual"}, headers=admin
+        ).json()["items"]
+    }
+    assert statuses == {"enclosure redesign": "approved", "documentation": "rejected"}
+    door = [s for s in lab.sessions() if s["machine_id"] is None]
+    assert door and all(s["close_reason"] == "admin" for s in door)
 
 
 def test_a_review_action_without_the_csrf_token_is_refused(server, lab, admin, page):
