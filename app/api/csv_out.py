@@ -28,10 +28,17 @@ def json_response(rows: Sequence[Any]) -> Response:
     return Response(json.dumps([vars(row) for row in rows]), media_type="application/json")
 
 
+def _fields(model: type[Any]) -> list[str]:
+    """The column names of a dataclass or a pydantic model, in order."""
+    if dataclasses.is_dataclass(model):
+        return [field.name for field in dataclasses.fields(model)]
+    return list(model.model_fields)
+
+
 def csv_response(rows: Sequence[Any], model: type[Any], name: str) -> Response:
     """A CSV attachment of `rows` named `name`.csv."""
     return Response(
-        csv_text(rows, [field.name for field in dataclasses.fields(model)]),
+        csv_text(rows, _fields(model)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

@@ -14,8 +14,9 @@ Every flush that adds, changes or deletes a run or a session recomputes the
 DELETE and one INSERT ... SELECT each, in the same transaction (on PostgreSQL
 under a transaction-scoped advisory lock per slice, so two writers of one slice
 take turns). That catches every path (closing, refolding, late busy reports,
-manual assignment, product tagging) without each having to remember. `rebuild` recomputes every row with
-the very same SELECT, for repairs and bulk imports that bypass the ORM.
+manual assignment, product tagging) without each having to remember.
+`rebuild` recomputes every row with the very same SELECT, for repairs and bulk
+imports that bypass the ORM.
 """
 
 from __future__ import annotations

@@ -181,3 +181,15 @@ def test_metrics_have_per_machine_and_per_lab_series(worked):
     assert f'labledger_machine_energy_wh_total{{machine="{name}"}} 200.0' in text
     assert "labledger_open_sessions 0.0" in text
     assert "labledger_unattributed_runs 0.0" in text
+
+
+def test_money_tables_download_as_csv(client, admin):
+    for table, header in (
+        ("balances", "contributor_id,contributor,currency"),
+        ("totals", "currency,sales"),
+    ):
+        response = client.get(f"/api/v1/money/{table}", params={"format": "csv"}, headers=admin)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.text.startswith(header)
+        assert client.get(f"/api/v1/money/{table}", headers=admin).json() == []

@@ -6,12 +6,14 @@ Every table is JSON by default and CSV with `format=csv`, under the same filters
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from app.accounting.figures.queries import (
+    BalanceRow,
+    CurrencyTotals,
     MoneySummary,
     ProductFigures,
     money_summary,
@@ -90,6 +92,20 @@ def product_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = 
 def now(db: SessionDep, _key: Reader) -> LabNow:
     """Every machine's live state at once, who is in the lab, and recent unknown scans."""
     return lab_now(db)
+
+
+@router.get("/money/balances", response_model=list[BalanceRow])
+def money_balances(db: SessionDep, _key: Reader, format: Format = "json") -> Any:
+    """What the lab owes each contributor per currency, and what is on hold (Money page)."""
+    rows = money_summary(db, verify=False).balances
+    return csv_response(rows, BalanceRow, "balances") if format == "csv" else rows
+
+
+@router.get("/money/totals", response_model=list[CurrencyTotals])
+def money_totals(db: SessionDep, _key: Reader, format: Format = "json") -> Any:
+    """Sales per currency: gross, fees, refunded, disputed, unallocated (Money page)."""
+    rows = money_summary(db, verify=False).totals
+    return csv_response(rows, CurrencyTotals, "sales-totals") if format == "csv" else rows
 
 
 @router.get("/money/summary", response_model=MoneySummary)
