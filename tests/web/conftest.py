@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pydantic import SecretStr
 
 from app.api.keys import Role
@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# A shared, busy CI machine can take seconds to parse Swagger UI's bundle; waits allow for it.
+expect.set_options(timeout=20_000)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
@@ -89,7 +91,7 @@ def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context and page (no cookies), desktop-sized."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     tab = context.new_page()
-    tab.set_default_timeout(10_000)
+    tab.set_default_timeout(20_000)
     yield tab
     context.close()
 
