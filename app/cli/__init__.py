@@ -18,8 +18,8 @@ from app.cli.db import db_cli
 from app.cli.demo import demo
 from app.cli.keys import keys_cli
 from app.cli.ledger import ledger_cli
-from app.cli.roster import export_cli, import_cli
 from app.cli.rollups import rollups_cli
+from app.cli.roster import export_cli, import_cli
 from app.cli.sales import import_sales
 from app.cli.serve import serve
 

@@ -96,7 +96,9 @@ def plan_members(db: Session, text: str) -> Plan:
     seen_cards: dict[str, int] = {}
     for row in read_rows(text, COLUMNS, REQUIRED, plan):
         try:
-            data = ContributorCreate(**{k: v for k, v in row.cells.items() if k != "badges"})
+            data = ContributorCreate.model_validate(
+                {k: v for k, v in row.cells.items() if k != "badges"}
+            )
         except ValidationError as error:
             plan.problems.append(invalid(row, error))
             continue
