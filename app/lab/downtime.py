@@ -36,9 +36,11 @@ class MachineDowntime(SQLModel, table=True):
 class DowntimeCreate(Strict):
     """A new window; without `ends_at` the machine is out of service until further notice."""
 
-    starts_at: datetime
-    ends_at: datetime | None = None
-    reason: LongText = ""
+    starts_at: datetime = Field(description="When the window starts (with a time zone).")
+    ends_at: datetime | None = Field(
+        default=None, description="When it ends; leave out while out of service indefinitely."
+    )
+    reason: LongText = Field(default="", description="Why: maintenance, repair, broken part...")
 
     @model_validator(mode="after")
     def _ordered(self) -> DowntimeCreate:
@@ -50,9 +52,11 @@ class DowntimeCreate(Strict):
 class DowntimeUpdate(Strict):
     """Change a window: typically to end it."""
 
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    reason: LongText | None = None
+    starts_at: datetime | None = Field(default=None, description="New start (with a time zone).")
+    ends_at: datetime | None = Field(
+        default=None, description="New end; null makes the window open-ended again."
+    )
+    reason: LongText | None = Field(default=None, description="New reason.")
 
 
 class DowntimePublic(SQLModel):

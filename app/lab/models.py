@@ -94,7 +94,9 @@ class ContributorCreate(Strict):
     display_name: Name | None = None
     payout_details: LongText = ""
     role: Name = "maker"
-    name_public: bool = False
+    name_public: bool = Field(
+        default=False, description="Show the display name on the public view (else a pseudonym)."
+    )
 
 
 class ContributorUpdate(Strict):
@@ -105,7 +107,9 @@ class ContributorUpdate(Strict):
     display_name: Name | None = None
     payout_details: LongText | None = None
     role: Name | None = None
-    name_public: bool | None = None
+    name_public: bool | None = Field(
+        default=None, description="Show the display name on the public view (else a pseudonym)."
+    )
 
 
 class ContributorPublic(SQLModel):

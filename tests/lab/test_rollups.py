@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import delete, select
 
 from app.lab.rollups import RunHour, SessionHour, rebuild
+from tests.cli.support import run_cli
 from tests.lab.conftest import T0
-from tests.test_cli import run_cli
 
 
 def _rows(session, model):

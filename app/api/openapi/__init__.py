@@ -63,6 +63,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "webhooks", "description": "Signed deliveries from shops (see docs/webhooks.md)."},
     {"name": "health", "description": "Liveness, readiness and metrics."},
     {"name": "live", "description": "Server-sent events of what changes."},
+    {"name": "dashboards", "description": "Aggregates, the lab now and money figures; CSV."},
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 from sqlmodel import col, select
 
 from app.api.deps import API_PREFIX, Reader, SessionDep, Writer
@@ -22,7 +22,23 @@ from app.lab.downtime import (
 from app.lab.models import Machine
 
 router = APIRouter(prefix=f"{API_PREFIX}/machines", tags=["machines"])
-RowPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+MachinePath = Annotated[int, Path(ge=1, le=MAX_ID, description="Id of the machine.")]
+WindowPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Id of the downtime window.")]
+NEW_WINDOW = {
+    "repair": {
+        "summary": "Out of service until further notice",
+        "value": {"starts_at": "2026-05-04T08:00:00Z", "reason": "Y axis belt snapped"},
+    },
+    "maintenance": {
+        "summary": "A planned maintenance window",
+        "value": {
+            "starts_at": "2026-05-11T08:00:00Z",
+            "ends_at": "2026-05-11T12:00:00Z",
+            "reason": "Nozzle and hotend service",
+        },
+    },
+}
+END_WINDOW = {"end": {"summary": "Back in service", "value": {"ends_at": "2026-05-05T16:30:00Z"}}}
 
 
 def _window(db: SessionDep, machine_id: int, downtime_id: int) -> MachineDowntime:
@@ -33,7 +49,7 @@ def _window(db: SessionDep, machine_id: int, downtime_id: int) -> MachineDowntim
 
 
 @router.get("/{machine_id}/downtime", response_model=list[DowntimePublic])
-def list_downtime(db: SessionDep, _key: Reader, machine_id: RowPath) -> list[MachineDowntime]:
+def list_downtime(db: SessionDep, _key: Reader, machine_id: MachinePath) -> list[MachineDowntime]:
     """The machine's windows, newest first."""
     get_or_404(db, Machine, machine_id)
     query = select(MachineDowntime).where(MachineDowntime.machine_id == machine_id)
@@ -42,7 +58,10 @@ def list_downtime(db: SessionDep, _key: Reader, machine_id: RowPath) -> list[Mac
 
 @router.post("/{machine_id}/downtime", response_model=DowntimePublic, status_code=201)
 def create_downtime(
-    db: SessionDep, _key: Writer, machine_id: RowPath, body: DowntimeCreate
+    db: SessionDep,
+    _key: Writer,
+    machine_id: MachinePath,
+    body: Annotated[DowntimeCreate, Body(openapi_examples=NEW_WINDOW)],
 ) -> MachineDowntime:
     """Put a machine under maintenance or out of service for a window."""
     get_or_404(db, Machine, machine_id)
@@ -51,7 +70,7 @@ def create_downtime(
 
 @router.get("/{machine_id}/downtime/{downtime_id}", response_model=DowntimePublic)
 def read_downtime(
-    db: SessionDep, _key: Reader, machine_id: RowPath, downtime_id: RowPath
+    db: SessionDep, _key: Reader, machine_id: MachinePath, downtime_id: WindowPath
 ) -> MachineDowntime:
     """One window."""
     return _window(db, machine_id, downtime_id)
@@ -59,7 +78,11 @@ def read_downtime(
 
 @router.patch("/{machine_id}/downtime/{downtime_id}", response_model=DowntimePublic)
 def update_downtime(
-    db: SessionDep, _key: Writer, machine_id: RowPath, downtime_id: RowPath, body: DowntimeUpdate
+    db: SessionDep,
+    _key: Writer,
+    machine_id: MachinePath,
+    downtime_id: WindowPath,
+    body: Annotated[DowntimeUpdate, Body(openapi_examples=END_WINDOW)],
 ) -> MachineDowntime:
     """Change a window, typically to set its end."""
     return change_downtime(db, _window(db, machine_id, downtime_id), body)
@@ -67,7 +90,7 @@ def update_downtime(
 
 @router.delete("/{machine_id}/downtime/{downtime_id}", status_code=204)
 def delete_downtime(
-    db: SessionDep, _key: Writer, machine_id: RowPath, downtime_id: RowPath
+    db: SessionDep, _key: Writer, machine_id: MachinePath, downtime_id: WindowPath
 ) -> None:
     """Remove a window entered by mistake."""
     db.delete(_window(db, machine_id, downtime_id))

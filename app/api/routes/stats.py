@@ -28,7 +28,16 @@ from app.lab.periods import Period
 from app.lab.stats import ContributorHours, Filters, MachineHours, contributor_hours, machine_hours
 
 router = APIRouter(prefix=API_PREFIX, tags=["dashboards"])
-OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+MachineFilter = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Only this machine's figures.")
+]
+ContributorFilter = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="Only this contributor (as operator, provider or present)."),
+]
+ProductFilter = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Only time and sales tagged to this product.")
+]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")]
 MAX_RANGE = timedelta(days=3700)
 
@@ -41,10 +50,12 @@ def filters(
     since: Annotated[datetime | None, Query(description="Start (default: 30 days ago).")] = None,
     until: Annotated[datetime | None, Query(description="End, exclusive (default: now).")] = None,
     by: Annotated[Period, Query(description="Bucket: day, week or month.")] = Period.DAY,
-    machine_id: OptionalId = None,
-    contributor_id: OptionalId = None,
-    product_id: OptionalId = None,
-    role: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    machine_id: MachineFilter = None,
+    contributor_id: ContributorFilter = None,
+    product_id: ProductFilter = None,
+    role: Annotated[
+        str | None, Query(min_length=1, max_length=50, description="Only this role's time.")
+    ] = None,
 ) -> Filters:
     """The shared filters of every aggregate: a range, a bucket size and what to narrow to."""
     end = _aware(until) if until else datetime.now(UTC)
