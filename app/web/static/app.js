@@ -65,8 +65,9 @@ async function act(event) {
     if (response.ok) {
       out.classList.remove("error");
       out.textContent = form.dataset.done || "Done";
-      for (const field of form.elements) { if (field.tagName !== "OUTPUT") field.disabled = true; }
       const row = form.closest("tr");
+      // One decision settles the row: every control in it (approve and reject alike) is done.
+      for (const field of (row || form).querySelectorAll("button, input, select")) field.disabled = true;
       if (row) row.classList.add("done");
     } else {
       const problem = await response.json().catch(() => ({}));
