@@ -75,6 +75,19 @@ class Settings(BaseSettings):
         description="A badge-in this soon after a run started claims the run.",
     )
 
+    interlock_confirm_s: float = Field(
+        default=5.0,
+        ge=0.2,
+        le=300,
+        description="How long a power command waits for the relay's confirmation before a retry.",
+    )
+    interlock_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Sends of one power command before it is marked failed for review.",
+    )
+
     mqtt_enabled: bool = Field(default=True, description="Connect to the MQTT broker at all.")
     mqtt_host: str = Field(default="localhost", min_length=1, description="MQTT broker host.")
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")

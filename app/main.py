@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi, operation_id
 from app.api.routes import (
+    access,
     activity,
     badges,
     contributions,
@@ -123,6 +124,7 @@ def create_app(
         valueflows,
         downtime,
         stats,
+        access,
     ):
         app.include_router(module.router)
     app.include_router(webhooks.router)

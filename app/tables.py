@@ -17,6 +17,15 @@ from app.accounting.sales.tables import (
 )
 from app.api.keys import ApiKey
 from app.api.web_sessions import WebSession
+from app.lab.access.models import (
+    DeniedScan,
+    Induction,
+    MachineGroup,
+    MachineGroupMember,
+    PowerCommand,
+    PowerState,
+    Trainer,
+)
 from app.lab.activity import (
     DecodeReject,
     DeviceEvent,
@@ -36,16 +45,22 @@ __all__ = [
     "Contribution",
     "Contributor",
     "DecodeReject",
+    "DeniedScan",
     "DeviceEvent",
+    "Induction",
     "LabSession",
     "LedgerEntry",
     "Machine",
     "MachineDowntime",
+    "MachineGroup",
+    "MachineGroupMember",
     "MachineRun",
     "MachineStatus",
     "ParkedRefund",
     "PayoutBatch",
     "PayoutItem",
+    "PowerCommand",
+    "PowerState",
     "Product",
     "ProductSku",
     "Reader",
@@ -56,6 +71,7 @@ __all__ = [
     "SessionHour",
     "Split",
     "SplitShare",
+    "Trainer",
     "UnknownScan",
     "ValueEquation",
     "WebSession",

@@ -10,3 +10,11 @@ DUPLICATES = Counter("labledger_ingest_duplicates_total", "Redelivered events ig
 REJECTS = Counter("labledger_ingest_rejects_total", "Messages that did not decode", ["source"])
 BATCH_SECONDS = Histogram("labledger_ingest_batch_seconds", "Time to write one batch")
 QUEUE_DEPTH = Gauge("labledger_ingest_queue_depth", "Messages waiting to be written")
+DENIED_SCANS = Counter(
+    "labledger_access_denied_scans_total", "Badge scans that opened no session", ["reason"]
+)
+POWER_COMMANDS = Counter(
+    "labledger_interlock_commands_total",
+    "Interlock power commands by what happened (sent, retried, confirmed, failed)",
+    ["result"],
+)

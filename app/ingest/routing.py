@@ -101,6 +101,14 @@ class TopicRouter:
         self._bindings = wanted
         self.problems = problems
 
+    def matches(self, topic: str) -> bool:
+        """Whether some codec listens to this topic."""
+        return any(
+            topic_matches_sub(f, topic)
+            for binding in list(self._bindings.values())
+            for f in binding.filters
+        )
+
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Decode one message with every codec whose filters match its topic."""
         results: list[Result] = []

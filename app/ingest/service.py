@@ -10,11 +10,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from app.config import Settings
+from app.ingest.interlock import InterlockConfig, InterlockDriver
 from app.ingest.mqtt_client import MqttLink
+from app.ingest.replies import ReplySender
 from app.ingest.routing import TopicRouter, reader_address
 from app.ingest.serial_reader import PortSpec, SerialPortReader, parse_address
 from app.ingest.status import BrokerStatus, LinkState
 from app.ingest.worker import IngestWorker, WorkerConfig
+from app.lab.access.gate import ScanReply
 from app.lab.models import Machine, Reader
 from devices.codec import StreamCodec
 from devices.registry import is_stream_adapter, is_stream_reader, machine_codec, reader_codec
@@ -37,13 +40,25 @@ class IngestService:
         self.engine = engine
         self.router = TopicRouter()
         self.link = MqttLink(settings, status, self._enqueue) if settings.mqtt_enabled else None
+        config = config or WorkerConfig()
+        self.replies = ReplySender(self.publish if self.link else None)
+        self.interlock = InterlockDriver(
+            engine,
+            InterlockConfig(
+                settings.interlock_confirm_s, settings.interlock_attempts, config.interlock_every_s
+            ),
+            self.publish,
+            f"labledger/{settings.mqtt_client_id}",
+        )
         self.worker = IngestWorker(
             engine,
             self.router,
-            config or WorkerConfig(),
+            config,
             ack=self.link.ack if self.link else (lambda _m: None),
             on_change=on_change,
             on_refresh=self._refreshed,
+            observe=self.interlock.observe,
+            on_replies=self.replies.send,
         )
         self.ports: dict[tuple[str, int], SerialPortReader] = {}
         if not settings.mqtt_enabled:
@@ -63,6 +78,7 @@ class IngestService:
         self.worker.start()
         if self.link is not None:
             self.link.start()
+            self.interlock.start()
 
     def stop(self) -> None:
         """Stop taking messages, write what is queued, disconnect."""
@@ -72,15 +88,30 @@ class IngestService:
             self.link.client.on_message = None
         self.worker.stop()
         if self.link is not None:
+            self.interlock.stop()
             self.link.stop()
 
     def refresh(self) -> None:
         """Machines or readers changed: rebuild topics and serial ports soon."""
         self.worker.request_refresh()
 
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish one message with QoS 1 if the broker is connected; whether it was handed over."""
+        if self.link is None or not self.link.client.is_connected():
+            return False
+        info = self.link.client.publish(topic, payload, qos=1)
+        return info.rc == 0
+
+    def send_replies(self, replies: list[ScanReply]) -> None:
+        """Answer readers about scans committed outside the worker (the HTTP event route)."""
+        self.replies.send(replies)
+
     def _refreshed(self) -> None:
+        with Session(self.engine) as db:
+            self.interlock.rebuild(db)
+            self.replies.rebuild(db)
         if self.link is not None:
-            self.link.set_filters(self.router.filters)
+            self.link.set_filters(self.router.filters | self.interlock.filters)
         self._sync_ports()
 
     def _sync_ports(self) -> None:

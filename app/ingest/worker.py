@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from app.ingest import metrics
 from app.ingest.routing import TopicRouter
+from app.lab.access.gate import ScanReply
 from app.lab.activity import DecodeReject
 from app.lab.recorder import BatchOutcome, record_event, record_reject
 from app.lab.sessions import ScanRules, close_idle_sessions
@@ -74,6 +75,7 @@ class WorkerConfig:
     batch_wait_s: float = 0.05
     sweep_every_s: float = 5.0
     refresh_every_s: float = 15.0
+    interlock_every_s: float = 1.0
     rules: ScanRules = field(default_factory=ScanRules)
 
 
@@ -88,8 +90,12 @@ class IngestWorker:
         ack: Callable[[MqttInbound], None],
         on_change: Callable[[set[int]], None],
         on_refresh: Callable[[], None],
+        observe: Callable[[str, bytes, datetime], bool] | None = None,
+        on_replies: Callable[[list[ScanReply]], None] | None = None,
     ) -> None:
         self.engine = engine
+        self._observe = observe
+        self._on_replies = on_replies
         self.router = router
         self.config = config
         self.queue: queue.Queue[Inbound] = queue.Queue()
@@ -177,6 +183,8 @@ class IngestWorker:
             ]
             return _Item(message.source, results, message.received_at)
         try:
+            if self._observes(message) and not self.router.matches(message.topic):
+                return _Item(message.topic, [], message.received_at, ack=message)
             results = self.router.decode(message.topic, message.payload, message.received_at)
         except Exception as exc:  # a codec bug must not stop ingest
             log.exception("codec failed on topic %s", message.topic)
@@ -186,6 +194,12 @@ class IngestWorker:
                 )
             ]
         return _Item(message.topic, results, message.received_at, ack=message)
+
+    def _observes(self, message: MqttInbound) -> bool:
+        """Let the interlock see relay states; whether the topic is a relay's."""
+        if self._observe is None:
+            return False
+        return self._observe(message.topic, message.payload, message.received_at)
 
     def _write_with_retry(self, batch: list[_Item]) -> None:
         """Write a batch; while the database is away, retry; a poison item is set aside."""
@@ -214,6 +228,8 @@ class IngestWorker:
         metrics.DUPLICATES.inc(outcome.duplicates)
         if outcome.applied:
             self._on_change(outcome.machines)
+        if outcome.replies and self._on_replies is not None:
+            self._on_replies(outcome.replies)
 
     def _write_one_by_one(self, batch: list[_Item]) -> BatchOutcome:
         """Isolate the message that cannot be applied; it is kept as a reject, not lost."""
@@ -234,6 +250,7 @@ class IngestWorker:
             total.applied += outcome.applied
             total.duplicates += outcome.duplicates
             total.machines |= outcome.machines
+            total.replies += outcome.replies
         return total
 
     def _write(self, batch: list[_Item]) -> BatchOutcome:

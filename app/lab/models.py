@@ -54,6 +54,14 @@ class ReaderProtocol(StrEnum):
     WIEGAND26 = "wiegand26"
 
 
+class Interlock(StrEnum):
+    """How LabLedger switches a machine's power relay (see docs/access.md)."""
+
+    TASMOTA = "tasmota"
+    SHELLY = "shelly"
+    LAB = "lab"
+
+
 class BadgeStatus(StrEnum):
     """A badge opens sessions only while active."""
 
@@ -194,6 +202,10 @@ class Machine(SQLModel, table=True):
     run_start_after_s: float = Field(default=10.0)
     run_stop_after_s: float = Field(default=30.0)
     idle_timeout_s: int = Field(default=1800)
+    requires_induction: bool = Field(default=False)
+    interlock: str | None = Field(default=None, max_length=16)
+    interlock_address: str | None = Field(default=None, max_length=500)
+    interlock_cooldown_s: int = Field(default=0)
     active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -205,6 +217,10 @@ class MachineCreate(Strict):
     Power-sensed machines (tasmota, shelly) need `running_threshold_w`; a run starts
     when power stays above it for `run_start_after_s` and stops when it stays below
     half of it for `run_stop_after_s`.
+
+    With `requires_induction` a badge-in needs a valid induction; with an
+    `interlock` (and its `interlock_address`) LabLedger switches the machine's
+    power relay, waiting `interlock_cooldown_s` after a run before switching off.
     """
 
     name: Name
@@ -216,6 +232,10 @@ class MachineCreate(Strict):
     run_start_after_s: float = Field(default=10.0, ge=0, le=3600)
     run_stop_after_s: float = Field(default=30.0, ge=0, le=3600)
     idle_timeout_s: int = Field(default=1800, ge=30, le=7 * 86400)
+    requires_induction: bool = False
+    interlock: Interlock | None = None
+    interlock_address: ShortText | None = None
+    interlock_cooldown_s: int = Field(default=0, ge=0, le=86400)
 
 
 class MachineUpdate(Strict):
@@ -230,6 +250,10 @@ class MachineUpdate(Strict):
     run_start_after_s: float | None = Field(default=None, ge=0, le=3600)
     run_stop_after_s: float | None = Field(default=None, ge=0, le=3600)
     idle_timeout_s: int | None = Field(default=None, ge=30, le=7 * 86400)
+    requires_induction: bool | None = None
+    interlock: Interlock | None = None
+    interlock_address: ShortText | None = None
+    interlock_cooldown_s: int | None = Field(default=None, ge=0, le=86400)
 
 
 class MachinePublic(SQLModel):
@@ -245,6 +269,10 @@ class MachinePublic(SQLModel):
     run_start_after_s: float
     run_stop_after_s: float
     idle_timeout_s: int
+    requires_induction: bool
+    interlock: Interlock | None
+    interlock_address: str | None
+    interlock_cooldown_s: int
     active: bool
     created_at: datetime
     updated_at: datetime

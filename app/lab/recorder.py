@@ -14,6 +14,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from app.lab.access import gate, interlock
+from app.lab.access.gate import ScanReply
+from app.lab.access.models import DenyReason
 from app.lab.activity import DecodeReject, DeviceEvent
 from app.lab.models import Machine, Reader
 from app.lab.runs import StateSample, apply_machine_sample, lock_status
@@ -34,6 +37,7 @@ class BatchOutcome:
     unroutable: int = 0
     machines: set[int] = field(default_factory=set)
     scans: list[str] = field(default_factory=list)
+    replies: list[ScanReply] = field(default_factory=list)
 
 
 def _label_id(label: str) -> int | None:
@@ -98,6 +102,7 @@ def record_machine_state(
         close_on_offline(db, machine.id, event.at)
     else:
         touch_machine_session(db, machine.id, event.at)
+    interlock.reconcile(db, machine, event.at)
 
 
 def record_badge_scan(
@@ -118,8 +123,25 @@ def record_badge_scan(
         at=event.at,
         card_id=event.badge,
     )
-    if _record_once(db, row, outcome):
-        outcome.scans.append(handle_scan(db, reader, event.badge, event.at, event.event_id, rules))
+    if not _record_once(db, row, outcome):
+        return
+    verdict = gate.screen(db, reader, event.badge, event.at)
+    if verdict.allowed or verdict.reason == DenyReason.UNKNOWN_CARD:
+        # An unknown card also goes through sessions, which keep it for enrolment.
+        result = handle_scan(db, reader, event.badge, event.at, event.event_id, rules)
+    else:
+        result = "denied"
+    if not verdict.allowed:
+        gate.record_denial(db, reader, event.badge, event.at, event.event_id, verdict)
+    outcome.scans.append(result)
+    outcome.replies.append(
+        ScanReply(
+            reader.id, verdict.allowed and result != "unknown", verdict.reason, event.event_id
+        )
+    )
+    machine = db.get(Machine, reader.machine_id) if reader.machine_id is not None else None
+    if machine is not None:
+        interlock.reconcile(db, machine, event.at)
 
 
 def record_event(

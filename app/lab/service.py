@@ -24,6 +24,7 @@ from app.lab.models import (
     ReaderCreate,
     ReaderUpdate,
 )
+from devices.relay import check_address
 from devices.rfid import normalise_badge
 
 
@@ -164,10 +165,26 @@ def _machine_clash(
         )
 
 
+def _check_interlock(interlock: str | None, address: str | None) -> None:
+    """An interlock needs an address that fits it; an address needs an interlock."""
+    if interlock is None and address is None:
+        return
+    if interlock is None or address is None:
+        raise InvalidInput(
+            "interlock and interlock_address go together",
+            {"fields": ["interlock", "interlock_address"]},
+        )
+    try:
+        check_address(interlock, address)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), {"field": "interlock_address"}) from None
+
+
 def create_machine(session: Session, data: MachineCreate) -> Machine:
     """Add a machine credited to its provider."""
     _active_contributor(session, data.provider_id)
     _machine_clash(session, data.name, data.adapter, data.address, None)
+    _check_interlock(data.interlock, data.interlock_address)
     row = Machine(**data.model_dump())
     session.add(row)
     session.flush()
@@ -184,7 +201,8 @@ def update_machine(session: Session, row: Machine, data: MachineUpdate) -> Machi
     _machine_clash(
         session, data.name, data.adapter or row.adapter, data.address or row.address, row.id
     )
-    apply_update(row, data, nullable={"running_threshold_w"})
+    apply_update(row, data, nullable={"running_threshold_w", "interlock", "interlock_address"})
+    _check_interlock(row.interlock, row.interlock_address)
     _commit(session, "a machine with this name or address exists")
     return row
 

@@ -65,6 +65,7 @@ def _record(request: Request, db: SessionDep, event: BadgeScan | MachineState) -
     db.commit()
     if outcome.machines:
         request.app.state.hub.publish(outcome.machines)
+    request.app.state.ingest.send_replies(outcome.replies)
     return outcome
 
 

@@ -1,0 +1,105 @@
+"""The badge-in gate: whether a scan at a reader may open a session, and the record when not.
+
+A scan is screened before it is applied to sessions. At a machine that
+requires an induction, a person without a valid one is denied
+(`not_inducted`, `expired`, `revoked`); an unknown or revoked card is denied
+everywhere (`unknown_card`). A person who holds the machine's open session is
+never denied: their scan is a badge-out. A denied newcomer at a machine someone
+else is using still ends that session (a handover to nobody), so the interlock
+switches the machine off once no run needs it. Door readers need no induction.
+
+Every denial is one `DeniedScan` row per event id, so a redelivered scan is
+recorded once. The reply to the reader is returned to the caller, which sends
+it only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from app.lab.access.inductions import induction_problem
+from app.lab.access.models import DeniedScan, DenyReason
+from app.lab.activity import CloseReason
+from app.lab.models import Badge, BadgeStatus, Contributor, Machine, Reader
+from app.lab.sessions import close_session, open_session_on
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReply:
+    """What a reader is told about one scan: allowed or not, why, and which scan."""
+
+    reader_id: int
+    allowed: bool
+    reason: str | None
+    scan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The gate's answer for one scan; `contributor` is known for every reason but unknown_card."""
+
+    reason: DenyReason | None
+    contributor: Contributor | None = None
+    detail: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the scan may go on to open or close a session."""
+        return self.reason is None
+
+
+def _holder(db: Session, card_id: str) -> Contributor | None:
+    """The active contributor holding an active badge with this card id."""
+    badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
+    if badge is None or badge.status != BadgeStatus.ACTIVE:
+        return None
+    person = db.get(Contributor, badge.contributor_id)
+    return person if person is not None and person.active else None
+
+
+def screen(db: Session, reader: Reader, card_id: str, at: datetime) -> Verdict:
+    """Decide whether a scan may be applied, without changing anything."""
+    person = _holder(db, card_id)
+    if person is None:
+        return Verdict(DenyReason.UNKNOWN_CARD, detail="card not enrolled or revoked")
+    if reader.machine_id is None:
+        return Verdict(None, person)
+    machine = db.get(Machine, reader.machine_id)
+    if machine is None or not machine.requires_induction:
+        return Verdict(None, person)
+    current = open_session_on(db, reader.machine_id)
+    if current is not None and current.contributor_id == person.id:
+        return Verdict(None, person)
+    assert person.id is not None
+    problem = induction_problem(db, person.id, reader.machine_id, at)
+    return Verdict(
+        problem, person, detail=f"no valid induction for {machine.name}" if problem else ""
+    )
+
+
+def record_denial(
+    db: Session, reader: Reader, card_id: str, at: datetime, event_id: str, verdict: Verdict
+) -> None:
+    """Keep the denied scan; a denied newcomer ends someone else's open session (handover)."""
+    assert reader.id is not None and verdict.reason is not None
+    person = verdict.contributor
+    db.add(
+        DeniedScan(
+            event_id=event_id,
+            reader_id=reader.id,
+            machine_id=reader.machine_id,
+            card_id=card_id,
+            contributor_id=person.id if person else None,
+            reason=verdict.reason,
+            detail=verdict.detail[:500],
+            at=at,
+        )
+    )
+    if person is None or reader.machine_id is None:
+        return
+    current = open_session_on(db, reader.machine_id)
+    if current is not None and current.contributor_id != person.id and current.opened_at <= at:
+        close_session(db, current, at, CloseReason.HANDOVER, person.name)
