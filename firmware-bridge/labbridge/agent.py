@@ -7,9 +7,12 @@ import os
 import threading
 
 from labbridge import __version__
+from labbridge.access import AccessCache
+from labbridge.access_sync import AccessSync
 from labbridge.bambu_relay import BambuRelay
 from labbridge.config import BridgeConfig
 from labbridge.database import Database, utc_now_text
+from labbridge.local_gate import LocalGate
 from labbridge.outbox import Outbox
 from labbridge.publisher import Publisher
 from labbridge.serial_worker import SerialWorker
@@ -27,8 +30,29 @@ class Agent:
         self.outbox = Outbox(self.db)
         self.board = StatusBoard(self.db)
         self.publisher = Publisher(config, self.outbox, self.board)
+        self.cache = AccessCache(self.db)
+        readers = [device.name for device in config.serial if device.kind == "reader"]
+        self.access_sync = (
+            AccessSync(config.access, readers, self.cache) if config.access and readers else None
+        )
+        gate = (
+            LocalGate(
+                self.cache,
+                self.publisher.server_online,
+                self.publisher.publish_now,
+                config.bridge_id,
+            )
+            if config.access is not None and config.access.answer_offline
+            else None
+        )
         self.workers = [
-            SerialWorker(device, self.outbox, self.board, config.serial_reopen_max_s)
+            SerialWorker(
+                device,
+                self.outbox,
+                self.board,
+                config.serial_reopen_max_s,
+                gate.on_scan if gate is not None and device.kind == "reader" else None,
+            )
             for device in config.serial
         ]
         self.relays = [
@@ -60,6 +84,8 @@ class Agent:
             waiting,
         )
         self.publisher.start()
+        if self.access_sync is not None:
+            self.access_sync.start()
         for worker in self.workers:
             worker.start()
         for relay in self.relays:
@@ -71,6 +97,8 @@ class Agent:
             relay.stop()
         for worker in self.workers:
             worker.stop()
+        if self.access_sync is not None:
+            self.access_sync.stop()
         self.publisher.stop()
         self.db.close()
         logger.info("labbridge stopped")

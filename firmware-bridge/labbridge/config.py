@@ -77,6 +77,17 @@ class BambuPrinterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessConfig:
+    """Where to fetch the induction list for this bridge's readers, and how often."""
+
+    server: str
+    api_key: str = field(repr=False)
+    refresh_s: float = 300.0
+    timeout_s: float = 10.0
+    answer_offline: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeConfig:
     """Everything `labbridge` needs to run."""
 
@@ -88,6 +99,7 @@ class BridgeConfig:
     serial_reopen_max_s: float = 10.0
     serial: tuple[SerialDeviceConfig, ...] = ()
     bambu: tuple[BambuPrinterConfig, ...] = ()
+    access: AccessConfig | None = None
 
 
 class _Table:
@@ -225,6 +237,7 @@ def parse_config(data: dict[str, object], base: Path) -> BridgeConfig:
     broker = _broker(top.table("broker"))
     serial = _array(top, "serial", base, _serial_device)
     bambu = _array(top, "bambu", base, _bambu_printer)
+    access = _access(top.table("access")) if "access" in data else None
     top.finish()
     if not serial and not bambu:
         raise ConfigError("nothing to relay: add at least one [[serial]] or [[bambu]] table")
@@ -245,6 +258,7 @@ def parse_config(data: dict[str, object], base: Path) -> BridgeConfig:
         serial_reopen_max_s=bridge.number("serial_reopen_max_s", 10, 0.1, 3600),
         serial=tuple(serial),
         bambu=tuple(bambu),
+        access=access,
     )
     bridge.finish()
     return config
@@ -258,6 +272,22 @@ def _outbox_path(bridge: _Table) -> Path:
     if path.is_dir():
         raise bridge.fail("outbox", f"{str(path)!r} is a folder, not a file")
     return path
+
+
+def _access(table: _Table) -> AccessConfig:
+    """The [access] table: LabLedger's URL and a device key for the induction list."""
+    server = table.required_text("server")
+    if not server.startswith(("http://", "https://")):
+        raise table.fail("server", f"must be an http:// or https:// URL, got {server!r}")
+    config = AccessConfig(
+        server=server,
+        api_key=table.required_text("api_key"),
+        refresh_s=table.number("refresh_s", 300, 1, 86400),
+        timeout_s=table.number("timeout_s", 10, 0.5, 300),
+        answer_offline=table.boolean("answer_offline", True),
+    )
+    table.finish()
+    return config
 
 
 def _broker(table: _Table) -> BrokerConfig:

@@ -1,4 +1,4 @@
-"""The bridge's one SQLite file: the outbox, the per-device status and a little bridge state.
+"""The bridge's one SQLite file: the outbox, device status, the access cache and bridge state.
 
 WAL mode lets `labbridge status` read while the agent writes from another
 process. ``synchronous=FULL``: a message written to the outbox survives a power
@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS device_status (
     last_error TEXT,
     last_error_at TEXT,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_cache (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    checked_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS bridge_state (
     key TEXT PRIMARY KEY,

@@ -7,6 +7,10 @@ in-flight ones itself after a reconnect, so a row is handed to paho once per
 process and marked published when its PUBACK comes back (`on_publish`).
 Nothing new is handed over while disconnected: the backlog stays on disk.
 
+It also listens to LabLedger's retained ``lab/v1/service/+/status``, so the
+access gate knows whether any replica is online, and can publish a message
+directly (`publish_now`) for answers that must not wait in the outbox.
+
 The retained ``lab/v1/bridge/<id>/status`` is published directly on every
 connect (not queued: a queued "online" replayed later would be stale), with a
 retained Last Will ``{"state": "offline"}`` for when the bridge vanishes.
@@ -40,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW: Final = 50
 PRUNE_EVERY_S: Final = 300.0
+SERVICE_STATUS: Final = "lab/v1/service/+/status"
 IDLE_WAKE_S: Final = 0.5
 
 
@@ -80,6 +85,8 @@ class Publisher:
         self._wake = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
         self._outage_logged = False
+        self._services: dict[str, bool] = {}
+        self._services_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="labbridge-publisher", daemon=True)
         self._client = self._make_client()
         outbox.on_put(self._wake.set)
@@ -88,6 +95,32 @@ class Publisher:
     def connected(self) -> bool:
         """Whether the lab broker connection is up."""
         return self._connected.is_set()
+
+    def server_online(self) -> bool:
+        """Whether some LabLedger replica says it is online (unknown while disconnected)."""
+        if not self._connected.is_set():
+            return False
+        with self._services_lock:
+            return any(self._services.values())
+
+    def publish_now(self, topic: str, payload: bytes) -> bool:
+        """Publish one message at once, QoS 1, not queued; whether the broker is connected."""
+        if not self._connected.is_set():
+            return False
+        self._client.publish(topic, payload, qos=1)
+        return True
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """A LabLedger replica's status: note whether it is online."""
+        parts = message.topic.split("/")
+        if len(parts) != 5:
+            return
+        try:
+            state = json.loads(bytes(message.payload)).get("state")
+        except (ValueError, AttributeError):
+            state = None
+        with self._services_lock:
+            self._services[parts[3]] = state == "online"
 
     def _make_client(self) -> mqtt.Client:
         """The paho client with its Last Will, credentials, TLS and callbacks."""
@@ -109,6 +142,7 @@ class Publisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def start(self) -> None:
@@ -149,6 +183,9 @@ class Publisher:
         logger.info("connected to the lab broker %s:%s", self._broker.host, self._broker.port)
         self._outage_logged = False
         client.publish(self._topic, status_payload("online"), qos=1, retain=True)
+        with self._services_lock:
+            self._services = {}
+        client.subscribe(SERVICE_STATUS, qos=1)
         self._connected.set()
         self._board.set_bridge(broker_state="connected", broker_since=utc_now_text())
         self._wake.set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -76,8 +77,10 @@ class SerialWorker:
         outbox: Outbox,
         board: StatusBoard,
         reopen_max_s: float,
+        on_scan: Callable[[BadgeScan], None] | None = None,
     ) -> None:
         self.device = device
+        self._on_scan = on_scan
         self._outbox = outbox
         self._board = board
         self._reopen_max_s = reopen_max_s
@@ -202,3 +205,7 @@ class SerialWorker:
             self._outbox.put_many(messages)
             assert summary is not None
             self._board.seen(self.device.name, summary, len(messages))
+        if self._on_scan is not None:
+            for result in results:
+                if isinstance(result, BadgeScan):
+                    self._on_scan(result)

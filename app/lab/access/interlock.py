@@ -9,6 +9,10 @@ open); ingest sends it, confirms it from the device's reported state, retries
 it and finally marks it failed for review. This module only writes rows: it
 knows nothing of MQTT.
 
+A session that began after the newest command was opened without LabLedger
+(a bridge admitted it from its cache while LabLedger was away, and may have
+switched the relay on), so once it is closed the relay is switched off too.
+
 `reconcile` runs under the machine's status lock (the caller takes it), after
 every scan and machine event and on a periodic sweep, so a timeout or a
 cool-down that runs out is acted on without another event.
@@ -67,6 +71,14 @@ def _last_ended_run(db: Session, machine_id: int) -> MachineRun | None:
     ).first()
 
 
+def _used_since(db: Session, machine_id: int, latest: PowerCommand | None) -> bool:
+    """Whether a session began after the newest command: a bridge switched the relay offline."""
+    session = _last_closed_session(db, machine_id)
+    if session is None:
+        return False
+    return latest is None or session.opened_at > latest.requested_at
+
+
 def _off_reason_and_time(db: Session, machine: Machine, now: datetime) -> tuple[str, datetime]:
     """Why the relay goes off, and when at the earliest (after a run's cool-down)."""
     assert machine.id is not None
@@ -118,9 +130,9 @@ def reconcile(db: Session, machine: Machine, now: datetime) -> PowerCommand | No
         if latest is not None and latest.want_on:
             return None
         return _issue(db, machine.id, True, "badge_in", now, now)
-    if latest is None or not latest.want_on:
+    if (latest is None or not latest.want_on) and not _used_since(db, machine.id, latest):
         state.holding = None
-        return None  # off already, or never switched on by LabLedger
+        return None  # off already, or never switched on
     if run_is_open(db, machine.id):
         state.holding = "run in progress"
         return None
