@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.cli.db import db_cli
 from app.cli.demo import demo
+from app.cli.inductions import inductions_cli
 from app.cli.keys import keys_cli
 from app.cli.ledger import ledger_cli
 from app.cli.rollups import rollups_cli
@@ -34,6 +35,7 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(rollups_cli, name="rollups")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(export_cli, name="export")
+cli.add_typer(inductions_cli, name="inductions")
 cli.command("import-sales")(import_sales)
 cli.command("serve")(serve)
 cli.command("demo")(demo)
