@@ -149,3 +149,26 @@ def test_the_bridge_admits_from_its_cache_while_labledger_is_gone_and_nothing_co
         server.stop()
         plug.close()
         listener.close()
+
+
+def test_the_bridge_access_table_is_checked_naming_its_key(tmp_path):
+    from labbridge.config import ConfigError, parse_config
+
+    base = {
+        "bridge": {"id": "pi", "outbox": "outbox.sqlite3"},
+        "broker": {"host": "broker.lab"},
+        "serial": [{"kind": "reader", "protocol": "wedge", "name": "bench", "port": "/dev/x"}],
+    }
+    config = parse_config(
+        {**base, "access": {"server": "https://ll.lab", "api_key": "llk_secret"}}, tmp_path
+    )
+    assert config.access is not None and config.access.refresh_s == 300
+    assert "llk_secret" not in repr(config.access)
+    for table, message in (
+        ({"server": "ftp://ll.lab", "api_key": "k"}, "access.server: must be an http"),
+        ({"server": "https://ll.lab"}, "access.api_key: is required"),
+        ({"server": "https://ll.lab", "api_key": "k", "refresh_s": 0}, "access.refresh_s"),
+        ({"server": "https://ll.lab", "api_key": "k", "colour": 1}, "access.colour: unknown"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({**base, "access": table}, tmp_path)
