@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -138,7 +139,7 @@ class Bench:
         )
 
     def call(self, method, path, **body):
-        kwargs = {"json": body} if method == "post" else {"params": body}
+        kwargs = {"json": body} if method in ("post", "patch") else {"params": body}
         response = getattr(self.client, method)(f"/api/v1/{path}", headers=self.admin, **kwargs)
         assert response.status_code in (200, 201), response.text
         return response.json()
@@ -270,3 +271,59 @@ def test_admin_key_needed_for_the_edge_list_and_versions_are_etags(client, admin
     etag = first.headers["ETag"]
     again = client.get("/api/v1/access/edge", headers={**device, "If-None-Match": etag})
     assert again.status_code == 304
+
+
+class FakeShelly:
+    """A Shelly Gen2 switch: answers `Switch.Set` on `<prefix>/rpc` with `status/switch:0`."""
+
+    def __init__(self, port: int, prefix: str) -> None:
+        self.prefix = prefix
+        self.calls: list[dict] = []
+        self._ready = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"shelly-{next(_ids)}", protocol=mqtt.MQTTv5
+        )
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_a: self._ready.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"{prefix}/rpc", qos=1)
+        self.client.loop_start()
+        assert self._ready.wait(10)
+
+    def _on_message(self, client, _userdata, message) -> None:
+        call = json.loads(message.payload)
+        self.calls.append(call)
+        on = call["params"]["on"]
+        status = {"id": 0, "source": "MQTT", "output": on, "apower": 0.0}
+        client.publish(f"{self.prefix}/status/switch:0", json.dumps(status), qos=1)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_a_shelly_is_switched_by_rpc_and_an_idle_timeout_switches_it_off(
+    service, broker, admin, publisher
+):
+    bench = Bench(service, admin, broker)
+    bench.call(
+        "patch",
+        f"machines/{bench.machine['id']}",
+        interlock="shelly",
+        interlock_address="shellyplus1-laser",
+        idle_timeout_s=30,
+    )
+    shelly = FakeShelly(broker.port, "shellyplus1-laser")
+    _wait_subscribed(service, "shellyplus1-laser/status/switch:0")
+    # A badge-in 40 s ago at an idle machine whose timeout is 30 s.
+    long_ago = (datetime.now(UTC) - timedelta(seconds=40)).isoformat()
+    publisher.send("lab/v1/badge/laser-reader", {"badge": "0012771493", "id": "in", "at": long_ago})
+
+    eventually(lambda: bench.command_status() == (False, "confirmed"))
+    # The session timed out at once, so its "on" may be superseded before it was ever sent.
+    assert [c["params"]["on"] for c in shelly.calls][-1] is False
+    assert bench.power()["last_command"]["reason"] == "timeout"
+    assert {c["method"] for c in shelly.calls} == {"Switch.Set"}
+    (session,) = bench.call("get", "sessions")["items"]
+    assert session["close_reason"] == "timeout"
+    shelly.close()
