@@ -232,6 +232,7 @@ def test_badge_out_during_a_run_keeps_power_until_the_run_ends_and_the_cooldown_
 
     publisher.send("lab/v1/machine/laser/state", {"state": "finished", "id": "end"})
     finished = time.monotonic()
+    eventually(lambda: (bench.power()["holding"] or "").startswith("cool-down until"))
     eventually(lambda: bench.command_status() == (False, "confirmed"))
     assert plug.words() == ["ON", "OFF"]
     off_at = plug.commands[-1][0]

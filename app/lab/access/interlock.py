@@ -117,6 +117,15 @@ def _issue(
     return command
 
 
+def _cooling(command: PowerCommand | None, now: datetime) -> str | None:
+    """What the relay waits for when its "off" is held back by a cool-down."""
+    if command is None or command.want_on or command.status != CommandStatus.PENDING:
+        return None
+    if command.not_before <= now:
+        return None
+    return f"cool-down until {command.not_before.isoformat()}"
+
+
 def reconcile(db: Session, machine: Machine, now: datetime) -> PowerCommand | None:
     """Add the command that brings the relay to what it should be now, if one is needed."""
     if not has_interlock(machine):
@@ -131,11 +140,12 @@ def reconcile(db: Session, machine: Machine, now: datetime) -> PowerCommand | No
             return None
         return _issue(db, machine.id, True, "badge_in", now, now)
     if (latest is None or not latest.want_on) and not _used_since(db, machine.id, latest):
-        state.holding = None
-        return None  # off already, or never switched on
+        state.holding = _cooling(latest, now)
+        return None  # off already (or on its way), or never switched on
     if run_is_open(db, machine.id):
         state.holding = "run in progress"
         return None
     reason, not_before = _off_reason_and_time(db, machine, now)
-    state.holding = f"cool-down until {not_before.isoformat()}" if not_before > now else None
-    return _issue(db, machine.id, False, reason, now, not_before)
+    command = _issue(db, machine.id, False, reason, now, not_before)
+    state.holding = _cooling(command, now)
+    return command
