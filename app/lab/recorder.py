@@ -131,14 +131,17 @@ def record_badge_scan(
         result = handle_scan(db, reader, event.badge, event.at, event.event_id, rules)
     else:
         result = "denied"
-    if not verdict.allowed:
+    counted = verdict.allowed or not gate.is_repeat(
+        db, reader.id, event.badge, event.at, event.event_id, rules.debounce_s
+    )
+    if not counted:
+        result = "debounced"
+    elif not verdict.allowed:
         gate.record_denial(db, reader, event.badge, event.at, event.event_id, verdict)
     outcome.scans.append(result)
-    outcome.replies.append(
-        ScanReply(
-            reader.id, verdict.allowed and result != "unknown", verdict.reason, event.event_id
-        )
-    )
+    if counted:
+        allowed = verdict.allowed and result != "unknown"
+        outcome.replies.append(ScanReply(reader.id, allowed, verdict.reason, event.event_id))
     machine = db.get(Machine, reader.machine_id) if reader.machine_id is not None else None
     if machine is not None:
         interlock.reconcile(db, machine, event.at)

@@ -118,3 +118,14 @@ def test_the_holder_of_the_session_can_always_badge_out(access_lab):
     assert lab.scan("0012771493", 0)["outcome"] == "opened"
     lab.post(f"inductions/{induction['id']}/revoke", expect=200, reason="course expired")
     assert lab.scan("0012771493", after_now())["outcome"] == "closed"
+
+
+def test_a_refused_card_held_at_the_reader_is_recorded_once(access_lab):
+    lab = access_lab
+    assert [lab.scan("0000000042", t)["outcome"] for t in (0, 1, 2, 30)] == [
+        "denied",
+        "debounced",
+        "debounced",
+        "denied",
+    ]
+    assert lab.get("denied-scans")["total"] == 2

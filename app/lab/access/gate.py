@@ -9,16 +9,17 @@ else is using still ends that session (a handover to nobody), so the interlock
 switches the machine off once no run needs it. Door readers need no induction.
 
 Every denial is one `DeniedScan` row per event id, so a redelivered scan is
-recorded once. The reply to the reader is returned to the caller, which sends
-it only after the transaction commits.
+recorded once; a card held at a reader that repeats it within the debounce
+window is recorded (and counted) once too. The reply to the reader is
+returned to the caller, which sends it only after the transaction commits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.lab.access.inductions import induction_problem
 from app.lab.access.models import DeniedScan, DenyReason
@@ -78,6 +79,22 @@ def screen(db: Session, reader: Reader, card_id: str, at: datetime) -> Verdict:
     return Verdict(
         problem, person, detail=f"no valid induction for {machine.name}" if problem else ""
     )
+
+
+def is_repeat(
+    db: Session, reader_id: int, card_id: str, at: datetime, event_id: str, debounce_s: float
+) -> bool:
+    """Whether the same card was denied at the same reader within the debounce window."""
+    earlier = db.exec(
+        select(DeniedScan.id).where(
+            DeniedScan.reader_id == reader_id,
+            DeniedScan.card_id == card_id,
+            DeniedScan.event_id != event_id,
+            col(DeniedScan.at) <= at,
+            col(DeniedScan.at) > at - timedelta(seconds=debounce_s),
+        )
+    ).first()
+    return earlier is not None
 
 
 def record_denial(
