@@ -116,3 +116,4 @@ class EventOutcome(SQLModel):
     event_id: str
     recorded: bool
     outcome: str
+    reason: str | None = None

@@ -29,7 +29,8 @@ def test_an_inducted_badge_opens_a_session_and_a_stranger_is_denied_and_recorded
 def test_an_expired_induction_is_denied_as_expired(access_lab):
     lab = access_lab
     lab.induct(lab.ada, granted_at=at(-7200), expires_at=at(-60))
-    assert lab.scan("0012771493", 0)["outcome"] == "denied"
+    answer = lab.scan("0012771493", 0)
+    assert (answer["outcome"], answer["reason"]) == ("denied", "expired")
     (denied,) = lab.get("denied-scans")["items"]
     assert denied["reason"] == "expired"
     assert lab.sessions() == []

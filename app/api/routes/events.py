@@ -81,7 +81,10 @@ def post_badge_event(
     assert isinstance(event, BadgeScan)
     outcome = _record(request, db, dataclasses.replace(event, reader=str(reader.id)))
     scan = outcome.scans[0] if outcome.scans else "duplicate"
-    return EventOutcome(event_id=event.event_id, recorded=bool(outcome.applied), outcome=scan)
+    reason = outcome.replies[0].reason if outcome.replies else None
+    return EventOutcome(
+        event_id=event.event_id, recorded=bool(outcome.applied), outcome=scan, reason=reason
+    )
 
 
 @router.post("/events/machine", response_model=EventOutcome)
