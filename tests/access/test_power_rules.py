@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
@@ -10,6 +10,7 @@ from app.lab.access.interlock import reconcile
 from app.lab.access.models import PowerCommand
 from app.lab.models import Machine
 from app.lab.runs import lock_status
+from tests.lab.conftest import T0
 
 
 def commands(session):
@@ -53,6 +54,16 @@ def test_a_session_lived_while_labledger_was_away_is_switched_off_when_it_is_rep
     lab.scan("0012771493", 60)
     lab.patch(f"machines/{lab.printer['id']}", interlock="lab", interlock_address="printer-a")
     machine = session.get(Machine, lab.printer["id"])
+    session.refresh(machine)
+    # Sessions from before the interlock was configured are left alone...
+    lock_status(session, machine.id)
+    reconcile(session, machine, datetime.now(UTC))
+    session.commit()
+    assert commands(session) == []
+    # ...but not one lived after it, while LabLedger was away.
+    machine.updated_at = T0 - timedelta(days=1)
+    session.add(machine)
+    session.commit()
     lock_status(session, machine.id)
     reconcile(session, machine, datetime.now(UTC))
     session.commit()

@@ -71,12 +71,15 @@ def _last_ended_run(db: Session, machine_id: int) -> MachineRun | None:
     ).first()
 
 
-def _used_since(db: Session, machine_id: int, latest: PowerCommand | None) -> bool:
-    """Whether a session began after the newest command: a bridge switched the relay offline."""
-    session = _last_closed_session(db, machine_id)
+def _used_since(db: Session, machine: Machine, latest: PowerCommand | None) -> bool:
+    """Whether a session began after the newest command (or, with none, after the machine was
+    last configured): a bridge admitted it offline and may have switched the relay on."""
+    assert machine.id is not None
+    session = _last_closed_session(db, machine.id)
     if session is None:
         return False
-    return latest is None or session.opened_at > latest.requested_at
+    since = latest.requested_at if latest is not None else machine.updated_at
+    return session.opened_at > since
 
 
 def _off_reason_and_time(db: Session, machine: Machine, now: datetime) -> tuple[str, datetime]:
@@ -139,7 +142,7 @@ def reconcile(db: Session, machine: Machine, now: datetime) -> PowerCommand | No
         if latest is not None and latest.want_on:
             return None
         return _issue(db, machine.id, True, "badge_in", now, now)
-    if (latest is None or not latest.want_on) and not _used_since(db, machine.id, latest):
+    if (latest is None or not latest.want_on) and not _used_since(db, machine, latest):
         state.holding = _cooling(latest, now)
         return None  # off already (or on its way), or never switched on
     if run_is_open(db, machine.id):
