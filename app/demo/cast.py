@@ -15,6 +15,7 @@ from app.accounting.sales.tables import Sale
 from app.lab import service
 from app.lab.activity import DeviceEvent
 from app.lab.models import (
+    COMMONS_FUND_ID,
     Adapter,
     BadgeCreate,
     Contributor,
@@ -146,7 +147,7 @@ def make_cast(db: Session, effective_from: datetime) -> Cast:
             adapter=adapter,
             address=address,
             running_threshold_w=threshold,
-            **({"provider_id": cast.people[provider]} if provider else {}),
+            provider_id=cast.people[provider] if provider else COMMONS_FUND_ID,
         )
         machine = service.create_machine(db, data)
         assert machine.id is not None
