@@ -61,6 +61,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "ledger", "description": "The append-only, hash-chained double-entry ledger."},
     {"name": "export", "description": "The lab's economic events as Valueflows JSON-LD."},
     {"name": "webhooks", "description": "Signed deliveries from shops (see docs/webhooks.md)."},
+    {
+        "name": "access",
+        "description": "Inductions, trainers, machine groups, denied scans, interlock.",
+    },
     {"name": "health", "description": "Liveness, readiness and metrics."},
     {"name": "live", "description": "Server-sent events of what changes."},
     {"name": "dashboards", "description": "Aggregates, the lab now and money figures; CSV."},

@@ -181,6 +181,27 @@ REQUEST_EXAMPLES: dict[str, Examples] = {
     },
     "reject_contribution": _one("Why", {"reason": "already paid by the grant"}),
     "exclude_contribution": _one("Why", {"reason": "counted on another product"}),
+    "create_group": _one("All the FDM printers", {"name": "FDM printers", "machine_ids": [1, 2]}),
+    "update_group": _one("Another printer joins", {"machine_ids": [1, 2, 3]}),
+    "appoint_trainer": _one("A trainer for a machine group", {"contributor_id": 4, "group_id": 1}),
+    "grant_induction": {
+        "machine": {
+            "summary": "An induction on the laser, for a year",
+            "value": {
+                "contributor_id": 2,
+                "machine_id": 3,
+                "trainer_id": 4,
+                "granted_at": "2026-03-02T10:00:00Z",
+                "expires_at": "2027-03-02T10:00:00Z",
+                "note": "focus, fume extraction, fire blanket",
+            },
+        },
+        "group": {
+            "summary": "Every FDM printer, no expiry",
+            "value": {"contributor_id": 2, "group_id": 1, "trainer_id": 4},
+        },
+    },
+    "revoke_induction": _one("Why", {"reason": "left the laser running unattended"}),
     "add_equation": {
         "commons_fund": _COMMONS_FUND,
         "capped_funder": _CAPPED_FUNDER,
