@@ -130,3 +130,19 @@ def test_a_refused_card_held_at_the_reader_is_recorded_once(access_lab):
         "denied",
     ]
     assert lab.get("denied-scans")["total"] == 2
+
+
+def test_a_machine_out_of_service_refuses_every_badge_in(access_lab):
+    lab = access_lab
+    lab.induct(lab.ada, granted_at=at(-86400))
+    lab.post(
+        f"machines/{lab.printer['id']}/downtime",
+        starts_at=at(-60),
+        ends_at=at(600),
+        reason="new hotend",
+    )
+    answer = lab.scan("0012771493", 0)
+    assert (answer["outcome"], answer["reason"]) == ("denied", "out_of_service")
+    (denied,) = lab.get("denied-scans", reason="out_of_service")["items"]
+    assert denied["detail"] == "Printer A is out of service: new hotend"
+    assert lab.scan("0012771493", 900)["outcome"] == "opened"  # the window is over

@@ -1,7 +1,8 @@
 """The badge-in gate: whether a scan at a reader may open a session, and the record when not.
 
-A scan is screened before it is applied to sessions. At a machine that
-requires an induction, a person without a valid one is denied
+A scan is screened before it is applied to sessions. At a machine inside an
+out-of-service window (`app.lab.downtime`) every badge-in is denied
+(`out_of_service`). At a machine that requires an induction, a person without a valid one is denied
 (`not_inducted`, `expired`, `revoked`); an unknown or revoked card is denied
 everywhere (`unknown_card`). A person who holds the machine's open session is
 never denied: their scan is a badge-out. A denied newcomer at a machine someone
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 from app.lab.access.inductions import induction_problem
 from app.lab.access.models import DeniedScan, DenyReason
 from app.lab.activity import CloseReason
+from app.lab.downtime import machine_out_of_service
 from app.lab.models import Badge, BadgeStatus, Contributor, Machine, Reader
 from app.lab.sessions import close_session, open_session_on
 
@@ -69,10 +71,18 @@ def screen(db: Session, reader: Reader, card_id: str, at: datetime) -> Verdict:
     if reader.machine_id is None:
         return Verdict(None, person)
     machine = db.get(Machine, reader.machine_id)
-    if machine is None or not machine.requires_induction:
+    if machine is None:
         return Verdict(None, person)
     current = open_session_on(db, reader.machine_id)
     if current is not None and current.contributor_id == person.id:
+        return Verdict(None, person)
+    window = machine_out_of_service(db, reader.machine_id, at)
+    if window is not None:
+        detail = f"{machine.name} is out of service" + (
+            f": {window.reason}" if window.reason else ""
+        )
+        return Verdict(DenyReason.OUT_OF_SERVICE, person, detail=detail)
+    if not machine.requires_induction:
         return Verdict(None, person)
     assert person.id is not None
     problem = induction_problem(db, person.id, reader.machine_id, at)

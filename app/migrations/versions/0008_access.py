@@ -2,7 +2,7 @@
 a machine's requires_induction and interlock settings.
 
 Revision ID: 0008
-Revises: 0014
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "0008"
-down_revision: str | None = "0014"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
