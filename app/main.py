@@ -42,6 +42,7 @@ from app.lab.sessions import ScanRules
 from app.logging_setup import configure_logging
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.readiness import DatabaseGate
+from app.web import access as web_access
 from app.web import routes as web
 from app.web.assets import install_assets
 
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(health.router)
     install_assets(app)
     app.include_router(web.router)
+    app.include_router(web_access.router)
     install_error_handlers(app)
     install_openapi(app)
 
