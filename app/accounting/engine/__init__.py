@@ -22,10 +22,13 @@ from app.accounting.engine.equation import (
     ContributionInput,
     ContributionKind,
     Equation,
+    PointsTable,
     Rates,
     points_by_contributor,
 )
 from app.accounting.engine.snapshots import (
+    carry_from_json,
+    carry_to_json,
     equation_from_json,
     equation_to_json,
     fraction_from_json,
@@ -37,6 +40,7 @@ from app.accounting.engine.snapshots import (
 )
 from app.accounting.engine.split import (
     BucketShare,
+    Carry,
     SplitResult,
     compare_splits,
     compute_split,
@@ -50,12 +54,16 @@ __all__ = [
     "Bucket",
     "BucketMode",
     "BucketShare",
+    "Carry",
     "CitationMode",
     "ContributionInput",
     "ContributionKind",
     "Equation",
+    "PointsTable",
     "Rates",
     "SplitResult",
+    "carry_from_json",
+    "carry_to_json",
     "compare_splits",
     "compute_split",
     "equation_from_json",

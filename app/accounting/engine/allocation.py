@@ -4,39 +4,93 @@ Rounding each share on its own does not conserve the total (10.00 / 3 -> 9.99),
 so a total is split by flooring every exact share and handing the leftover units
 one each to the largest remainders, ties broken by ascending contributor id.
 
-A carry is what rounding still owes a contributor (positive) or has over-paid
-them (negative) on earlier allocations of the same product. With carries, every
-contributor still gets the floor of their exact share or one unit more, and the
-leftover units go to those the carry rule ranks first:
+A carry is what rounding still owes a recipient (positive) or has over-paid
+them (negative) on earlier allocations. With carries, each recipient is owed
+carry + exact share; the allocation floors what is owed and hands the leftover
+units to the largest fractional parts of what is owed (ties by ascending id).
+While the weights stay the same, this is exactly the largest-remainder
+allocation of the running total, handed out sale by sale: many small totals
+add up, recipient by recipient, to what one total of their sum would give, and
+every cumulative share is the floor or the ceiling of its cumulative exact
+share (every carry stays strictly between -1 and 1). The price of that
+guarantee is Hamilton's "Alabama paradox": rarely, with three or more
+recipients, a total can take back one unit that an earlier rounding gave
+(a share of -1 in a positive total). If ids only in the carry (no weight now)
+leave more or fewer leftover units than there are recipients, every recipient
+first gets the same whole number of units, then the leftover goes as above.
 
-1. anyone whom rounding would otherwise leave owed a whole unit or more
-   (remainder + carry >= 1), largest first;
-2. anyone owed something (remainder + carry > 0), earliest "deadline" first:
-   the number of further equal sales ceil((1 - carry) / remainder) after which
-   they would be owed a whole unit, ties broken as PD2 does (below);
-3. everyone else; final ties by remainder + carry, largest first, then id.
-
-Why not simply "largest remainder + carry": with more than a handful of
-contributors that rule lets someone fall a whole unit behind over repeated
-equal sales (22 contributors splitting 1 unit: 1.14 units). Leftover units of
-repeated equal sales are exactly Pfair scheduling of periodic tasks (weight =
-remainder) on as many processors as leftover units, and the PD2 priority
-(deadline, then b-bit, then group deadline; Anderson & Srinivasan) keeps every
-cumulative share strictly within one unit of its cumulative exact share. When
-sales differ, the carry keeps the rounding error bounded, not below one unit.
-
-Only `int` and `fractions.Fraction` are used; a `float` weight is refused.
+Everything is computed in integers: weights are scaled to a common
+denominator, exact shares and carries are numerators over one denominator.
+`ScaledFractions` presents such numerators as a read-only map of Fractions,
+made only when read. Only `int` and `fractions.Fraction` inputs are accepted;
+a `float` weight is refused.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final
 
-__all__ = ["Allocation", "allocate_largest_remainder", "exact_fraction"]
+__all__ = [
+    "Allocation",
+    "ScaledFractions",
+    "allocate_largest_remainder",
+    "allocate_scaled",
+    "exact_fraction",
+]
+
+
+class ScaledFractions(Mapping[int, Fraction]):
+    """A read-only id -> Fraction map held as integer numerators over one denominator."""
+
+    __slots__ = ("denominator", "numerators")
+
+    def __init__(self, numerators: dict[int, int], denominator: int = 1) -> None:
+        """Hold `numerators` (not copied) over a positive `denominator`."""
+        if denominator <= 0:
+            raise ValueError("a denominator must be positive")
+        self.numerators = numerators
+        self.denominator = denominator
+
+    @classmethod
+    def of(cls, values: Mapping[int, Fraction | int]) -> ScaledFractions:
+        """The same values over their least common denominator."""
+        if isinstance(values, ScaledFractions):
+            return values
+        exact = {cid: exact_fraction(v, f"value of {cid}") for cid, v in values.items()}
+        den = math.lcm(*{v.denominator for v in exact.values()}) if exact else 1
+        return cls({cid: v.numerator * (den // v.denominator) for cid, v in exact.items()}, den)
+
+    def rescaled(self, denominator: int) -> dict[int, int]:
+        """Numerators over `denominator`, which must be a multiple of this one."""
+        factor, rest = divmod(denominator, self.denominator)
+        if rest:
+            raise ValueError("can only rescale to a multiple of the denominator")
+        if factor == 1:
+            return self.numerators
+        return {cid: n * factor for cid, n in self.numerators.items()}
+
+    def __getitem__(self, key: int) -> Fraction:
+        """The value of `key` as a Fraction."""
+        return Fraction(self.numerators[key], self.denominator)
+
+    def __iter__(self) -> Iterator[int]:
+        """The ids, in the order they were stored."""
+        return iter(self.numerators)
+
+    def __len__(self) -> int:
+        """How many ids there are."""
+        return len(self.numerators)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` has a value."""
+        return key in self.numerators
+
+    def __repr__(self) -> str:
+        """The values as a dict of Fractions."""
+        return f"ScaledFractions({dict(self.items())!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +98,8 @@ class Allocation:
     """An allocation of a total: integer shares, the exact shares and the carries after it."""
 
     shares: dict[int, int]
-    exact: dict[int, Fraction]
-    carry: dict[int, Fraction]
+    exact: Mapping[int, Fraction]
+    carry: Mapping[int, Fraction]
 
 
 def exact_fraction(value: object, what: str) -> Fraction:
@@ -55,29 +109,72 @@ def exact_fraction(value: object, what: str) -> Fraction:
     return Fraction(value)
 
 
-_NEVER: Final = 1 << 62  # a deadline later than any real count of sales
+def _reduced(numerators: dict[int, int], denominator: int) -> ScaledFractions:
+    """Numerators over a denominator, divided by their greatest common divisor."""
+    common = math.gcd(denominator, *numerators.values())
+    if common > 1:
+        numerators = {cid: n // common for cid, n in numerators.items()}
+        denominator //= common
+    return ScaledFractions(numerators, denominator)
 
 
-def _carry_priority(remainder: Fraction, carry: Fraction, cid: int) -> tuple[Fraction | int, ...]:
-    """Sort key for a leftover unit under carries (smaller goes first); see the module doc."""
-    owed = carry + remainder
-    if owed >= 1:
-        return (0, 0, 0, 0, -owed, cid)
-    if owed <= 0:
-        return (2, 0, 0, 0, -owed, cid)
-    if remainder == 0:
-        return (1, _NEVER, 0, 0, -owed, cid)
-    until_whole = (1 - carry) / remainder
-    deadline = math.ceil(until_whole)
-    # b-bit: 1 when this unit's window overlaps the next one's.
-    b_bit = 0 if until_whole.denominator == 1 else 1
-    group_deadline = 0
-    if remainder >= Fraction(1, 2):
-        # PD2's group deadline of a heavy task, ceil(ceil(ceil(j/w)(1-w))/(1-w)),
-        # rewritten relative to now so that it needs only the carry and weight.
-        shifted = math.ceil(deadline * (1 - remainder) - carry)
-        group_deadline = math.ceil((carry + shifted) / (1 - remainder))
-    return (1, deadline, -b_bit, -group_deadline, -owed, cid)
+def allocate_scaled(
+    total: int, weights: Mapping[int, int], carry: ScaledFractions | None = None
+) -> Allocation:
+    """Allocate `total` by integer `weights` (all >= 0, some > 0) with an optional carry.
+
+    The integer core of `allocate_largest_remainder`: no validation beyond what
+    the arithmetic needs; ids of weight 0 get 0 and keep their carry. Without a
+    carry a negative total mirrors the positive one; with one, what is owed is
+    floored whatever its sign, so that totals keep adding up (module doc).
+    """
+    weight_sum = sum(weights.values())
+    if weight_sum <= 0:
+        raise ValueError(f"cannot allocate {total} minor units: the weights sum to zero")
+    sign = -1 if total < 0 and carry is None else 1
+    amount = sign * total
+    if carry is None:
+        den = weight_sum
+        owed = {cid: amount * w for cid, w in weights.items() if w}
+        old: dict[int, int] = {}
+    else:
+        den = math.lcm(weight_sum, carry.denominator)
+        scale = den // weight_sum
+        old = carry.rescaled(den)
+        get = old.get
+        owed = {cid: get(cid, 0) + amount * w * scale for cid, w in weights.items() if w}
+    # Ids of weight 0 take no part in this total, whatever they are owed.
+    shares = dict.fromkeys(weights, 0)
+    remainders: list[tuple[int, int]] = []
+    handed = 0
+    for cid, o in owed.items():
+        base, rest = divmod(o, den)
+        shares[cid] = base
+        handed += base
+        remainders.append((-rest, cid))
+    leftover = amount - handed
+    if leftover < 0 or leftover > len(remainders):
+        each, leftover = divmod(leftover, len(remainders))
+        for _, cid in remainders:
+            shares[cid] += each
+    if leftover:
+        remainders.sort()
+        for _, cid in remainders[:leftover]:
+            shares[cid] += 1
+    new_carry = dict(old)
+    for cid in weights:
+        new_carry.setdefault(cid, 0)
+    for cid, o in owed.items():
+        new_carry[cid] = o - shares[cid] * den
+    exact_scale = den // weight_sum
+    exact = {cid: amount * w * exact_scale for cid, w in weights.items()}
+    if sign < 0:
+        shares = {cid: -s for cid, s in shares.items()}
+        exact = {cid: -e for cid, e in exact.items()}
+        new_carry = {cid: -c for cid, c in new_carry.items()}
+    return Allocation(
+        shares=shares, exact=ScaledFractions(exact, den), carry=_reduced(new_carry, den)
+    )
 
 
 def allocate_largest_remainder(
@@ -88,8 +185,9 @@ def allocate_largest_remainder(
     """Split `total` minor units among contributor ids in proportion to `weights`.
 
     Shares sum exactly to `total`; a negative total mirrors the positive one.
-    With `carry`, leftover units go by remainder plus carry, and the new carry
-    (carry + exact - allocated) is returned; ids only in `carry` keep theirs.
+    With `carry`, what is owed is carry + exact share (see the module doc), and
+    the new carry (carry + exact - allocated) is returned; ids only in `carry`
+    keep theirs.
     """
     if isinstance(total, bool) or not isinstance(total, int):
         raise TypeError(f"total must be an int of minor units, not {type(total).__name__}")
@@ -99,14 +197,15 @@ def allocate_largest_remainder(
     for cid, weight in exact_weights.items():
         if weight < 0:
             raise ValueError(f"weight of contributor {cid} is negative ({weight})")
-    old_carry = {
-        cid: exact_fraction(c, f"carry of contributor {cid}") for cid, c in (carry or {}).items()
-    }
-    weight_sum = sum(exact_weights.values(), Fraction(0))
-    if weight_sum == 0:
+    old_carry = ScaledFractions.of(
+        {cid: exact_fraction(c, f"carry of contributor {cid}") for cid, c in (carry or {}).items()}
+    )
+    given_carry = None if carry is None else old_carry
+    scaled = ScaledFractions.of(exact_weights)
+    if sum(scaled.numerators.values()) == 0:
         if total != 0:
             raise ValueError(f"cannot allocate {total} minor units: the weights sum to zero")
-        unchanged = dict(old_carry)
+        unchanged = dict(old_carry.items())
         for cid in exact_weights:
             unchanged.setdefault(cid, Fraction(0))
         return Allocation(
@@ -114,36 +213,7 @@ def allocate_largest_remainder(
             exact=dict.fromkeys(exact_weights, Fraction(0)),
             carry=unchanged,
         )
-
-    # A negative total is the mirror image: allocate its magnitude with the
-    # carries mirrored too, then flip every sign back. Mirroring keeps a refund
-    # of the same amount the exact negation of the sale.
-    sign = -1 if total < 0 else 1
-    magnitude = abs(total)
-    mirrored_carry = {cid: sign * c for cid, c in old_carry.items()}
-
-    exact = {cid: magnitude * w / weight_sum for cid, w in exact_weights.items()}
-    shares = {cid: math.floor(e) for cid, e in exact.items()}
-    leftover = magnitude - sum(shares.values())
-    # Ids with no weight take no part in this total, whatever they are owed.
-    eligible = [cid for cid, w in exact_weights.items() if w > 0]
-    if carry is None:
-        by_priority = sorted(eligible, key=lambda cid: (shares[cid] - exact[cid], cid))
-    else:
-        by_priority = sorted(
-            eligible,
-            key=lambda cid: _carry_priority(
-                exact[cid] - shares[cid], mirrored_carry.get(cid, Fraction(0)), cid
-            ),
-        )
-    for cid in by_priority[:leftover]:
-        shares[cid] += 1
-
-    new_carry = dict(mirrored_carry)
-    for cid in exact_weights:
-        new_carry[cid] = mirrored_carry.get(cid, Fraction(0)) + exact[cid] - shares[cid]
+    result = allocate_scaled(total, scaled.numerators, given_carry)
     return Allocation(
-        shares={cid: sign * s for cid, s in shares.items()},
-        exact={cid: sign * e for cid, e in exact.items()},
-        carry={cid: sign * c for cid, c in new_carry.items()},
+        shares=result.shares, exact=dict(result.exact.items()), carry=dict(result.carry.items())
     )

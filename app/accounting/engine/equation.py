@@ -20,13 +20,14 @@ retracting) a contribution, not by negative ones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 from typing import Final, Literal
 
-from app.accounting.engine.allocation import exact_fraction
+from app.accounting.engine.allocation import ScaledFractions, exact_fraction
 
 __all__ = [
     "COMMONS_FUND",
@@ -38,6 +39,7 @@ __all__ = [
     "ContributionInput",
     "ContributionKind",
     "Equation",
+    "PointsTable",
     "Rates",
     "points_by_contributor",
 ]
@@ -242,22 +244,128 @@ DEFAULT_EQUATION: Final = Equation(
 )
 
 
-def _points(contribution: ContributionInput, rates: Rates, currency_exponent: int) -> Fraction:
-    """Points of one non-citation contribution."""
-    kind, quantity = contribution.kind, contribution.quantity
+def _rate_of(contribution: ContributionInput, rates: Rates, money_scale: int) -> Fraction:
+    """Points per unit of one non-citation contribution's quantity."""
+    kind = contribution.kind
     if kind is ContributionKind.LABOUR:
-        return quantity * rates.labour_rate(contribution.role)
+        return rates.labour_rate(contribution.role)
     if kind is ContributionKind.MACHINE:
-        return quantity * rates.machine_rate(contribution.machine_id, contribution.machine_kind)
+        return rates.machine_rate(contribution.machine_id, contribution.machine_kind)
     if kind is ContributionKind.MONEY:
-        return quantity * rates.money_per_major_unit / Fraction(10) ** currency_exponent
+        return rates.money_per_major_unit / money_scale
     if kind is ContributionKind.MATERIALS:
-        return quantity * rates.materials_per_major_unit / Fraction(10) ** currency_exponent
+        return rates.materials_per_major_unit / money_scale
     if kind is ContributionKind.DESIGN:
-        return quantity * rates.design_per_hour
+        return rates.design_per_hour
     if kind is ContributionKind.DOCUMENTATION:
-        return quantity * rates.documentation_per_hour
+        return rates.documentation_per_hour
     raise ValueError(f"no points rule for kind {kind!r}")
+
+
+class PointsTable:
+    """Every contribution's points, computed once in integers, ready to be summed per bucket.
+
+    Points of each kind are numerators over one common denominator; citations
+    are kept apart because in `"percent"` mode they depend on the bucket's
+    other points.
+    """
+
+    __slots__ = ("_by_kind", "_citations", "_mode", "denominator")
+
+    def __init__(
+        self,
+        contributions: Iterable[ContributionInput],
+        rates: Rates,
+        *,
+        currency_exponent: int,
+    ) -> None:
+        """Compute the points of `contributions` under `rates`."""
+        if not 0 <= currency_exponent <= 6 or isinstance(currency_exponent, bool):
+            raise ValueError(f"currency exponent {currency_exponent} is out of range")
+        money_scale = 10**currency_exponent
+        rate_cache: dict[tuple[object, ...], Fraction] = {}
+        raw: list[tuple[ContributionKind, int, int, int]] = []
+        citations: list[tuple[int, Fraction]] = []
+        for contribution in contributions:
+            kind = contribution.kind
+            if kind is ContributionKind.CITATION:
+                citations.append((contribution.contributor_id, contribution.quantity))
+                continue
+            key = (kind, contribution.role, contribution.machine_id, contribution.machine_kind)
+            rate = rate_cache.get(key)
+            if rate is None:
+                rate = rate_cache[key] = _rate_of(contribution, rates, money_scale)
+            quantity = contribution.quantity
+            raw.append(
+                (
+                    kind,
+                    contribution.contributor_id,
+                    quantity.numerator * rate.numerator,
+                    quantity.denominator * rate.denominator,
+                )
+            )
+        denominator = math.lcm(*{den for _, _, _, den in raw}) if raw else 1
+        by_kind: dict[ContributionKind, dict[int, int]] = {}
+        factors: dict[int, int] = {}
+        for kind, cid, num, den in raw:
+            factor = factors.get(den)
+            if factor is None:
+                factor = factors[den] = denominator // den
+            table = by_kind.get(kind)
+            if table is None:
+                table = by_kind[kind] = {}
+            table[cid] = table.get(cid, 0) + num * factor
+        self._by_kind = by_kind
+        self._citations = citations
+        self._mode = rates.citation_mode
+        self.denominator = denominator
+
+    def points(self, kinds_filter: frozenset[ContributionKind] | None = None) -> ScaledFractions:
+        """Points per contributor (only those above zero), counting only `kinds_filter` if given."""
+        tables = [
+            table
+            for kind, table in self._by_kind.items()
+            if kinds_filter is None or kind in kinds_filter
+        ]
+        summed: dict[int, int] = dict(tables[0]) if tables else {}
+        for table in tables[1:]:
+            get = summed.get
+            for cid, num in table.items():
+                summed[cid] = get(cid, 0) + num
+        denominator = self.denominator
+        citations = [
+            (cid, quantity)
+            for cid, quantity in self._citations
+            if kinds_filter is None or ContributionKind.CITATION in kinds_filter
+        ]
+        if citations:
+            summed, denominator = self._with_citations(summed, citations)
+        return ScaledFractions({cid: n for cid, n in summed.items() if n > 0}, denominator)
+
+    def _with_citations(
+        self, summed: dict[int, int], citations: list[tuple[int, Fraction]]
+    ) -> tuple[dict[int, int], int]:
+        """Add citation points (module doc) to `summed`; return numerators and denominator."""
+        if self._mode == "points":
+            shares = [(cid, quantity) for cid, quantity in citations]
+            base = 0
+        else:
+            claimed = sum((quantity for _, quantity in citations), Fraction(0))
+            if claimed >= _HUNDRED:
+                raise ValueError(
+                    f"citations claim {claimed} % of the points; they must stay below 100"
+                )
+            base = sum(summed.values())
+            shares = [(cid, quantity / (_HUNDRED - claimed)) for cid, quantity in citations]
+        extra = math.lcm(*{share.denominator for _, share in shares})
+        denominator = self.denominator * extra
+        result = {cid: n * extra for cid, n in summed.items()}
+        for cid, share in shares:
+            scaled = share.numerator * (extra // share.denominator)
+            # "points": quantity points; "percent": base (over the old denominator) * share.
+            add = scaled * self.denominator if self._mode == "points" else scaled * base
+            result[cid] = result.get(cid, 0) + add
+        return result, denominator
 
 
 def points_by_contributor(
@@ -271,32 +379,5 @@ def points_by_contributor(
 
     `currency_exponent` is that of the currency money and materials are given in.
     """
-    if not 0 <= currency_exponent <= 6 or isinstance(currency_exponent, bool):
-        raise ValueError(f"currency exponent {currency_exponent} is out of range")
-    points: dict[int, Fraction] = {}
-    citations: list[ContributionInput] = []
-    for contribution in contributions:
-        if kinds_filter is not None and contribution.kind not in kinds_filter:
-            continue
-        if contribution.kind is ContributionKind.CITATION:
-            citations.append(contribution)
-            continue
-        earned = _points(contribution, rates, currency_exponent)
-        points[contribution.contributor_id] = (
-            points.get(contribution.contributor_id, Fraction(0)) + earned
-        )
-    if rates.citation_mode == "points":
-        for citation in citations:
-            cid = citation.contributor_id
-            points[cid] = points.get(cid, Fraction(0)) + citation.quantity
-    elif citations:
-        claimed = sum((c.quantity for c in citations), Fraction(0))
-        if claimed >= _HUNDRED:
-            raise ValueError(f"citations claim {claimed} % of the points; they must stay below 100")
-        base = sum(points.values(), Fraction(0))
-        for citation in citations:
-            cid = citation.contributor_id
-            points[cid] = points.get(cid, Fraction(0)) + base * citation.quantity / (
-                _HUNDRED - claimed
-            )
-    return {cid: p for cid, p in points.items() if p > 0}
+    table = PointsTable(contributions, rates, currency_exponent=currency_exponent)
+    return dict(table.points(kinds_filter).items())

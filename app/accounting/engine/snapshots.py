@@ -7,15 +7,19 @@ decimal strings. Reading back gives values equal to what was written.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
+from app.accounting.engine.allocation import ScaledFractions
 from app.accounting.engine.equation import Bucket, ContributionKind, Equation, Rates
-from app.accounting.engine.split import BucketShare, SplitResult
+from app.accounting.engine.split import BucketShare, Carry, SplitResult
 
 __all__ = [
+    "carry_from_json",
+    "carry_to_json",
     "equation_from_json",
     "equation_to_json",
     "fraction_from_json",
@@ -43,7 +47,20 @@ def fraction_from_json(text: str) -> Fraction:
 
 def fractions_to_json(values: Mapping[int, Fraction]) -> dict[str, str]:
     """Write an id -> Fraction map (points, carries) as JSON-ready strings."""
+    if isinstance(values, ScaledFractions):
+        return _scaled_to_json(values)
     return {str(cid): fraction_to_json(value) for cid, value in sorted(values.items())}
+
+
+def _scaled_to_json(values: ScaledFractions) -> dict[str, str]:
+    """`fractions_to_json` of integer numerators, without making a Fraction of each."""
+    den = values.denominator
+    out: dict[str, str] = {}
+    gcd = math.gcd
+    for cid, num in sorted(values.numerators.items()):
+        common = gcd(num, den)
+        out[str(cid)] = f"{num // common}/{den // common}"
+    return out
 
 
 def fractions_from_json(data: Mapping[str, str]) -> dict[int, Fraction]:
@@ -86,6 +103,29 @@ def _bucket_share_from_json(data: Mapping[str, Any]) -> BucketShare:
     )
 
 
+def carry_to_json(carry: Carry) -> dict[str, Any]:
+    """Write a product's carry: per bucket, and per recipient of each contributor bucket."""
+    return {
+        "buckets": {name: fraction_to_json(v) for name, v in sorted(carry.buckets.items())},
+        "recipients": {
+            name: fractions_to_json(values) for name, values in sorted(carry.recipients.items())
+        },
+    }
+
+
+def carry_from_json(data: Mapping[str, Any]) -> Carry:
+    """Read back a carry; a flat id -> fraction map (stored before bucket carries) is legacy."""
+    if set(data) == {"buckets", "recipients"} and isinstance(data["buckets"], Mapping):
+        return Carry(
+            buckets={str(k): fraction_from_json(v) for k, v in data["buckets"].items()},
+            recipients={
+                str(name): fractions_from_json(values)
+                for name, values in data["recipients"].items()
+            },
+        )
+    return Carry.of(fractions_from_json(data)) if data else Carry()
+
+
 def split_to_json(result: SplitResult) -> dict[str, Any]:
     """Write a split, its points and carries included, as a JSON-ready dict."""
     return {
@@ -94,8 +134,8 @@ def split_to_json(result: SplitResult) -> dict[str, Any]:
         "shares": _ints_to_json(result.shares),
         "buckets": [_bucket_share_to_json(b) for b in result.buckets],
         "points": fractions_to_json(result.points),
-        "carry_before": fractions_to_json(result.carry_before),
-        "carry_after": fractions_to_json(result.carry_after),
+        "carry_before": carry_to_json(result.carry_before),
+        "carry_after": carry_to_json(result.carry_after),
         "cap_payments": dict(sorted(result.cap_payments.items())),
         "is_reversal": result.is_reversal,
     }
@@ -109,8 +149,8 @@ def split_from_json(data: Mapping[str, Any]) -> SplitResult:
         shares=_ints_from_json(data["shares"]),
         buckets=tuple(_bucket_share_from_json(b) for b in data["buckets"]),
         points=fractions_from_json(data["points"]),
-        carry_before=fractions_from_json(data["carry_before"]),
-        carry_after=fractions_from_json(data["carry_after"]),
+        carry_before=carry_from_json(data["carry_before"]),
+        carry_after=carry_from_json(data["carry_after"]),
         cap_payments={str(k): int(v) for k, v in data["cap_payments"].items()},
         is_reversal=bool(data["is_reversal"]),
     )

@@ -27,22 +27,69 @@ negative net are refused.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
-from app.accounting.engine.allocation import allocate_largest_remainder
+from app.accounting.engine.allocation import (
+    ScaledFractions,
+    allocate_largest_remainder,
+    allocate_scaled,
+)
 from app.accounting.engine.equation import (
     COMMONS_FUND,
     REST_BUCKET,
     ContributionInput,
+    ContributionKind,
     Equation,
-    points_by_contributor,
+    PointsTable,
 )
 
-__all__ = ["BucketShare", "SplitResult", "compare_splits", "compute_split", "reverse_split"]
+__all__ = [
+    "LEGACY_CARRY",
+    "BucketShare",
+    "Carry",
+    "SplitResult",
+    "compare_splits",
+    "compute_split",
+    "reverse_split",
+]
 
 _HUNDRED: Final = Fraction(100)
+
+
+#: Key of `Carry.recipients` for a carry stored before carries were kept per
+#: bucket (one map threaded through every contributor bucket): it is read as
+#: the carry of the first contributor bucket that has none of its own.
+LEGACY_CARRY: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """What rounding owes (or over-paid), per bucket and per recipient of contributor buckets.
+
+    `buckets` is keyed by bucket name (the `rest` bucket included);
+    `recipients` by contributor bucket name, then contributor id. A carry of a
+    bucket or id that a split does not use is kept as it is.
+    """
+
+    buckets: Mapping[str, Fraction] = field(default_factory=dict)
+    recipients: Mapping[str, Mapping[int, Fraction]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: Carry | Mapping[int, Fraction] | None) -> Carry:
+        """A Carry from itself, from a legacy id -> Fraction map, or from nothing."""
+        if value is None:
+            return cls()
+        if isinstance(value, Carry):
+            return value
+        return cls({}, {LEGACY_CARRY: dict(value)} if value else {})
+
+    def is_empty(self) -> bool:
+        """Whether no bucket and no recipient carries anything."""
+        return not any(self.buckets.values()) and not any(
+            any(m.values()) for m in self.recipients.values()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +109,7 @@ class BucketShare:
     exact: Fraction
     amount_minor: int
     shares: dict[int, int]
-    points: dict[int, Fraction] | None
+    points: Mapping[int, Fraction] | None
     to_commons: bool
 
 
@@ -73,16 +120,16 @@ class SplitResult:
     `shares` sum exactly to `net_minor` and omit zeros. `cap_payments` is what
     this split paid towards each capped bucket's cap (negative in a reversal);
     add it to the stored progress. A reversal leaves the product's carry
-    alone: its carry maps are empty and must not be stored.
+    alone: its carries are empty and must not be stored.
     """
 
     equation_version: int
     net_minor: int
     shares: dict[int, int]
     buckets: tuple[BucketShare, ...]
-    points: dict[int, Fraction]
-    carry_before: dict[int, Fraction]
-    carry_after: dict[int, Fraction]
+    points: Mapping[int, Fraction]
+    carry_before: Carry
+    carry_after: Carry
     cap_payments: dict[str, int]
     is_reversal: bool = False
 
@@ -96,25 +143,10 @@ def _non_zero(shares: Mapping[int, int]) -> dict[int, int]:
     return {cid: amount for cid, amount in sorted(shares.items()) if amount != 0}
 
 
-def compute_split(
-    net_minor: int,
-    currency_exponent: int,
-    equation: Equation,
-    contributions: Sequence[ContributionInput],
-    commons_fund_id: int,
-    cap_paid_so_far: Mapping[str, int] | None = None,
-    carry: Mapping[int, Fraction] | None = None,
-) -> SplitResult:
-    """Split `net_minor` (>= 0) of a product's sale among recipients by `equation`."""
-    if isinstance(net_minor, bool) or not isinstance(net_minor, int):
-        raise TypeError("net_minor must be an int of minor units")
-    if net_minor < 0:
-        raise ValueError("a split needs a net amount of zero or more; refunds use reverse_split")
-    paid_so_far = dict(cap_paid_so_far or {})
-    if any(paid < 0 for paid in paid_so_far.values()):
-        raise ValueError("amounts paid towards a cap cannot be negative")
-    carry_before = dict(carry or {})
-
+def _bucket_amounts(
+    net_minor: int, equation: Equation, paid_so_far: Mapping[str, int]
+) -> tuple[list[Fraction], list[Fraction]]:
+    """Each bucket's exact claim and take, the rest last (step 1 and 2 of the module doc)."""
     claims: list[Fraction] = []
     taken: list[Fraction] = []
     left = Fraction(net_minor)
@@ -129,31 +161,78 @@ def compute_split(
         left -= take
     claims.append(left)
     taken.append(left)
-    rounded = allocate_largest_remainder(net_minor, dict(enumerate(taken))).shares
+    return claims, taken
+
+
+def _round_buckets(
+    net_minor: int, names: list[str], taken: list[Fraction], carry: Carry
+) -> tuple[list[int], dict[str, Fraction]]:
+    """Round the exact bucket amounts together with the bucket carries (step 3)."""
+    weights = ScaledFractions.of(dict(enumerate(taken)))
+    before = {i: carry.buckets[name] for i, name in enumerate(names) if name in carry.buckets}
+    if sum(weights.numerators.values()) == 0:
+        return [0] * len(names), dict(carry.buckets)
+    result = allocate_scaled(net_minor, weights.numerators, ScaledFractions.of(before))
+    after = dict(carry.buckets)
+    for i, name in enumerate(names):
+        after[name] = result.carry[i]
+    return [result.shares[i] for i in range(len(names))], after
+
+
+def compute_split(
+    net_minor: int,
+    currency_exponent: int,
+    equation: Equation,
+    contributions: Sequence[ContributionInput],
+    commons_fund_id: int,
+    cap_paid_so_far: Mapping[str, int] | None = None,
+    carry: Carry | Mapping[int, Fraction] | None = None,
+) -> SplitResult:
+    """Split `net_minor` (>= 0) of a product's sale among recipients by `equation`."""
+    if isinstance(net_minor, bool) or not isinstance(net_minor, int):
+        raise TypeError("net_minor must be an int of minor units")
+    if net_minor < 0:
+        raise ValueError("a split needs a net amount of zero or more; refunds use reverse_split")
+    paid_so_far = dict(cap_paid_so_far or {})
+    if any(paid < 0 for paid in paid_so_far.values()):
+        raise ValueError("amounts paid towards a cap cannot be negative")
+    carry_before = Carry.of(carry)
+
+    claims, taken = _bucket_amounts(net_minor, equation, paid_so_far)
+    names = [bucket.name for bucket in equation.buckets] + [REST_BUCKET]
+    rounded, bucket_carry = _round_buckets(net_minor, names, taken, carry_before)
+    table = PointsTable(contributions, equation.rates, currency_exponent=currency_exponent)
 
     shares: dict[int, int] = {}
     buckets: list[BucketShare] = []
     cap_payments: dict[str, int] = {}
-    carry_now = dict(carry_before)
+    recipient_carry: dict[str, Mapping[int, Fraction]] = dict(carry_before.recipients)
+    legacy = recipient_carry.pop(LEGACY_CARRY, None)
+    points_cache: dict[frozenset[ContributionKind] | None, ScaledFractions] = {}
     for index, bucket in enumerate(equation.buckets):
         amount = rounded[index]
         if bucket.cap_minor is not None:
             cap_payments[bucket.name] = amount
-        points: dict[int, Fraction] | None = None
+        points: ScaledFractions | None = None
         to_commons = False
         if bucket.recipient_id is not None:
             recipient = (
                 commons_fund_id if bucket.recipient_id == COMMONS_FUND else bucket.recipient_id
             )
-            bucket_shares = {recipient: amount}
+            bucket_shares: Mapping[int, int] = {recipient: amount}
         else:
             recipient = None
-            points = points_by_contributor(
-                contributions, equation.rates, bucket.kinds, currency_exponent=currency_exponent
-            )
+            points = points_cache.get(bucket.kinds)
+            if points is None:
+                points = points_cache[bucket.kinds] = table.points(bucket.kinds)
             if points:
-                allocation = allocate_largest_remainder(amount, points, carry_now)
-                carry_now = allocation.carry
+                own = recipient_carry.get(bucket.name)
+                if own is None and legacy is not None:
+                    own, legacy = legacy, None
+                allocation = allocate_scaled(
+                    amount, points.numerators, ScaledFractions.of(own or {})
+                )
+                recipient_carry[bucket.name] = allocation.carry
                 bucket_shares = allocation.shares
             else:
                 to_commons = True
@@ -172,9 +251,12 @@ def compute_split(
                 to_commons=to_commons,
             )
         )
+    if legacy is not None:
+        recipient_carry[LEGACY_CARRY] = legacy
     rest = rounded[len(equation.buckets)]
     rest_shares = _non_zero({commons_fund_id: rest})
     _add(shares, rest_shares)
+    left = taken[-1]
     buckets.append(
         BucketShare(REST_BUCKET, commons_fund_id, left, left, rest, rest_shares, None, True)
     )
@@ -183,11 +265,9 @@ def compute_split(
         net_minor=net_minor,
         shares=_non_zero(shares),
         buckets=tuple(buckets),
-        points=points_by_contributor(
-            contributions, equation.rates, currency_exponent=currency_exponent
-        ),
+        points=points_cache.get(None) or table.points(None),
         carry_before=carry_before,
-        carry_after=carry_now,
+        carry_after=Carry(bucket_carry, recipient_carry),
         cap_payments=cap_payments,
     )
 
@@ -248,8 +328,8 @@ def reverse_split(
         shares=_non_zero(shares),
         buckets=tuple(buckets),
         points=dict(original.points),
-        carry_before={},
-        carry_after={},
+        carry_before=Carry(),
+        carry_after=Carry(),
         cap_payments=cap_payments,
         is_reversal=True,
     )

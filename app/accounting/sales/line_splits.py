@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from fractions import Fraction
 
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import contributions_up_to
-from app.accounting.engine.snapshots import split_from_json, split_to_json
-from app.accounting.engine.split import SplitResult, compute_split, reverse_split
+from app.accounting.engine.snapshots import carry_from_json, split_from_json, split_to_json
+from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.money import currency_exponent
@@ -39,14 +38,15 @@ def payable_account(contributor_id: int) -> str:
     return f"payable:{contributor_id}"
 
 
-def product_carry(db: Session, product_id: int, currency: str) -> dict[int, Fraction]:
-    """The remainders the product's last split carried forward in this currency."""
+def product_carry(db: Session, product_id: int, currency: str) -> Carry:
+    """The remainders (per bucket and per recipient) the product's last split carried forward."""
     last = db.exec(
-        select(Split)
+        select(Split.snapshot)
         .where(Split.product_id == product_id, Split.currency == currency, Split.kind == "sale")
         .order_by(col(Split.id).desc())
+        .limit(1)
     ).first()
-    return dict(split_from_json(json.loads(last.snapshot)).carry_after) if last else {}
+    return carry_from_json(json.loads(last)["carry_after"]) if last else Carry()
 
 
 def cap_paid(db: Session, product_id: int, currency: str) -> dict[str, int]:
