@@ -156,10 +156,7 @@ def old_split(
             bucket_shares = {recipient: amount}
         else:
             points = old_points(contributions, equation.rates, bucket.kinds, exponent)
-            if points:
-                bucket_shares = old_allocate(amount, points, carry)
-            else:
-                bucket_shares = {commons: amount}
+            bucket_shares = old_allocate(amount, points, carry) if points else {commons: amount}
         shares.append({cid: a for cid, a in sorted(bucket_shares.items()) if a})
         points_list.append(points)
     shares.append({commons: amounts[-1]} if amounts[-1] else {})

@@ -6,7 +6,7 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from app.accounting.engine.allocation import allocate_largest_remainder
@@ -139,21 +139,40 @@ def test_without_carry_each_share_is_within_one_unit_of_its_exact_share(total, w
 
 
 @given(totals_st, weights_st, carry_st)
-def test_with_carry_each_share_is_the_floor_or_ceiling_of_its_exact_share(total, weights, carry):
+def test_with_carry_each_share_is_the_floor_or_ceiling_of_what_is_owed(total, weights, carry):
+    # When the carries of those taking part sum to zero (as they do while the
+    # weights stay the same), each share is the floor or ceiling of carry + exact.
+    carry = {cid: c for cid, c in carry.items() if weights.get(cid)}
+    if carry:
+        first = min(carry)
+        carry[first] -= sum(carry.values())
+    assume(all(abs(c) < 1 for c in carry.values()))
     result = allocate_largest_remainder(total, weights, carry)
     for cid, share in result.shares.items():
-        assert math.floor(result.exact[cid]) <= share <= math.ceil(result.exact[cid])
-        if total > 0:
-            assert share >= 0
+        owed = carry.get(cid, Fraction(0)) + result.exact[cid]
+        if weights[cid]:
+            assert math.floor(owed) <= share <= math.ceil(owed)
 
 
-@given(totals_st, weights_st, st.none() | carry_st)
-def test_negating_the_total_and_carry_negates_every_share_and_carry(total, weights, carry):
-    positive = allocate_largest_remainder(total, weights, carry)
-    mirrored_carry = None if carry is None else {cid: -c for cid, c in carry.items()}
-    negative = allocate_largest_remainder(-total, weights, mirrored_carry)
+@given(totals_st, weights_st)
+def test_negating_the_total_negates_every_share_and_carry(total, weights):
+    positive = allocate_largest_remainder(total, weights)
+    negative = allocate_largest_remainder(-total, weights)
     assert negative.shares == {cid: -s for cid, s in positive.shares.items()}
     assert negative.carry == {cid: -c for cid, c in positive.carry.items()}
+
+
+@settings(max_examples=80, deadline=None)
+@given(weights_st, st.lists(st.integers(min_value=0, max_value=10**4), min_size=1, max_size=30))
+def test_carried_totals_add_up_to_one_allocation_of_their_sum(weights, totals):
+    carry: dict[int, Fraction] = {}
+    paid = dict.fromkeys(weights, 0)
+    for total in totals:
+        result = allocate_largest_remainder(total, weights, carry)
+        carry = dict(result.carry)
+        for cid, share in result.shares.items():
+            paid[cid] += share
+    assert paid == allocate_largest_remainder(sum(totals), weights).shares
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,6 +18,7 @@ from app.accounting.engine import (
     ContributionKind,
     Equation,
     Rates,
+    carry_from_json,
     compare_splits,
     compute_split,
     equation_from_json,
@@ -31,6 +32,7 @@ from app.accounting.engine import (
     split_from_json,
     split_to_json,
 )
+from app.accounting.engine.split import LEGACY_CARRY
 
 K = ContributionKind
 COMMONS = 99
@@ -59,11 +61,18 @@ def test_default_equation_worked_example_by_hand():
     # tie at 1/2 -> the earlier bucket: commons 1235, contributors 11110.
     # 11110 by points: Alice 3333, Bob 2777.5, Carol 4999.5; one unit left,
     # Bob and Carol tie on everything -> lower id: Bob 2778, Carol 4999.
-    # Carries: Alice 0, Bob 2777.5 - 2778 = -1/2, Carol +1/2.
+    # Carries: commons -1/2, contributors +1/2; Alice 0, Bob 2777.5 - 2778 = -1/2, Carol +1/2.
     result = compute_split(12345, 2, DEFAULT_EQUATION, WORKED, COMMONS, {}, {})
     assert result.shares == {ALICE: 3333, BOB: 2778, CAROL: 4999, COMMONS: 1235}
     assert result.points == {ALICE: 3, BOB: Fraction(5, 2), CAROL: Fraction(9, 2)}
-    assert result.carry_after == {ALICE: 0, BOB: Fraction(-1, 2), CAROL: Fraction(1, 2)}
+    assert result.carry_after.buckets == {
+        "commons": Fraction(-1, 2),
+        "contributors": Fraction(1, 2),
+        REST_BUCKET: 0,
+    }
+    assert result.carry_after.recipients == {
+        "contributors": {ALICE: 0, BOB: Fraction(-1, 2), CAROL: Fraction(1, 2)}
+    }
     assert [(b.name, b.amount_minor) for b in result.buckets] == [
         ("commons", 1235),
         ("contributors", 11110),
@@ -71,11 +80,15 @@ def test_default_equation_worked_example_by_hand():
     ]
     # The built-in default is version 0: stored versions count from 1.
     assert result.equation_version == 0
-    # The same sale again: Carol is now owed a whole unit, Bob nothing, so the
-    # unit goes to Carol and both carries return to zero.
+    # The same sale again: the contributors' bucket is owed 11111 (the commons
+    # 1234); within it Alice is owed 3333.3, Bob 2777.75 - 1/2 = 2777.25 and
+    # Carol 4999.95 + 1/2 = 5000.45, so the unit left goes to Carol. The two
+    # sales together are exactly one sale of 24690.
     again = compute_split(12345, 2, DEFAULT_EQUATION, WORKED, COMMONS, {}, result.carry_after)
-    assert again.shares == {ALICE: 3333, BOB: 2777, CAROL: 5000, COMMONS: 1235}
-    assert set(again.carry_after.values()) == {0}
+    assert again.shares == {ALICE: 3333, BOB: 2777, CAROL: 5001, COMMONS: 1234}
+    assert set(again.carry_after.buckets.values()) == {0}
+    both = compute_split(24690, 2, DEFAULT_EQUATION, WORKED, COMMONS)
+    assert both.shares == {cid: result.shares[cid] + again.shares[cid] for cid in both.shares}
 
 
 def test_default_equation_is_ten_percent_commons_then_contributors():
@@ -215,7 +228,7 @@ def test_contributor_bucket_with_no_points_goes_to_the_commons_fund():
     assert result.shares == {COMMONS: 500}
     assert result.buckets[0].to_commons is True
     assert result.buckets[0].points == {}
-    assert result.carry_after == {}
+    assert result.carry_after.recipients == {}
 
 
 def test_funder_cap_is_paid_over_sales_then_the_excess_flows_on():
@@ -269,7 +282,7 @@ def test_full_refund_negates_every_share_exactly():
     refund = reverse_split(sale, 12345)
     assert refund.shares == {cid: -amount for cid, amount in sale.shares.items()}
     assert refund.is_reversal and refund.net_minor == -12345
-    assert refund.carry_after == {}
+    assert refund.carry_after.is_empty()
     assert refund.points == sale.points
 
 
@@ -342,7 +355,23 @@ def test_split_snapshot_survives_json_exactly():
     for result in (sale, refund):
         text = json.dumps(split_to_json(result))
         assert split_from_json(json.loads(text)) == result
-    assert split_to_json(sale)["carry_after"][str(BOB)] == fraction_to_json(sale.carry_after[BOB])
+    after = sale.carry_after.recipients["contributors"]
+    written = split_to_json(sale)["carry_after"]["recipients"]["contributors"]
+    assert written[str(BOB)] == fraction_to_json(after[BOB])
+
+
+def test_a_carry_stored_before_bucket_carries_is_read_as_the_first_contributor_buckets():
+    stored = {"1": "1/2", "2": "-1/2"}
+    carry = carry_from_json(stored)
+    sale = compute_split(12345, 2, DEFAULT_EQUATION, WORKED, COMMONS, {}, carry)
+    assert sale.carry_before.recipients[LEGACY_CARRY] == {
+        ALICE: Fraction(1, 2),
+        BOB: Fraction(-1, 2),
+    }
+    assert LEGACY_CARRY not in sale.carry_after.recipients
+    # Alice is owed 3333 + 1/2 and wins the tie with Carol for the unit left.
+    assert sale.shares[ALICE] == 3334
+    assert sale.carry_after.recipients["contributors"][ALICE] == Fraction(-1, 2)
 
 
 def test_fractions_are_written_as_num_over_den_and_decimals_are_refused():
@@ -454,7 +483,7 @@ def test_split_conserves_the_net_and_never_overshoots_a_cap(
     result = split_or_skip(net, equation, contributions, paid, carry)
     assert sum(result.shares.values()) == net
     assert sum(b.amount_minor for b in result.buckets) == net
-    assert all(amount > 0 for amount in result.shares.values())
+    assert all(amount != 0 for amount in result.shares.values())
     for bucket, share in zip(equation.buckets, result.buckets, strict=False):
         assert sum(share.shares.values()) == share.amount_minor
         if bucket.cap_minor is not None:
@@ -517,10 +546,9 @@ def test_sale_then_refunds_of_the_whole_net_to_zero_per_recipient(
     st.integers(min_value=10, max_value=60),
 )
 def test_carries_keep_cumulative_rounding_bounded_over_equal_sales(net, contributions, sales):
-    # The carry is threaded through both contributor buckets, as for one product. Each
-    # bucket rounds once per split, so a contributor in both can be up to one unit behind
-    # per bucket (a single allocation stays under one unit: see test_allocation.py); what
-    # must not happen is an error that grows with the number of sales.
+    # Each contributor bucket keeps its own carry per recipient, so a contributor in both
+    # can be up to one unit behind per bucket; what must not happen is an error that
+    # grows with the number of sales.
     equation = eq(
         Bucket("commons", "straight", 10, COMMONS_FUND),
         Bucket("makers", "remaining", 40, None, frozenset({K.LABOUR, K.MACHINE})),
@@ -541,4 +569,5 @@ def test_carries_keep_cumulative_rounding_bounded_over_equal_sales(net, contribu
         rounding_buckets = 2
         for cid in exact:
             assert abs(paid[cid] - exact[cid]) < rounding_buckets
-            assert carry[cid] == exact[cid] - paid[cid]
+            owed = sum(m.get(cid, Fraction(0)) for m in carry.recipients.values())
+            assert owed == exact[cid] - paid[cid]
