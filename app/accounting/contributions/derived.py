@@ -8,19 +8,24 @@
   move past runs), with the machine id and kind, for the run's product,
   occurring at ended_at.
 
+Deriving is incremental: database triggers (migration 0011) queue every closed
+session and ended run that is inserted or updated in `contribution_pending`,
+and a sync handles only the queued ids, then removes them. A full sync over
+all history is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
+
 Derived rows are approved as they are made. A later sync moves them when their
 session or run is re-tagged to another product, re-assigned or re-timed, and
 never touches their status, so a row an operator excluded stays excluded.
 Inserts skip rows another sync made at the same moment (ON CONFLICT DO
 NOTHING), so concurrent syncs are safe. Each write runs only if a probe finds
-something to write, so a sync with nothing to do is four indexed reads and
+something to write, so a sync with nothing queued is one indexed read and
 takes no write lock.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -30,11 +35,13 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     exists,
     func,
     literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,6 +51,7 @@ from sqlmodel import Session
 
 from app.accounting.contributions.tables import (
     Contribution,
+    ContributionPending,
     ContributionSource,
     ContributionStatus,
     Unit,
@@ -58,6 +66,10 @@ _S = LabSession.__table__  # type: ignore[attr-defined]
 _R = MachineRun.__table__  # type: ignore[attr-defined]
 _M = Machine.__table__  # type: ignore[attr-defined]
 _P = Contributor.__table__  # type: ignore[attr-defined]
+_Q = ContributionPending.__table__  # type: ignore[attr-defined]
+
+#: Queue rows handled per round of an incremental derivation.
+PENDING_BATCH: Final = 5000
 
 _AUTO = "auto"
 
@@ -139,7 +151,12 @@ def _stamps(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def _insert_sessions(db: Session, dialect: str, now: datetime) -> int:
+def _only(column: Any, ids: list[int] | None) -> ColumnElement[bool]:
+    """`column` among `ids` (every row when `ids` is None)."""
+    return true() if ids is None else column.in_(ids)
+
+
+def _insert_sessions(db: Session, dialect: str, now: datetime, ids: list[int] | None) -> int:
     """Labour rows for closed sessions that have none yet."""
     rows = (
         select(
@@ -157,12 +174,16 @@ def _insert_sessions(db: Session, dialect: str, now: datetime) -> int:
             *_stamps(now),
         )
         .join(_P, _P.c.id == _S.c.contributor_id)
-        .where(_S.c.closed_at.is_not(None), _not_yet(ContributionSource.SESSION, _S.c.id))
+        .where(
+            _only(_S.c.id, ids),
+            _S.c.closed_at.is_not(None),
+            _not_yet(ContributionSource.SESSION, _S.c.id),
+        )
     )
     return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
 
 
-def _insert_runs(db: Session, dialect: str, now: datetime) -> int:
+def _insert_runs(db: Session, dialect: str, now: datetime, ids: list[int] | None) -> int:
     """Machine rows, credited to the provider, for ended runs that have none yet."""
     rows = (
         select(
@@ -181,6 +202,7 @@ def _insert_runs(db: Session, dialect: str, now: datetime) -> int:
         )
         .join(_M, _M.c.id == _R.c.machine_id)
         .where(
+            _only(_R.c.id, ids),
             _R.c.status == RunStatus.ENDED.value,
             _R.c.ended_at.is_not(None),
             _not_yet(ContributionSource.RUN, _R.c.id),
@@ -189,11 +211,12 @@ def _insert_runs(db: Session, dialect: str, now: datetime) -> int:
     return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
 
 
-def _update_sessions(db: Session, dialect: str) -> int:
+def _update_sessions(db: Session, dialect: str, ids: list[int] | None) -> int:
     """Follow sessions that were re-tagged, re-assigned, re-timed or given a role."""
     elapsed = _elapsed_ms(dialect, _S.c.opened_at, _S.c.closed_at)
     moved = (
         _C.c.source == ContributionSource.SESSION.value,
+        _only(_C.c.source_id, ids),
         _C.c.source_id == _S.c.id,
         _S.c.closed_at.is_not(None),
         or_(
@@ -218,11 +241,12 @@ def _update_sessions(db: Session, dialect: str) -> int:
     return _changed(db, select(_C.c.id).where(*moved), statement)
 
 
-def _update_runs(db: Session) -> int:
+def _update_runs(db: Session, ids: list[int] | None) -> int:
     """Follow runs that were re-tagged or whose busy time was corrected."""
     busy = _busy_ms(_R.c.busy_s)
     moved = (
         _C.c.source == ContributionSource.RUN.value,
+        _only(_C.c.source_id, ids),
         _C.c.source_id == _R.c.id,
         _R.c.ended_at.is_not(None),
         or_(
@@ -239,16 +263,56 @@ def _update_runs(db: Session) -> int:
     return _changed(db, select(_C.c.id).where(*moved), statement)
 
 
-def sync_derived_contributions(db: Session, *, commit: bool = True) -> int:
-    """Bring derived contributions up to date with sessions and runs; return rows made or moved.
-
-    With `commit=False` the rows are written in the caller's transaction and
-    stand or fall with it (a sale being split, say).
-    """
+def _derive(db: Session, sessions: list[int] | None, runs: list[int] | None) -> int:
+    """Insert and move the rows of these sessions and runs (all of them for None)."""
     dialect = db.get_bind().dialect.name
     now = utcnow()
-    changed = _update_sessions(db, dialect) + _update_runs(db)
-    changed += _insert_sessions(db, dialect, now) + _insert_runs(db, dialect, now)
+    changed = 0
+    if sessions is None or sessions:
+        changed += _update_sessions(db, dialect, sessions)
+        changed += _insert_sessions(db, dialect, now, sessions)
+    if runs is None or runs:
+        changed += _update_runs(db, runs)
+        changed += _insert_runs(db, dialect, now, runs)
+    return changed
+
+
+def _drain(db: Session, through: int | None) -> None:
+    """Forget queued changes up to id `through` (all of them for None)."""
+    statement = delete(_Q)
+    if through is not None:
+        statement = statement.where(_Q.c.id <= through)
+    db.execute(statement)
+
+
+def sync_derived_contributions(db: Session, *, commit: bool = True, full: bool = False) -> int:
+    """Bring derived contributions up to date with sessions and runs; return rows made or moved.
+
+    Only the sessions and runs queued since the last derivation are read (at
+    most `PENDING_BATCH` queue rows per round, rounds until the queue is empty),
+    so a derivation with nothing to do is one indexed read. `full=True` checks
+    all of history instead, as a repair. With `commit=False` the rows are
+    written in the caller's transaction and stand or fall with it.
+    """
+    if full:
+        through = db.execute(select(func.max(_Q.c.id))).scalar()
+        changed = _derive(db, None, None)
+        if through is not None:
+            _drain(db, through)
+    else:
+        changed = 0
+        while True:
+            queued = db.execute(
+                select(_Q.c.id, _Q.c.source, _Q.c.source_id).order_by(_Q.c.id).limit(PENDING_BATCH)
+            ).all()
+            if not queued:
+                break
+            sessions = sorted({r.source_id for r in queued if r.source == "session"})
+            runs = sorted({r.source_id for r in queued if r.source == "run"})
+            changed += _derive(db, sessions, runs)
+            _drain(db, queued[-1].id)
+            if len(queued) < PENDING_BATCH:
+                break
     if commit:
         db.commit()
     return changed

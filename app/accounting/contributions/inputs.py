@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import Session
 
 from app.accounting.contributions.derived import sync_derived_contributions
 from app.accounting.contributions.tables import (
@@ -50,25 +51,48 @@ class CountedContributions:
     left_out: list[int]
 
 
-def _quantity(row: Contribution) -> Fraction:
+def _quantity(unit: str, quantity: int) -> Fraction:
     """A stored quantity in the unit the engine expects for its kind."""
-    if row.unit == Unit.MS:
-        return Fraction(row.quantity, MS_PER_HOUR)
-    if row.unit == Unit.MILLIPOINT:
-        return Fraction(row.quantity, MILLIPOINTS_PER_POINT)
-    if row.unit == Unit.BASIS_POINT:
-        return Fraction(row.quantity, BASIS_POINTS_PER_PERCENT)
-    return Fraction(row.quantity)
+    if unit == Unit.MS:
+        return Fraction(quantity, MS_PER_HOUR)
+    if unit == Unit.MILLIPOINT:
+        return Fraction(quantity, MILLIPOINTS_PER_POINT)
+    if unit == Unit.BASIS_POINT:
+        return Fraction(quantity, BASIS_POINTS_PER_PERCENT)
+    return Fraction(quantity)
 
 
-def _countable(row: Contribution, citation_unit: Unit, currency: str | None) -> bool:
-    """Whether the engine can read this row under the equation and currency given."""
-    kind = ContributionKind(row.kind)
+def _countable(
+    kind_text: str, unit: str, row_currency: str | None, citation_unit: Unit, currency: str | None
+) -> bool:
+    """Whether the engine can read such a row under the equation and currency given."""
+    kind = ContributionKind(kind_text)
     if kind is ContributionKind.CITATION:
-        return row.unit == citation_unit
+        return unit == citation_unit
     if kind in MONEY_KINDS:
-        return currency is None or row.currency == currency
+        return currency is None or row_currency == currency
     return kind in TIME_KINDS
+
+
+_C = Contribution.__table__  # type: ignore[attr-defined]
+_GROUP = (
+    _C.c.contributor_id,
+    _C.c.kind,
+    _C.c.unit,
+    _C.c.role,
+    _C.c.machine_id,
+    _C.c.machine_kind,
+    _C.c.currency,
+)
+
+
+def _counted_where(product_id: int, at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Approved rows of the product up to `at` (served by ix_contribution_product_counted)."""
+    return (
+        _C.c.product_id == product_id,
+        _C.c.status == ContributionStatus.APPROVED.value,
+        _C.c.occurred_at <= at,
+    )
 
 
 def counted_contributions(
@@ -82,6 +106,9 @@ def counted_contributions(
 ) -> CountedContributions:
     """Sync derived rows (in the caller's transaction), then gather approved ones up to `at`.
 
+    Rows that count alike (same contributor, kind, unit, role, machine and
+    currency) are summed by the database in one indexed query: points are
+    linear in quantity, so the split is the same as over the single rows.
     `citation_mode` defaults to that of the product's equation in force at `at`;
     `currency`, when given, is the sale's (money in other currencies is left out).
     """
@@ -90,32 +117,28 @@ def counted_contributions(
     if citation_mode is None:
         citation_mode = equation_in_force(db, product_id, at).rates.citation_mode
     citation_unit = _CITATION_UNIT[citation_mode]
-    rows = db.exec(
-        select(Contribution)
-        .where(
-            Contribution.product_id == product_id,
-            Contribution.status == ContributionStatus.APPROVED.value,
-            col(Contribution.occurred_at) <= at,
-        )
-        .order_by(col(Contribution.id))
+    where = _counted_where(product_id, at)
+    groups = db.execute(
+        select(*_GROUP, func.sum(_C.c.quantity)).where(*where).group_by(*_GROUP)
     ).all()
     inputs: list[ContributionInput] = []
-    left_out: list[int] = []
-    for row in rows:
-        assert row.id is not None
-        if not _countable(row, citation_unit, currency):
-            left_out.append(row.id)
+    skipped = False
+    for cid, kind, unit, role, machine_id, machine_kind, row_currency, total in groups:
+        if not _countable(kind, unit, row_currency, citation_unit, currency):
+            skipped = True
             continue
         inputs.append(
             ContributionInput(
-                contributor_id=row.contributor_id,
-                kind=ContributionKind(row.kind),
-                quantity=_quantity(row),
-                role=row.role,
-                machine_id=row.machine_id,
-                machine_kind=row.machine_kind,
+                contributor_id=cid,
+                kind=ContributionKind(kind),
+                quantity=_quantity(unit, int(total)),
+                role=role,
+                machine_id=machine_id,
+                machine_kind=machine_kind,
             )
         )
+    inputs.sort(key=lambda i: (i.contributor_id, i.kind, i.role or "", i.machine_id or 0))
+    left_out = _left_out(db, where, citation_unit, currency) if skipped else []
     if left_out:
         log.info(
             "contributions left out of product %s: %s (citation unit or currency)",
@@ -123,6 +146,20 @@ def counted_contributions(
             left_out,
         )
     return CountedContributions(inputs, left_out)
+
+
+def _left_out(
+    db: Session, where: tuple[ColumnElement[bool], ...], citation_unit: Unit, currency: str | None
+) -> list[int]:
+    """Ids of the approved rows the engine cannot read, in id order."""
+    rows = db.execute(
+        select(_C.c.id, _C.c.kind, _C.c.unit, _C.c.currency).where(*where).order_by(_C.c.id)
+    ).all()
+    return [
+        row_id
+        for row_id, kind, unit, row_currency in rows
+        if not _countable(kind, unit, row_currency, citation_unit, currency)
+    ]
 
 
 def contributions_up_to(

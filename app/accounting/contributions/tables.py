@@ -98,3 +98,18 @@ class Contribution(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=200)
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ContributionPending(SQLModel, table=True):
+    """A session or run that changed since contributions were last derived from it.
+
+    Rows are written by database triggers (migration 0011) whenever a closed
+    session or an ended run is inserted or updated, whatever code wrote it,
+    and removed by the derivation that handles them: deriving reads only these.
+    """
+
+    __tablename__ = "contribution_pending"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    source_id: int = Field()

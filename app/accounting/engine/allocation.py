@@ -43,16 +43,30 @@ __all__ = [
 
 
 class ScaledFractions(Mapping[int, Fraction]):
-    """A read-only id -> Fraction map held as integer numerators over one denominator."""
+    """A read-only id -> Fraction map held as integer numerators over one denominator.
 
-    __slots__ = ("denominator", "numerators")
+    A `factor` multiplies every numerator, applied only when values are read,
+    so that a map of exact shares costs nothing until someone looks at it.
+    """
 
-    def __init__(self, numerators: dict[int, int], denominator: int = 1) -> None:
-        """Hold `numerators` (not copied) over a positive `denominator`."""
+    __slots__ = ("_factor", "_numerators", "denominator")
+
+    def __init__(self, numerators: dict[int, int], denominator: int = 1, factor: int = 1) -> None:
+        """Hold `numerators` (not copied) times `factor` over a positive `denominator`."""
         if denominator <= 0:
             raise ValueError("a denominator must be positive")
-        self.numerators = numerators
+        self._numerators = numerators
+        self._factor = factor
         self.denominator = denominator
+
+    @property
+    def numerators(self) -> dict[int, int]:
+        """The numerators over `denominator` (the factor applied)."""
+        if self._factor != 1:
+            factor = self._factor
+            self._numerators = {cid: n * factor for cid, n in self._numerators.items()}
+            self._factor = 1
+        return self._numerators
 
     @classmethod
     def of(cls, values: Mapping[int, Fraction | int]) -> ScaledFractions:
@@ -74,19 +88,19 @@ class ScaledFractions(Mapping[int, Fraction]):
 
     def __getitem__(self, key: int) -> Fraction:
         """The value of `key` as a Fraction."""
-        return Fraction(self.numerators[key], self.denominator)
+        return Fraction(self._numerators[key] * self._factor, self.denominator)
 
     def __iter__(self) -> Iterator[int]:
         """The ids, in the order they were stored."""
-        return iter(self.numerators)
+        return iter(self._numerators)
 
     def __len__(self) -> int:
         """How many ids there are."""
-        return len(self.numerators)
+        return len(self._numerators)
 
     def __contains__(self, key: object) -> bool:
         """Whether `key` has a value."""
-        return key in self.numerators
+        return key in self._numerators
 
     def __repr__(self) -> str:
         """The values as a dict of Fractions."""
@@ -133,48 +147,60 @@ def allocate_scaled(
         raise ValueError(f"cannot allocate {total} minor units: the weights sum to zero")
     sign = -1 if total < 0 and carry is None else 1
     amount = sign * total
-    if carry is None:
-        den = weight_sum
-        owed = {cid: amount * w for cid, w in weights.items() if w}
+    if carry is None or not carry.numerators:
+        den, scale = weight_sum, 1
         old: dict[int, int] = {}
     else:
         den = math.lcm(weight_sum, carry.denominator)
         scale = den // weight_sum
         old = carry.rescaled(den)
-        get = old.get
-        owed = {cid: get(cid, 0) + amount * w * scale for cid, w in weights.items() if w}
-    # Ids of weight 0 take no part in this total, whatever they are owed.
-    shares = dict.fromkeys(weights, 0)
+    per_weight = amount * scale
+    get = old.get
+    # One pass: what each is owed, its floor, and the remainder that is both
+    # the rank for a leftover unit and the carry if no unit comes.
+    shares: dict[int, int] = {}
+    after: dict[int, int] = {}
     remainders: list[tuple[int, int]] = []
+    append = remainders.append
     handed = 0
-    for cid, o in owed.items():
-        base, rest = divmod(o, den)
+    zero_weight = False
+    for cid, w in weights.items():
+        if not w:
+            zero_weight = True
+            continue
+        base, rest = divmod(get(cid, 0) + per_weight * w if old else per_weight * w, den)
         shares[cid] = base
+        after[cid] = rest
         handed += base
-        remainders.append((-rest, cid))
+        append((-rest, cid))
     leftover = amount - handed
     if leftover < 0 or leftover > len(remainders):
+        # Ids only in the carry left more or fewer units than recipients: even out first.
         each, leftover = divmod(leftover, len(remainders))
-        for _, cid in remainders:
+        for cid in shares:
             shares[cid] += each
+            after[cid] -= each * den
     if leftover:
         remainders.sort()
         for _, cid in remainders[:leftover]:
             shares[cid] += 1
-    new_carry = dict(old)
-    for cid in weights:
-        new_carry.setdefault(cid, 0)
-    for cid, o in owed.items():
-        new_carry[cid] = o - shares[cid] * den
-    exact_scale = den // weight_sum
-    exact = {cid: amount * w * exact_scale for cid, w in weights.items()}
+            after[cid] -= den
+    if zero_weight:
+        # Ids of weight 0 take no part in this total, whatever they are owed.
+        for cid, w in weights.items():
+            if not w:
+                shares[cid] = 0
+                after[cid] = get(cid, 0)
+    if len(old) > len(after) or (old and not old.keys() <= after.keys()):
+        after = {**old, **after}
     if sign < 0:
         shares = {cid: -s for cid, s in shares.items()}
-        exact = {cid: -e for cid, e in exact.items()}
-        new_carry = {cid: -c for cid, c in new_carry.items()}
-    return Allocation(
-        shares=shares, exact=ScaledFractions(exact, den), carry=_reduced(new_carry, den)
+        after = {cid: -c for cid, c in after.items()}
+    new_carry = _reduced(after, den) if den != weight_sum else ScaledFractions(after, den)
+    exact = ScaledFractions(
+        weights if isinstance(weights, dict) else dict(weights), weight_sum, sign * amount
     )
+    return Allocation(shares=shares, exact=exact, carry=new_carry)
 
 
 def allocate_largest_remainder(

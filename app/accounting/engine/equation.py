@@ -284,37 +284,37 @@ class PointsTable:
             raise ValueError(f"currency exponent {currency_exponent} is out of range")
         money_scale = 10**currency_exponent
         rate_cache: dict[tuple[object, ...], Fraction] = {}
-        raw: list[tuple[ContributionKind, int, int, int]] = []
+        # (kind, denominator of quantity x rate) -> contributor -> numerator
+        parts: dict[tuple[ContributionKind, int], dict[int, int]] = {}
         citations: list[tuple[int, Fraction]] = []
+        citation = ContributionKind.CITATION
         for contribution in contributions:
             kind = contribution.kind
-            if kind is ContributionKind.CITATION:
+            if kind is citation:
                 citations.append((contribution.contributor_id, contribution.quantity))
                 continue
             key = (kind, contribution.role, contribution.machine_id, contribution.machine_kind)
             rate = rate_cache.get(key)
             if rate is None:
                 rate = rate_cache[key] = _rate_of(contribution, rates, money_scale)
-            quantity = contribution.quantity
-            raw.append(
-                (
-                    kind,
-                    contribution.contributor_id,
-                    quantity.numerator * rate.numerator,
-                    quantity.denominator * rate.denominator,
-                )
-            )
-        denominator = math.lcm(*{den for _, _, _, den in raw}) if raw else 1
-        by_kind: dict[ContributionKind, dict[int, int]] = {}
-        factors: dict[int, int] = {}
-        for kind, cid, num, den in raw:
-            factor = factors.get(den)
-            if factor is None:
-                factor = factors[den] = denominator // den
-            table = by_kind.get(kind)
+            num, den = contribution.quantity.as_integer_ratio()
+            den *= rate.denominator
+            table = parts.get((kind, den))
             if table is None:
-                table = by_kind[kind] = {}
-            table[cid] = table.get(cid, 0) + num * factor
+                table = parts[(kind, den)] = {}
+            cid = contribution.contributor_id
+            table[cid] = table.get(cid, 0) + num * rate.numerator
+        denominator = math.lcm(*{den for _, den in parts}) if parts else 1
+        by_kind: dict[ContributionKind, dict[int, int]] = {}
+        for (kind, den), table in parts.items():
+            factor = denominator // den
+            merged = by_kind.get(kind)
+            if merged is None:
+                by_kind[kind] = {cid: n * factor for cid, n in table.items()}
+                continue
+            get = merged.get
+            for cid, num in table.items():
+                merged[cid] = get(cid, 0) + num * factor
         self._by_kind = by_kind
         self._citations = citations
         self._mode = rates.citation_mode

@@ -135,12 +135,23 @@ class SplitResult:
 
 
 def _add(target: dict[int, int], source: Mapping[int, int]) -> None:
+    if not target:
+        target.update(source)
+        return
+    get = target.get
     for cid, amount in source.items():
-        target[cid] = target.get(cid, 0) + amount
+        target[cid] = get(cid, 0) + amount
+
+
+def _merge(target: dict[int, int], source: Mapping[int, int]) -> dict[int, int]:
+    """Add `source` into `target`; return `source` without its zeros."""
+    non_zero = {cid: amount for cid, amount in source.items() if amount}
+    _add(target, non_zero)
+    return non_zero
 
 
 def _non_zero(shares: Mapping[int, int]) -> dict[int, int]:
-    return {cid: amount for cid, amount in sorted(shares.items()) if amount != 0}
+    return {cid: amount for cid, amount in shares.items() if amount != 0}
 
 
 def _bucket_amounts(
@@ -237,8 +248,7 @@ def compute_split(
             else:
                 to_commons = True
                 bucket_shares = {commons_fund_id: amount}
-        bucket_shares = _non_zero(bucket_shares)
-        _add(shares, bucket_shares)
+        bucket_shares = _merge(shares, bucket_shares)
         buckets.append(
             BucketShare(
                 name=bucket.name,

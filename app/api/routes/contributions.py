@@ -57,9 +57,9 @@ def add_contribution(db: SessionDep, key: Writer, entry: ContributionEntry) -> C
 
 
 @router.post("/sync", response_model=SyncResult)
-def sync_contributions(db: SessionDep, _key: Writer) -> SyncResult:
-    """Derive contributions from closed sessions and ended runs now."""
-    return SyncResult(changed=sync_derived_contributions(db))
+def sync_contributions(db: SessionDep, _key: Writer, full: bool = False) -> SyncResult:
+    """Derive contributions from sessions and runs changed since the last sync (all: `full`)."""
+    return SyncResult(changed=sync_derived_contributions(db, full=full))
 
 
 @router.get("/{contribution_id}", response_model=ContributionPublic)

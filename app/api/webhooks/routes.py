@@ -1,5 +1,9 @@
 """The shops' webhook endpoints: verify the raw body, normalise, apply once, answer fast.
 
+Only reading the body runs on the event loop; verifying, parsing and the
+database work run in the thread pool (one session per delivery), so a burst
+of sales never stalls other requests.
+
 A bad or missing signature is refused with a JSON error and leaves nothing but
 a rejected-delivery entry (no payload, no secret). A duplicate delivery answers
 200 and changes nothing: the provider's event id is recorded under a unique
@@ -16,17 +20,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounting.sales.apply import already_recorded, apply_shop_event
 from app.accounting.sales.events import ShopEvent
 from app.accounting.sales.tables import RejectedDelivery
-from app.api.deps import SessionDep
 from app.api.errors import error_body
-from app.api.webhooks.errors import SignatureMissing, WebhookError
+from app.api.webhooks.errors import SignatureMissing
 from app.api.webhooks.payloads import (
     load_json,
     parse_generic,
@@ -86,22 +91,35 @@ def _apply(db: Session, events: tuple[ShopEvent, ...]) -> JSONResponse:
     return JSONResponse({"received": len(events), "outcomes": outcomes})
 
 
-async def _handle(
-    request: Request,
-    db: Session,
+def _process(
+    engine: Engine,
     provider: str,
+    body: bytes,
     verify: Callable[[bytes], None],
     parse: Callable[[bytes], tuple[ShopEvent, ...]],
 ) -> JSONResponse:
-    body = await request.body()
-    try:
-        verify(body)
-        events = parse(body)
-    except WebhookError as error:
-        return _reject(db, provider, body, error)
-    except LabLedgerError as error:
-        return _reject(db, provider, body, error)
-    return _apply(db, events)
+    """Verify, parse and apply one delivery: blocking work, run in a worker thread."""
+    with Session(engine, expire_on_commit=False) as db:
+        try:
+            verify(body)
+            events = parse(body)
+        except LabLedgerError as error:
+            return _reject(db, provider, body, error)
+        return _apply(db, events)
+
+
+async def _handle(
+    request: Request,
+    provider: str,
+    verify: Callable[[bytes], None],
+    parse: Callable[[bytes], tuple[ShopEvent, ...]],
+    body: bytes | None = None,
+) -> JSONResponse:
+    """Read the body on the event loop, then do everything else in the thread pool."""
+    if body is None:
+        body = await request.body()
+    engine: Engine = request.app.state.engine
+    return await run_in_threadpool(_process, engine, provider, body, verify, parse)
 
 
 def _now() -> datetime:
@@ -109,7 +127,7 @@ def _now() -> datetime:
 
 
 @router.post("/stripe")
-async def stripe_webhook(request: Request, db: SessionDep) -> JSONResponse:
+async def stripe_webhook(request: Request) -> JSONResponse:
     """Stripe: checkout.session.completed, charge.refunded, charge.dispute.created/closed."""
     settings = request.app.state.settings
 
@@ -119,7 +137,6 @@ async def stripe_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
     return await _handle(
         request,
-        db,
         "stripe",
         verify,
         lambda body: parse_stripe(load_json(body), received_at=_now()),
@@ -127,7 +144,7 @@ async def stripe_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
 
 @router.post("/shopify")
-async def shopify_webhook(request: Request, db: SessionDep) -> JSONResponse:
+async def shopify_webhook(request: Request) -> JSONResponse:
     """Shopify: orders/paid (and orders/create when paid), refunds/create."""
     settings = request.app.state.settings
     headers = request.headers
@@ -141,7 +158,6 @@ async def shopify_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
     return await _handle(
         request,
-        db,
         "shopify",
         verify,
         lambda body: parse_shopify(
@@ -154,7 +170,7 @@ async def shopify_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
 
 @router.post("/woocommerce")
-async def woocommerce_webhook(request: Request, db: SessionDep) -> JSONResponse:
+async def woocommerce_webhook(request: Request) -> JSONResponse:
     """WooCommerce: orders reaching processing/completed, refunds; answers the creation ping."""
     settings = request.app.state.settings
     headers = request.headers
@@ -168,17 +184,17 @@ async def woocommerce_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
     return await _handle(
         request,
-        db,
         "woocommerce",
         verify,
         lambda raw: parse_woocommerce(
             headers.get("X-WC-Webhook-Topic", ""), load_json(raw), dict(headers), received_at=_now()
         ),
+        body,
     )
 
 
 @router.post("/generic")
-async def generic_webhook(request: Request, db: SessionDep) -> JSONResponse:
+async def generic_webhook(request: Request) -> JSONResponse:
     """Any other shop: LabLedger's own JSON format, HMAC-SHA256 signed (see docs/webhooks.md)."""
     settings = request.app.state.settings
 
@@ -188,7 +204,6 @@ async def generic_webhook(request: Request, db: SessionDep) -> JSONResponse:
 
     return await _handle(
         request,
-        db,
         "generic",
         verify,
         lambda body: parse_generic(load_json(body), received_at=_now()),
