@@ -1,4 +1,4 @@
-"""Benchmark: one split over 100,000 contributors, three buckets, against a plain integer allocation.
+"""Benchmark: one split over 100,000 contributors, three buckets, vs plain integer allocation.
 
 The figure is `compute_split` (points from contributions, bucket rounding with
 carries, largest remainder per contributor bucket) on 100,000 contributors
@@ -56,7 +56,7 @@ def _equation() -> Equation:
 
 
 def _contributions(rnd: random.Random) -> list[ContributionInput]:
-    """One contribution per contributor, in the units the database gives (ms of labour or machine)."""
+    """One contribution per contributor, in the units the database gives (ms of time)."""
     kinds = (ContributionKind.LABOUR, ContributionKind.MACHINE, ContributionKind.DESIGN)
     return [
         ContributionInput(

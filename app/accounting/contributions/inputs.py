@@ -103,12 +103,15 @@ def counted_contributions(
     citation_mode: CitationMode | None = None,
     currency: str | None = None,
     sync: bool = True,
+    grouped: bool = False,
 ) -> CountedContributions:
     """Sync derived rows (in the caller's transaction), then gather approved ones up to `at`.
 
-    Rows that count alike (same contributor, kind, unit, role, machine and
-    currency) are summed by the database in one indexed query: points are
-    linear in quantity, so the split is the same as over the single rows.
+    One indexed query, columns only (no ORM objects). With `grouped`, rows that
+    count alike (same contributor, kind, unit, role, machine and currency) are
+    summed by the database: points are linear in quantity, so a split over the
+    sums is the same as over the rows, and costs what the contributors do, not
+    what the history does. Without it, one input per row, in id order.
     `citation_mode` defaults to that of the product's equation in force at `at`;
     `currency`, when given, is the sale's (money in other currencies is left out).
     """
@@ -118,9 +121,11 @@ def counted_contributions(
         citation_mode = equation_in_force(db, product_id, at).rates.citation_mode
     citation_unit = _CITATION_UNIT[citation_mode]
     where = _counted_where(product_id, at)
-    groups = db.execute(
-        select(*_GROUP, func.sum(_C.c.quantity)).where(*where).group_by(*_GROUP)
-    ).all()
+    if grouped:
+        query = select(*_GROUP, func.sum(_C.c.quantity)).where(*where).group_by(*_GROUP)
+    else:
+        query = select(*_GROUP, _C.c.quantity).where(*where).order_by(_C.c.id)
+    groups = db.execute(query).all()
     inputs: list[ContributionInput] = []
     skipped = False
     for cid, kind, unit, role, machine_id, machine_kind, row_currency, total in groups:
@@ -137,7 +142,8 @@ def counted_contributions(
                 machine_kind=machine_kind,
             )
         )
-    inputs.sort(key=lambda i: (i.contributor_id, i.kind, i.role or "", i.machine_id or 0))
+    if grouped:
+        inputs.sort(key=lambda i: (i.contributor_id, i.kind, i.role or "", i.machine_id or 0))
     left_out = _left_out(db, where, citation_unit, currency) if skipped else []
     if left_out:
         log.info(
@@ -169,11 +175,12 @@ def contributions_up_to(
     *,
     citation_mode: CitationMode | None = None,
     currency: str | None = None,
+    grouped: bool = False,
 ) -> list[ContributionInput]:
     """The product's approved contributions up to `at`, as the split engine takes them.
 
     Derived rows are synced first, in the caller's transaction (nothing is committed).
     """
     return counted_contributions(
-        db, product_id, at, citation_mode=citation_mode, currency=currency
+        db, product_id, at, citation_mode=citation_mode, currency=currency, grouped=grouped
     ).inputs

@@ -136,6 +136,7 @@ def _split(
         citation_mode=record.equation.rates.citation_mode,
         currency=currency,
         sync=False,
+        grouped=True,
     )
     try:
         result = compute_split(

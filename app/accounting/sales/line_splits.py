@@ -130,7 +130,12 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
     record = record_in_force(db, product_id, at)
     equation = record.equation
     contributions = contributions_up_to(
-        db, product_id, at, citation_mode=equation.rates.citation_mode, currency=sale.currency
+        db,
+        product_id,
+        at,
+        citation_mode=equation.rates.citation_mode,
+        currency=sale.currency,
+        grouped=True,
     )
     result = compute_split(
         line.net_minor,

@@ -1,0 +1,418 @@
+"""Benchmark: signed Stripe sales into a real uvicorn process on SQLite, from a load generator.
+
+Three processes: this one seeds a fresh SQLite database and generates the load
+(a small asyncio HTTP/1.1 client with keep-alive connections); the service runs
+in its own uvicorn process; the baseline, a bare FastAPI `async def` app that
+reads the body and answers, runs in another, measured the same way in the
+same run. Figures (issue 10, target 2):
+
+- closed-loop burst: sales/s for a product with 10 and with 1,000 contributors
+  (targets 500/s and 100/s), and the baseline's requests/s;
+- open loop at 50 sales/s (1,000 contributors): p50/p99 latency, counted from
+  when each request was due, not from when it was sent (target p99 < 100 ms);
+- `/healthz` p99 while the burst runs (target < 20 ms);
+- peak RSS of the service process (target < 250 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+SECRET = "whsec_bench"
+CONCURRENCY = 32
+BURST_SECONDS = 12.0
+BURST_MAX = {10: 6000, 1000: 1500}
+OPEN_RATE = 50.0
+OPEN_SECONDS = 10.0
+HEALTH_EVERY_S = 0.02
+CONTRIBUTIONS_EACH = 3
+
+
+# --- the baseline: a bare FastAPI app ---------------------------------------------------------
+
+
+def _baseline_app() -> object:
+    from fastapi import FastAPI, Request
+
+    app = FastAPI()
+
+    @app.post("/webhooks/stripe")
+    async def stripe(request: Request) -> dict[str, object]:
+        body = await request.body()
+        return {"received": 1, "size": len(body)}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# --- a minimal asyncio HTTP/1.1 client --------------------------------------------------------
+
+
+class _Connection:
+    """One keep-alive connection to the server."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.writer.write(head.encode() + b"\r\n" + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# --- signed Stripe sales ----------------------------------------------------------------------
+
+
+@dataclass
+class _Sales:
+    """Makes unique signed checkout.session.completed deliveries."""
+
+    sku: str
+    counter: int = 0
+
+    def next(self) -> tuple[bytes, dict[str, str]]:
+        self.counter += 1
+        n = f"{self.sku}-{self.counter}-{os.getpid()}"
+        lines = [{"sku": self.sku, "quantity": 1, "amount": 4990}]
+        event = {
+            "id": f"evt_{n}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": int(time.time()),
+            "data": {
+                "object": {
+                    "id": f"cs_{n}",
+                    "object": "checkout.session",
+                    "amount_total": 4990,
+                    "currency": "eur",
+                    "payment_status": "paid",
+                    "payment_intent": f"pi_{n}",
+                    "metadata": {"lines": json.dumps(lines)},
+                }
+            },
+        }
+        body = json.dumps(event, separators=(",", ":")).encode()
+        t = int(time.time())
+        signature = hmac.new(SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        return body, {
+            "Stripe-Signature": f"t={t},v1={signature}",
+            "Content-Type": "application/json",
+        }
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@dataclass
+class _Burst:
+    done: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    health_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+
+async def _health_probe(port: int, stop: asyncio.Event, into: list[float]) -> None:
+    connection = await _Connection.open(port)
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await connection.request("GET", "/healthz")
+            into.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(HEALTH_EVERY_S)
+    finally:
+        connection.close()
+
+
+async def _burst(port: int, make: Callable[[], tuple[bytes, dict[str, str]]], most: int) -> _Burst:
+    """CONCURRENCY clients send back to back until `most` are done or the time is up."""
+    result = _Burst()
+    stop = asyncio.Event()
+    deadline = time.perf_counter() + BURST_SECONDS
+    started = time.perf_counter()
+
+    async def client() -> None:
+        connection = await _Connection.open(port)
+        try:
+            while result.done + result.errors < most and time.perf_counter() < deadline:
+                body, headers = make()
+                status, _ = await connection.request("POST", "/webhooks/stripe", body, headers)
+                if status == 200:
+                    result.done += 1
+                else:
+                    result.errors += 1
+        finally:
+            connection.close()
+
+    probe = asyncio.create_task(_health_probe(port, stop, result.health_ms))
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    result.seconds = time.perf_counter() - started
+    stop.set()
+    await probe
+    return result
+
+
+async def _open_loop(port: int, make: Callable[[], tuple[bytes, dict[str, str]]]) -> list[float]:
+    """OPEN_RATE requests a second, each due at a fixed time whatever the others do."""
+    pool: list[_Connection] = []
+    latencies: list[float] = []
+
+    async def one(due: float) -> None:
+        connection = pool.pop() if pool else await _Connection.open(port)
+        body, headers = make()
+        status, _ = await connection.request("POST", "/webhooks/stripe", body, headers)
+        if status != 200:
+            raise RuntimeError(f"sale answered {status}")
+        latencies.append((time.perf_counter() - due) * 1000)
+        pool.append(connection)
+
+    start = time.perf_counter() + 0.1
+    tasks = []
+    for i in range(int(OPEN_RATE * OPEN_SECONDS)):
+        due = start + i / OPEN_RATE
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    for connection in pool:
+        connection.close()
+    return latencies
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *args,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, **env},
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def _peak_rss_mb(process: subprocess.Popen[bytes]) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _seed(url: str) -> None:
+    """Two products, sold as bench-10 and bench-1000, with that many contributors each."""
+    from sqlmodel import Session
+
+    from app.accounting.contributions.tables import Contribution
+    from app.accounting.products.tables import Product, ProductSku
+    from app.db import get_engine, upgrade_database
+    from app.lab.models import Contributor
+
+    upgrade_database(url)
+    engine = get_engine(url)
+    when = datetime.now(UTC) - timedelta(days=1)
+    with Session(engine) as db:
+        for size in (10, 1000):
+            product = Product(name=f"bench {size}")
+            db.add(product)
+            db.flush()
+            db.add(ProductSku(product_id=product.id, sku=f"bench-{size}"))
+            people = [
+                Contributor(name=f"p{size}-{i}", display_name=f"P {size}/{i}") for i in range(size)
+            ]
+            db.add_all(people)
+            db.flush()
+            for i, person in enumerate(people):
+                for j in range(CONTRIBUTIONS_EACH):
+                    db.add(
+                        Contribution(
+                            contributor_id=person.id,
+                            product_id=product.id,
+                            kind="labour",
+                            quantity=(i + 1) * 600_000 + j * 7_000,
+                            unit="ms",
+                            source="manual",
+                            status="approved",
+                            occurred_at=when,
+                            created_by="bench",
+                            decided_by="bench",
+                            decided_at=when,
+                        )
+                    )
+        db.commit()
+    engine.dispose()
+
+
+@dataclass
+class _Figures:
+    burst10: _Burst
+    burst1000: _Burst
+    open_ms: list[float]
+    rss_mb: float
+
+
+async def _measure(port: int) -> tuple[_Burst, _Burst, list[float]]:
+    small, large = _Sales("bench-10"), _Sales("bench-1000")
+    burst10 = await _burst(port, small.next, BURST_MAX[10])
+    burst1000 = await _burst(port, large.next, BURST_MAX[1000])
+    open_ms = await _open_loop(port, large.next)
+    return burst10, burst1000, open_ms
+
+
+def _run_service(tmp: str) -> _Figures:
+    url = f"sqlite:///{tmp}/bench.db"
+    _seed(url)
+    port = _free_port()
+    env = {
+        "LABLEDGER_DATABASE_URL": url,
+        "LABLEDGER_MQTT_ENABLED": "false",
+        "LABLEDGER_STRIPE_WEBHOOK_SECRETS": SECRET,
+        "LABLEDGER_LOG_LEVEL": "WARNING",
+    }
+    server = _serve(["--factory", "app.main:create_app"], env, port)
+    try:
+        burst10, burst1000, open_ms = asyncio.run(_measure(port))
+        rss = _peak_rss_mb(server)
+    finally:
+        _stop(server)
+    return _Figures(burst10, burst1000, open_ms, rss)
+
+
+def _run_baseline() -> tuple[_Burst, list[float]]:
+    port = _free_port()
+    server = _serve(["--factory", "bench.webhooks:_baseline_app"], {}, port)
+    try:
+        sales = _Sales("baseline")
+
+        async def both() -> tuple[_Burst, list[float]]:
+            return await _burst(port, sales.next, BURST_MAX[10]), await _open_loop(port, sales.next)
+
+        return asyncio.run(both())
+    finally:
+        _stop(server)
+
+
+def _line(label: str, value: str, target: str = "") -> None:
+    print(f"  {label:<44} {value:>14}  {target}")
+
+
+def main() -> int:
+    """Run both servers, print the figures with their baselines; exit 1 when a target is missed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        service = _run_service(tmp)
+    base_burst, base_open = _run_baseline()
+    b10, b1000 = service.burst10, service.burst1000
+    p99_open = _percentile(service.open_ms, 99)
+    health = b10.health_ms + b1000.health_ms
+    p99_health = _percentile(health, 99)
+    print(f"webhooks: signed Stripe sales, uvicorn + SQLite, {CONCURRENCY} clients")
+    _line("baseline (bare FastAPI async def): req/s", f"{base_burst.rate:.0f}")
+    _line(
+        "sales/s, 10 contributors",
+        f"{b10.rate:.0f}",
+        f"target >= 500; {b10.rate / base_burst.rate:.2f} x baseline; errors {b10.errors}",
+    )
+    _line(
+        "sales/s, 1,000 contributors",
+        f"{b1000.rate:.1f}",
+        f"target >= 100; {b1000.rate / base_burst.rate:.3f} x baseline; errors {b1000.errors}",
+    )
+    _line("open loop 50/s, 1,000 contributors: p50 ms", f"{_percentile(service.open_ms, 50):.1f}")
+    _line(
+        "open loop 50/s, 1,000 contributors: p99 ms",
+        f"{p99_open:.1f}",
+        f"target < 100; baseline p99 {_percentile(base_open, 99):.1f} ms",
+    )
+    _line(
+        "/healthz during the bursts: p99 ms",
+        f"{p99_health:.1f}",
+        f"target < 20; baseline p99 {_percentile(base_burst.health_ms, 99):.1f} ms",
+    )
+    _line("peak RSS of the service, MB", f"{service.rss_mb:.0f}", "target < 250")
+    met = (
+        b10.rate >= 500
+        and b1000.rate >= 100
+        and p99_open < 100
+        and p99_health < 20
+        and service.rss_mb < 250
+        and b10.errors == b1000.errors == 0
+    )
+    print(f"  targets met: {'yes' if met else 'NO'}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
