@@ -68,6 +68,23 @@ def fractions_from_json(data: Mapping[str, str]) -> dict[int, Fraction]:
     return {int(cid): fraction_from_json(value) for cid, value in data.items()}
 
 
+def _scaled_from_json(data: Mapping[str, str]) -> ScaledFractions:
+    """Read an id -> "num/den" map straight into integers over one denominator."""
+    parts: dict[int, tuple[int, int]] = {}
+    for cid, text in data.items():
+        if not isinstance(text, str) or not _FRACTION.fullmatch(text):
+            raise ValueError(f"not an exact fraction: {text!r}")
+        num, _, den = text.partition("/")
+        denominator = int(den) if den else 1
+        if denominator == 0:
+            raise ValueError(f"not an exact fraction: {text!r}")
+        parts[int(cid)] = (int(num), denominator)
+    common = math.lcm(*{den for _, den in parts.values()}) if parts else 1
+    return ScaledFractions(
+        {cid: num * (common // den) for cid, (num, den) in parts.items()}, common
+    )
+
+
 def _ints_to_json(values: Mapping[int, int]) -> dict[str, int]:
     return {str(cid): amount for cid, amount in sorted(values.items())}
 
@@ -119,8 +136,7 @@ def carry_from_json(data: Mapping[str, Any]) -> Carry:
         return Carry(
             buckets={str(k): fraction_from_json(v) for k, v in data["buckets"].items()},
             recipients={
-                str(name): fractions_from_json(values)
-                for name, values in data["recipients"].items()
+                str(name): _scaled_from_json(values) for name, values in data["recipients"].items()
             },
         )
     return Carry.of(fractions_from_json(data)) if data else Carry()

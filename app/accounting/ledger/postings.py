@@ -58,6 +58,7 @@ Errors::
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -86,6 +87,9 @@ from app.accounting.ledger.tables import (
 from app.accounting.money import MoneyError, normalize_currency
 from app.db import utcnow
 from app.errors import InvalidInput
+
+#: A transaction can have thousands of postings in one currency: check each code once.
+_normalized_currency = functools.lru_cache(maxsize=512)(normalize_currency)
 
 __all__ = [
     "GENESIS_HASH",
@@ -347,7 +351,7 @@ def _checked_posting(index: int, posting: Posting) -> Posting:
     if len(account) > ACCOUNT_LENGTH:
         raise LedgerError(f"posting {index}: account longer than {ACCOUNT_LENGTH}", where)
     try:
-        currency = normalize_currency(posting.currency)
+        currency = _normalized_currency(posting.currency)
     except MoneyError as exc:
         raise LedgerError(f"posting {index}: {exc.message}", where) from None
     amount = posting.amount_minor

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import contributions_up_to
@@ -114,10 +115,15 @@ def _store(
     db.add(split)
     db.flush()
     assert split.id is not None
-    db.add_all(
-        SplitShare(split_id=split.id, contributor_id=c, amount_minor=a)
-        for c, a in result.shares.items()
-    )
+    if result.shares:
+        # One executemany, not one ORM object per recipient (a product can have thousands).
+        db.execute(
+            insert(SplitShare),
+            [
+                {"split_id": split.id, "contributor_id": c, "amount_minor": a}
+                for c, a in sorted(result.shares.items())
+            ],
+        )
     _add_cap_payments(db, product_id, currency, result.cap_payments)
     return split
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -91,6 +93,17 @@ def _apply(db: Session, events: tuple[ShopEvent, ...]) -> JSONResponse:
     return JSONResponse({"received": len(events), "outcomes": outcomes})
 
 
+#: SQLite takes one writer at a time, and a transaction that read before it
+#: wrote fails at once ("database is locked") when another wrote in between;
+#: so within one process, deliveries to SQLite are applied one at a time.
+_SQLITE_WRITER = threading.Lock()
+
+
+def _one_writer(engine: Engine) -> AbstractContextManager[object]:
+    """The SQLite writer lock, or nothing for databases that take concurrent writers."""
+    return _SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext()
+
+
 def _process(
     engine: Engine,
     provider: str,
@@ -99,12 +112,13 @@ def _process(
     parse: Callable[[bytes], tuple[ShopEvent, ...]],
 ) -> JSONResponse:
     """Verify, parse and apply one delivery: blocking work, run in a worker thread."""
-    with Session(engine, expire_on_commit=False) as db:
-        try:
-            verify(body)
-            events = parse(body)
-        except LabLedgerError as error:
+    try:
+        verify(body)
+        events = parse(body)
+    except LabLedgerError as error:
+        with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
             return _reject(db, provider, body, error)
+    with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
         return _apply(db, events)
 
 
