@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test
+.PHONY: run test bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,11 @@ test: $(VENV)/.installed-dev node_modules/.package-lock.json
 	@scripts/ensure-mosquitto
 	@scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: run every bench/*.py in name order, each bounded to BENCH_TIMEOUT seconds
+BENCH_TIMEOUT ?= 240
+bench: $(VENV)/.installed-dev
+	@status=0; for script in $$(ls bench/*.py | grep -v '/__init__.py$$' | sort); do \
+		echo "== $$script"; \
+		timeout $(BENCH_TIMEOUT) $(BIN)/python $$script || status=1; \
+	done; exit $$status
