@@ -8,16 +8,20 @@ How a sale of N minor units is split (all exact Fractions until the last step):
    so it flows on to the following buckets (and from there to the rest).
 2. What the buckets leave goes to the commons fund as the `rest` bucket.
 3. The exact bucket amounts are rounded to integers together by largest
-   remainder (ties to the earlier bucket), so they sum to N; a cap is never
-   overshot because it is an integer and a capped amount only rounds up to it.
+   remainder with each bucket's carry (ties to the earlier bucket), so they
+   sum to N. A capped bucket is never owed more than its cap leaves (the
+   excess of its carry moves to the rest bucket), so a cap is never overshot.
 4. Fixed recipients take their bucket whole. A contributor bucket is divided
-   by points (counting its kinds) with `allocate_largest_remainder` and the
-   product's carry; a contributor bucket where nobody has points goes to the
-   commons fund.
+   by points (counting its kinds) with the allocation of `allocation`, and the
+   carry of that bucket's recipients; a contributor bucket where nobody has
+   points goes to the commons fund.
 
-Carry scope: one carry map per product. It is threaded through the
-contributor buckets of a split in order and handed back as `carry_after`, to
-be stored with the product and passed to its next split.
+Carry scope: a `Carry` per product (and currency): one carry per bucket and
+one per recipient of each contributor bucket. It is handed back as
+`carry_after`, to be stored with the product and passed to its next split.
+While the equation and points stay the same, many small sales then add up,
+bucket by bucket and recipient by recipient, to exactly what one sale of
+their sum gives (see `allocation`).
 
 A refund is never a negative sale: `reverse_split` reverses the recorded split
 cell by cell (bucket x recipient) in the same proportions. Splits with a
@@ -176,11 +180,26 @@ def _bucket_amounts(
 
 
 def _round_buckets(
-    net_minor: int, names: list[str], taken: list[Fraction], carry: Carry
+    net_minor: int,
+    names: list[str],
+    taken: list[Fraction],
+    room: Mapping[int, int],
+    carry: Carry,
 ) -> tuple[list[int], dict[str, Fraction]]:
-    """Round the exact bucket amounts together with the bucket carries (step 3)."""
+    """Round the exact bucket amounts together with the bucket carries (step 3).
+
+    `room` is what each capped bucket may still take. A capped bucket is never
+    owed more than that: the part of its carry above it moves to the rest
+    bucket (the last), so rounding can never overshoot a cap.
+    """
     weights = ScaledFractions.of(dict(enumerate(taken)))
     before = {i: carry.buckets[name] for i, name in enumerate(names) if name in carry.buckets}
+    rest = len(names) - 1
+    for i, limit in room.items():
+        excess = before.get(i, Fraction(0)) + taken[i] - limit
+        if excess > 0:
+            before[i] = before.get(i, Fraction(0)) - excess
+            before[rest] = before.get(rest, Fraction(0)) + excess
     if sum(weights.numerators.values()) == 0:
         return [0] * len(names), dict(carry.buckets)
     result = allocate_scaled(net_minor, weights.numerators, ScaledFractions.of(before))
@@ -211,7 +230,12 @@ def compute_split(
 
     claims, taken = _bucket_amounts(net_minor, equation, paid_so_far)
     names = [bucket.name for bucket in equation.buckets] + [REST_BUCKET]
-    rounded, bucket_carry = _round_buckets(net_minor, names, taken, carry_before)
+    room = {
+        i: max(0, bucket.cap_minor - paid_so_far.get(bucket.name, 0))
+        for i, bucket in enumerate(equation.buckets)
+        if bucket.cap_minor is not None
+    }
+    rounded, bucket_carry = _round_buckets(net_minor, names, taken, room, carry_before)
     table = PointsTable(contributions, equation.rates, currency_exponent=currency_exponent)
 
     shares: dict[int, int] = {}

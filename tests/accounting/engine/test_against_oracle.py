@@ -208,3 +208,23 @@ def test_forty_sales_of_one_cent_add_up_to_one_sale_of_forty():
     once = compute_split(40, 2, equation, contributions, COMMONS)
     assert once.shares == {COMMONS: 7, 1: 11, 2: 22}
     assert got == once.shares
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    equations(),
+    st.lists(contribution_st, max_size=10),
+    st.lists(st.integers(min_value=0, max_value=5000), min_size=1, max_size=30),
+)
+def test_carried_sales_never_overshoot_a_cap(equation, contributions, sales):
+    carry = Carry()
+    paid: dict[str, int] = {}
+    for net in sales:
+        result = _or_skip(compute_split, net, 2, equation, contributions, COMMONS, paid, carry)
+        carry = result.carry_after
+        assert sum(result.shares.values()) == net
+        for name, amount in result.cap_payments.items():
+            paid[name] = paid.get(name, 0) + amount
+    for bucket in equation.buckets:
+        if bucket.cap_minor is not None:
+            assert paid.get(bucket.name, 0) <= bucket.cap_minor
