@@ -109,6 +109,7 @@ def test_carry_stays_under_one_unit_where_plain_greedy_falls_behind():
         assert max(abs(c) for c in carry.values()) < 1
 
 
+@settings(deadline=None)
 @given(totals_st, weights_st, st.none() | carry_st)
 def test_allocation_conserves_the_total_exactly(total, weights, carry):
     result = allocate_largest_remainder(total, weights, carry)
@@ -117,6 +118,7 @@ def test_allocation_conserves_the_total_exactly(total, weights, carry):
     assert set(result.shares) == set(weights)
 
 
+@settings(deadline=None)
 @given(totals_st, weights_st, st.none() | carry_st, st.randoms(use_true_random=False))
 def test_allocation_does_not_depend_on_listing_order(total, weights, carry, rnd):
     items = list(weights.items())
@@ -131,6 +133,7 @@ def test_allocation_does_not_depend_on_listing_order(total, weights, carry, rnd)
     )
 
 
+@settings(deadline=None)
 @given(totals_st, weights_st)
 def test_without_carry_each_share_is_within_one_unit_of_its_exact_share(total, weights):
     result = allocate_largest_remainder(total, weights)
@@ -138,6 +141,7 @@ def test_without_carry_each_share_is_within_one_unit_of_its_exact_share(total, w
         assert abs(share - result.exact[cid]) < 1
 
 
+@settings(deadline=None)
 @given(totals_st, weights_st, carry_st)
 def test_with_carry_each_share_is_the_floor_or_ceiling_of_what_is_owed(total, weights, carry):
     # When the carries of those taking part sum to zero (as they do while the
@@ -154,6 +158,7 @@ def test_with_carry_each_share_is_the_floor_or_ceiling_of_what_is_owed(total, we
             assert math.floor(owed) <= share <= math.ceil(owed)
 
 
+@settings(deadline=None)
 @given(totals_st, weights_st)
 def test_negating_the_total_negates_every_share_and_carry(total, weights):
     positive = allocate_largest_remainder(total, weights)
