@@ -57,7 +57,14 @@ def add_contribution(db: SessionDep, key: Writer, entry: ContributionEntry) -> C
 
 
 @router.post("/sync", response_model=SyncResult)
-def sync_contributions(db: SessionDep, _key: Writer, full: bool = False) -> SyncResult:
+def sync_contributions(
+    db: SessionDep,
+    _key: Writer,
+    full: Annotated[
+        bool,
+        Query(description="Re-check every session and run, not only those changed (a repair)."),
+    ] = False,
+) -> SyncResult:
     """Derive contributions from sessions and runs changed since the last sync (all: `full`)."""
     return SyncResult(changed=sync_derived_contributions(db, full=full))
 
