@@ -6,7 +6,7 @@ then reads only the queue instead of scanning all history. Existing closed
 sessions and ended runs are queued once, so nothing is missed on upgrade.
 
 Revision ID: 0011
-Revises: 0014
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | tuple[str, ...] | None = "0014"
+down_revision: str | tuple[str, ...] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
