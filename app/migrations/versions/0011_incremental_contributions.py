@@ -6,7 +6,7 @@ then reads only the queue instead of scanning all history. Existing closed
 sessions and ended runs are queued once, so nothing is missed on upgrade.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 """
 
 from collections.abc import Sequence
