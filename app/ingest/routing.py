@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from paho.mqtt.client import topic_matches_sub
 from sqlmodel import Session, select
 
+from app.ingest.topic_index import TopicIndex
 from app.lab.models import Machine, Reader
 from devices.codec import MqttCodec
 from devices.events import DecodeError, Result
@@ -57,6 +57,7 @@ class TopicRouter:
 
     def __init__(self) -> None:
         self._bindings: dict[CodecKey, Binding] = {}
+        self._index: TopicIndex[Binding] = TopicIndex()
         self.problems: dict[str, str] = {}
 
     @property
@@ -98,6 +99,7 @@ class TopicRouter:
                 )
             except ValueError as exc:
                 problems[f"reader {reader.id}"] = str(exc)
+        self._index = TopicIndex((f, b) for b in wanted.values() for f in b.filters)
         self._bindings = wanted
         self.problems = problems
 
@@ -111,14 +113,14 @@ class TopicRouter:
 
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Decode one message with every codec whose filters match its topic."""
-        results: list[Result] = []
-        matched = False
-        for binding in list(self._bindings.values()):
-            if any(topic_matches_sub(f, topic) for f in binding.filters):
-                matched = True
-                results.extend(binding.codec.decode(topic, payload, received_at))
-        if not matched:
-            results.append(
+        bindings = self._index.match(topic)
+        if not bindings:
+            return [
                 DecodeError(topic, "no configured machine or reader uses this topic", payload[:256])
-            )
+            ]
+        if len(bindings) == 1:
+            return bindings[0].codec.decode(topic, payload, received_at)
+        results: list[Result] = []
+        for binding in bindings:
+            results.extend(binding.codec.decode(topic, payload, received_at))
         return results
