@@ -1,0 +1,1 @@
+"""Shared pieces of the benchmarks: a private broker, a fresh database, peak memory."""
