@@ -87,4 +87,10 @@ Device = Annotated[ApiKey, Depends(require(Role.DEVICE, Role.ADMIN))]
 Admin = Annotated[ApiKey, Depends(require(Role.ADMIN))]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")]
+Offset = Annotated[
+    int, Query(ge=0, le=2**31 - 1, description="Rows to skip (slow deep in a list: use after).")
+]
+After = Annotated[
+    int | None,
+    Query(ge=1, le=2**63 - 1, description="Continue after this row: the previous page's next."),
+]

@@ -10,9 +10,14 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list: its items, the total number matching, and where it starts."""
+    """One page of a list: its items, the cursor of the next page, and the total matching.
+
+    Pass `next` back as `after` for the following page (None: this is the last).
+    `total` counts the matching rows, or is None when there are more than 1,000.
+    """
 
     items: list[T]
-    total: int
+    next: int | None = None
+    total: int | None
     limit: int
     offset: int

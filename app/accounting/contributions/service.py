@@ -46,7 +46,7 @@ from app.accounting.engine.equation import ContributionKind
 from app.accounting.equations.versions import equation_in_force, equation_version
 from app.accounting.money import format_minor, to_minor
 from app.accounting.products.tables import Product
-from app.crud import get_or_404
+from app.crud import SortKey, get_or_404
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.lab.models import Contributor
@@ -163,6 +163,9 @@ def decide(
     return row
 
 
+ORDER = (SortKey(col(Contribution.occurred_at), True), SortKey(col(Contribution.id), True))
+
+
 def filtered(
     contributor_id: int | None = None,
     product_id: int | None = None,
@@ -170,10 +173,8 @@ def filtered(
     status: ContributionStatus | None = None,
     source: ContributionSource | None = None,
 ) -> SelectOfScalar[Contribution]:
-    """Contributions matching the filters given, newest first."""
-    query = select(Contribution).order_by(
-        col(Contribution.occurred_at).desc(), col(Contribution.id).desc()
-    )
+    """Contributions matching the filters given (list them in ORDER: newest first)."""
+    query = select(Contribution)
     if contributor_id is not None:
         query = query.where(Contribution.contributor_id == contributor_id)
     if product_id is not None:

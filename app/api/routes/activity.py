@@ -10,9 +10,9 @@ from sqlmodel import col, select
 from sse_starlette import EventSourceResponse
 
 from app.accounting.products.tables import Product
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.errors import Conflict
 from app.fields import MAX_ID
 from app.lab.activity import CloseReason, LabSession, MachineRun, RunStatus
@@ -22,6 +22,8 @@ from app.lab.schemas import RunAssignment, RunPublic, SessionPublic, SessionTag
 from app.lab.sessions import close_session
 
 router = APIRouter(prefix=API_PREFIX, tags=["sessions and runs"])
+SESSION_ORDER = (SortKey(col(LabSession.opened_at), True), SortKey(col(LabSession.id), True))
+RUN_ORDER = (SortKey(col(MachineRun.started_at), True), SortKey(col(MachineRun.id), True))
 RowPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
@@ -32,6 +34,7 @@ def list_sessions(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     machine_id: OptionalId = None,
     contributor_id: OptionalId = None,
     product_id: OptionalId = None,
@@ -40,7 +43,7 @@ def list_sessions(
     until: Annotated[datetime | None, Query(description="Opened before.")] = None,
 ) -> Page[LabSession]:
     """Sessions, newest first, by machine, contributor, product, openness or time range."""
-    query = select(LabSession).order_by(col(LabSession.opened_at).desc(), col(LabSession.id).desc())
+    query = select(LabSession)
     if machine_id is not None:
         query = query.where(LabSession.machine_id == machine_id)
     if contributor_id is not None:
@@ -55,8 +58,8 @@ def list_sessions(
         query = query.where(col(LabSession.opened_at) >= _aware(since))
     if until is not None:
         query = query.where(col(LabSession.opened_at) < _aware(until))
-    items, total = page(db, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(db, LabSession, query, SESSION_ORDER, limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -109,6 +112,7 @@ def list_runs(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     machine_id: OptionalId = None,
     operator_id: OptionalId = None,
     product_id: OptionalId = None,
@@ -118,9 +122,7 @@ def list_runs(
     until: Annotated[datetime | None, Query(description="Started before.")] = None,
 ) -> Page[RunPublic]:
     """Runs, newest first, by machine, operator, product, openness, attribution or time range."""
-    query = select(MachineRun).order_by(
-        col(MachineRun.started_at).desc(), col(MachineRun.id).desc()
-    )
+    query = select(MachineRun)
     if machine_id is not None:
         query = query.where(MachineRun.machine_id == machine_id)
     if operator_id is not None:
@@ -141,8 +143,9 @@ def list_runs(
         query = query.where(col(MachineRun.started_at) >= _aware(since))
     if until is not None:
         query = query.where(col(MachineRun.started_at) < _aware(until))
-    rows, total = page(db, query, limit, offset)
-    return Page(items=[_run_public(r) for r in rows], total=total, limit=limit, offset=offset)
+    found = page(db, MachineRun, query, RUN_ORDER, limit, offset, after)
+    items = [_run_public(r) for r in found.rows]
+    return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Badge, BadgeCreate, BadgePublic, BadgeStatus, BadgeUpdate
@@ -24,6 +24,7 @@ def list_badges(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     contributor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: BadgeStatus | None = None,
     card_id: Annotated[
@@ -31,15 +32,15 @@ def list_badges(
     ] = None,
 ) -> Page[Badge]:
     """Badges, filtered by contributor, status or card."""
-    query = select(Badge).order_by(col(Badge.id))
+    query = select(Badge)
     if contributor_id is not None:
         query = query.where(Badge.contributor_id == contributor_id)
     if status is not None:
         query = query.where(Badge.status == status)
     if card_id:
         query = query.where(Badge.card_id == service.canonical_card_id(card_id))
-    items, total = page(session, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(session, Badge, query, (SortKey(col(Badge.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=BadgePublic, status_code=201)

@@ -20,7 +20,7 @@ from app.accounting.contributions.tables import (
     ContributionStatus,
 )
 from app.accounting.engine.equation import ContributionKind
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import get_or_404, page
 from app.fields import MAX_ID
@@ -36,6 +36,7 @@ def list_contributions(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     contributor_id: OptionalId = None,
     product_id: OptionalId = None,
     kind: ContributionKind | None = None,
@@ -45,9 +46,10 @@ def list_contributions(
     """Contributions, newest first, derived ones brought up to date first."""
     sync_derived_contributions(db)
     query = contributions.filtered(contributor_id, product_id, kind, status, source)
-    rows, total = page(db, query, limit, offset)
+    found = page(db, Contribution, query, contributions.ORDER, limit, offset, after)
+    rows, total = found.rows, found.total
     items = [contributions.to_public(row) for row in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=items, next=found.next, total=total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ContributionPublic, status_code=201)

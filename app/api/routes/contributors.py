@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlmodel import col, select
 
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Contributor, ContributorCreate, ContributorPublic, ContributorUpdate
@@ -24,20 +24,21 @@ def list_contributors(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     active: bool | None = None,
     name: Annotated[str | None, Query(max_length=200, description="Substring of the name.")] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> Page[Contributor]:
     """Contributors, filtered by activity, name substring or email."""
-    query = select(Contributor).order_by(col(Contributor.id))
+    query = select(Contributor)
     if active is not None:
         query = query.where(Contributor.active == active)
     if name:
         query = query.where(col(Contributor.name).contains(name, autoescape=True))
     if email:
         query = query.where(Contributor.email == email)
-    items, total = page(session, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(session, Contributor, query, (SortKey(col(Contributor.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ContributorPublic, status_code=201)

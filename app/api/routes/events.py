@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlmodel import col, or_, select
 
-from app.api.deps import API_PREFIX, Device, Limit, Offset, SessionDep
+from app.api.deps import API_PREFIX, After, Device, Limit, Offset, SessionDep
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page
-from app.crud import page
+from app.crud import SortKey, page
 from app.errors import InvalidInput, NotFound
 from app.fields import MAX_ID
 from app.lab.activity import DecodeReject, UnknownScan
@@ -69,6 +69,9 @@ def _record(request: Request, db: SessionDep, event: BadgeScan | MachineState) -
     return outcome
 
 
+SCAN_ORDER = (SortKey(col(UnknownScan.at), True), SortKey(col(UnknownScan.id), True))
+
+
 @router.post("/events/badge", response_model=EventOutcome)
 def post_badge_event(
     request: Request, db: SessionDep, _key: Device, body: BadgeEventIn
@@ -110,14 +113,15 @@ def list_unknown_scans(
     _key: ReaderKey,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     reader_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[UnknownScan]:
     """Scans that opened nothing, newest first, so the cards can be enrolled."""
-    query = select(UnknownScan).order_by(col(UnknownScan.at).desc(), col(UnknownScan.id).desc())
+    query = select(UnknownScan)
     if reader_id is not None:
         query = query.where(UnknownScan.reader_id == reader_id)
-    items, total = page(db, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(db, UnknownScan, query, SCAN_ORDER, limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/rejects", response_model=Page[RejectPublic])
@@ -126,12 +130,13 @@ def list_rejects(
     _key: ReaderKey,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     source: Annotated[
         str | None, Query(max_length=300, description="Topic or port prefix.")
     ] = None,
 ) -> Page[DecodeReject]:
     """Recent messages that did not decode (a bounded number are kept)."""
-    query = select(DecodeReject).order_by(col(DecodeReject.id).desc())
+    query = select(DecodeReject)
     if source:
         query = query.where(
             or_(
@@ -139,5 +144,7 @@ def list_rejects(
                 col(DecodeReject.source).startswith(source, autoescape=True),
             )
         )
-    items, total = page(db, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(
+        db, DecodeReject, query, (SortKey(col(DecodeReject.id), True),), limit, offset, after
+    )
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)

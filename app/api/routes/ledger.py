@@ -19,9 +19,9 @@ from app.accounting.ledger.tables import (
     LedgerEntry,
     LedgerEntryPublic,
 )
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, get_engine_dep
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, get_engine_dep
 from app.api.pages import Page
-from app.crud import page
+from app.crud import SortKey, page
 from app.errors import NotFound
 
 router = APIRouter(prefix=f"{API_PREFIX}/ledger", tags=["ledger"])
@@ -136,6 +136,7 @@ def list_entries(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     account_prefix: AccountPrefix = None,
     transaction_id: Annotated[
         str | None, Query(max_length=TRANSACTION_ID_LENGTH, pattern=r"^[0-9a-f-]+$")
@@ -145,15 +146,17 @@ def list_entries(
     ] = None,
 ) -> Page[LedgerEntry]:
     """Entries in sequence order, filtered by account prefix, transaction or reference."""
-    query = select(LedgerEntry).order_by(col(LedgerEntry.sequence))
+    query = select(LedgerEntry)
     if account_prefix:
         query = query.where(col(LedgerEntry.account).startswith(account_prefix, autoescape=True))
     if transaction_id:
         query = query.where(LedgerEntry.transaction_id == transaction_id)
     if reference:
         query = query.where(LedgerEntry.reference == reference)
-    items, total = page(session, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(
+        session, LedgerEntry, query, (SortKey(col(LedgerEntry.sequence)),), limit, offset, after
+    )
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/balances", response_model=Balances)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import col, select
 
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import (
@@ -31,13 +31,14 @@ def list_machines(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     kind: MachineKind | None = None,
     adapter: Adapter | None = None,
     provider_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     active: bool | None = None,
 ) -> Page[Machine]:
     """Machines, filtered by kind, adapter, provider or activity."""
-    query = select(Machine).order_by(col(Machine.id))
+    query = select(Machine)
     if kind is not None:
         query = query.where(Machine.kind == kind)
     if adapter is not None:
@@ -46,8 +47,8 @@ def list_machines(
         query = query.where(Machine.provider_id == provider_id)
     if active is not None:
         query = query.where(Machine.active == active)
-    items, total = page(session, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(session, Machine, query, (SortKey(col(Machine.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=MachinePublic, status_code=201)

@@ -12,9 +12,9 @@ from sqlmodel import SQLModel, col, select
 from app.accounting.money import format_minor, to_minor
 from app.accounting.payouts.service import balances, batch_csv, batch_items, create_batch, mark_paid
 from app.accounting.payouts.tables import PayoutBatch
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab.models import Contributor, Strict
 
@@ -101,11 +101,13 @@ def make_batch(db: SessionDep, key: Writer, body: PayoutRequest) -> PayoutBatchP
 
 @router.get("/payouts", response_model=Page[PayoutBatchPublic])
 def list_batches(
-    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0
+    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[PayoutBatchPublic]:
     """Payout batches, newest first."""
-    rows, total = page(db, select(PayoutBatch).order_by(col(PayoutBatch.id).desc()), limit, offset)
-    return Page(items=[_batch_public(db, b) for b in rows], total=total, limit=limit, offset=offset)
+    order = (SortKey(col(PayoutBatch.id), True),)
+    found = page(db, PayoutBatch, select(PayoutBatch), order, limit, offset, after)
+    items = [_batch_public(db, b) for b in found.rows]
+    return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/payouts/{batch_id}.csv", response_class=PlainTextResponse)

@@ -15,9 +15,9 @@ from app.accounting.products.tables import (
     ProductSku,
     ProductUpdate,
 )
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 
 router = APIRouter(prefix=f"{API_PREFIX}/products", tags=["products"])
@@ -30,20 +30,22 @@ def list_products(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     sku: Annotated[str | None, Query(max_length=64)] = None,
     active: bool | None = None,
 ) -> Page[ProductPublic]:
     """Products, filtered by SKU or activity."""
-    query = select(Product).order_by(col(Product.id))
+    query = select(Product)
     if sku:
         query = query.where(
             col(Product.id).in_(select(ProductSku.product_id).where(ProductSku.sku == sku))
         )
     if active is not None:
         query = query.where(Product.active == active)
-    rows, total = page(session, query, limit, offset)
+    found = page(session, Product, query, (SortKey(col(Product.id)),), limit, offset, after)
+    rows, total = found.rows, found.total
     items = [products.to_public(session, row) for row in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=items, next=found.next, total=total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ProductPublic, status_code=201)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlmodel import Session, col, select
 
 from app.accounting.products.tables import Product
-from app.api.deps import API_PREFIX, Limit, Offset, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, SessionDep, Writer
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, ReaderUpdate
@@ -32,20 +32,21 @@ def list_readers(
     _key: ReaderKey,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     machine_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     protocol: ReaderProtocol | None = None,
     active: bool | None = None,
 ) -> Page[Reader]:
     """Readers, filtered by machine, protocol or activity."""
-    query = select(Reader).order_by(col(Reader.id))
+    query = select(Reader)
     if machine_id is not None:
         query = query.where(Reader.machine_id == machine_id)
     if protocol is not None:
         query = query.where(Reader.protocol == protocol)
     if active is not None:
         query = query.where(Reader.active == active)
-    items, total = page(session, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(session, Reader, query, (SortKey(col(Reader.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ReaderPublic, status_code=201)

@@ -11,9 +11,9 @@ from sqlmodel import SQLModel, col, select
 from app.accounting.products.tables import Product
 from app.accounting.sales.apply import allocate_line
 from app.accounting.sales.tables import RejectedDelivery, Sale, SaleLine
-from app.api.deps import API_PREFIX, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID, RowId
 from app.lab.models import Strict
 
@@ -88,17 +88,20 @@ def list_sales(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
     currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
 ) -> Page[SalePublic]:
     """Sales, newest first."""
-    query = select(Sale).order_by(col(Sale.occurred_at).desc(), col(Sale.id).desc())
+    query = select(Sale)
     if provider:
         query = query.where(Sale.provider == provider)
     if currency:
         query = query.where(Sale.currency == currency.upper())
-    rows, total = page(db, query, limit, offset)
-    return Page(items=[_public(db, s) for s in rows], total=total, limit=limit, offset=offset)
+    order = (SortKey(col(Sale.occurred_at), True), SortKey(col(Sale.id), True))
+    found = page(db, Sale, query, order, limit, offset, after)
+    items = [_public(db, s) for s in found.rows]
+    return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/sales/{sale_id}", response_model=SalePublic)
@@ -109,12 +112,12 @@ def read_sale(db: SessionDep, _key: Reader, sale_id: RowPath) -> SalePublic:
 
 @router.get("/sale-lines/unallocated", response_model=Page[SaleLinePublic])
 def unallocated_lines(
-    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0
+    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0, after: After = None
 ) -> Page[SaleLine]:
     """Revenue no product claimed yet (unknown SKU): visible, waiting to be allocated."""
-    query = select(SaleLine).where(col(SaleLine.product_id).is_(None)).order_by(col(SaleLine.id))
-    items, total = page(db, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    query = select(SaleLine).where(col(SaleLine.product_id).is_(None))
+    found = page(db, SaleLine, query, (SortKey(col(SaleLine.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("/sale-lines/{line_id}/allocate", response_model=SaleLinePublic)
@@ -133,11 +136,20 @@ def rejected_deliveries(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[RejectedDelivery]:
     """Webhooks refused for a bad signature or payload, newest first (no payloads kept)."""
-    query = select(RejectedDelivery).order_by(col(RejectedDelivery.id).desc())
+    query = select(RejectedDelivery)
     if provider:
         query = query.where(RejectedDelivery.provider == provider)
-    items, total = page(db, query, limit, offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(
+        db,
+        RejectedDelivery,
+        query,
+        (SortKey(col(RejectedDelivery.id), True),),
+        limit,
+        offset,
+        after,
+    )
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
