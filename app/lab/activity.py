@@ -90,6 +90,7 @@ class UnknownScan(SQLModel, table=True):
     """A badge scan that opened nothing (unknown or revoked card), visible for enrolment."""
 
     __tablename__ = "unknown_scan"
+    __table_args__ = (Index("ix_unknown_scan_page", "at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reader_id: int = Field(foreign_key="reader.id", index=True)
@@ -112,16 +113,28 @@ class LabSession(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL AND machine_id IS NOT NULL"),
             postgresql_where=text("closed_at IS NULL AND machine_id IS NOT NULL"),
         ),
+        # Lists page newest first by (opened_at, id), optionally within one filter.
+        Index("ix_lab_session_page", "opened_at", "id"),
+        Index("ix_lab_session_machine_page", "machine_id", "opened_at", "id"),
+        Index("ix_lab_session_contributor_page", "contributor_id", "opened_at", "id"),
+        Index("ix_lab_session_product_page", "product_id", "opened_at", "id"),
+        Index(
+            "ix_lab_session_open_page",
+            "opened_at",
+            "id",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    contributor_id: int = Field(foreign_key="contributor.id", index=True)
+    contributor_id: int = Field(foreign_key="contributor.id")
     badge_id: int | None = Field(default=None, foreign_key="badge.id")
-    machine_id: int | None = Field(default=None, foreign_key="machine.id", index=True)
+    machine_id: int | None = Field(default=None, foreign_key="machine.id")
     reader_id: int | None = Field(default=None, foreign_key="reader.id")
-    product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
     role: str | None = Field(default=None, max_length=50)
-    opened_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     close_reason: str | None = Field(default=None, max_length=16)
     closed_by: str | None = Field(default=None, max_length=200)
@@ -133,11 +146,25 @@ class MachineRun(SQLModel, table=True):
     """An interval of machine time measured from the device itself."""
 
     __tablename__ = "machine_run"
+    __table_args__ = (
+        # Lists page newest first by (started_at, id), optionally within one filter.
+        Index("ix_machine_run_page", "started_at", "id"),
+        Index("ix_machine_run_machine_page", "machine_id", "started_at", "id"),
+        Index("ix_machine_run_operator_page", "operator_id", "started_at", "id"),
+        Index("ix_machine_run_product_page", "product_id", "started_at", "id"),
+        Index(
+            "ix_machine_run_open_page",
+            "started_at",
+            "id",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    machine_id: int = Field(foreign_key="machine.id", index=True)
+    machine_id: int = Field(foreign_key="machine.id")
     status: str = Field(sa_column=Column(String(16), nullable=False))
-    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     busy_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     busy_s: float = Field(default=0.0)
@@ -151,8 +178,8 @@ class MachineRun(SQLModel, table=True):
     material: float | None = Field(default=None)
     reported_busy_s: float | None = Field(default=None)
     last_sample_at: datetime = Field(sa_type=UTCDateTime)
-    operator_id: int | None = Field(default=None, foreign_key="contributor.id", index=True)
-    product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
+    operator_id: int | None = Field(default=None, foreign_key="contributor.id")
+    product_id: int | None = Field(default=None, foreign_key="product.id")
     session_id: int | None = Field(default=None, foreign_key="lab_session.id")
     attribution: str | None = Field(default=None, max_length=16)
     start_event_id: str = Field(max_length=128)

@@ -34,7 +34,7 @@ def address(adapter: str, index: int) -> str:
 
 
 def build_lab(engine: Engine) -> list[tuple[str, str]]:
-    """Insert contributors, badges, machines and readers; return each machine's adapter and address."""
+    """Insert people, badges, machines and readers; return each machine's adapter and address."""
     machines = [(ADAPTERS[i % len(ADAPTERS)], i) for i in range(MACHINES)]
     with Session(engine) as db:
         db.execute(
@@ -67,7 +67,12 @@ def build_lab(engine: Engine) -> list[tuple[str, str]]:
         db.execute(
             insert(Reader),
             [
-                {"name": f"reader{i}", "protocol": "mqtt", "address": f"reader{i}", "machine_id": i + 1}
+                {
+                    "name": f"reader{i}",
+                    "protocol": "mqtt",
+                    "address": f"reader{i}",
+                    "machine_id": i + 1,
+                }
                 for i in range(READERS)
             ],
         )
@@ -105,7 +110,10 @@ def _cycle(adapter: str, addr: str, step: int, at: datetime) -> tuple[str, dict[
     if adapter == "moonraker":
         state = ("printing", "paused", "complete", "standby")[phase]
         stats = {"state": state, "print_duration": float(step), "filename": "cube.gcode"}
-        return f"{addr}/klipper/status", {"eventtime": float(step), "status": {"print_stats": stats}}
+        return f"{addr}/klipper/status", {
+            "eventtime": float(step),
+            "status": {"print_stats": stats},
+        }
     if adapter == "tasmota":
         power = (120 + step % 7, 130, 5, 2)[phase]
         energy = {"Total": 514.0 + step / 1000, "Power": power, "Voltage": 234}

@@ -75,10 +75,14 @@ class Contribution(SQLModel, table=True):
         UniqueConstraint("source", "source_id"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         Index("ix_contribution_product_counted", "product_id", "status", "occurred_at"),
+        # Lists page newest first by (occurred_at, id), optionally within one filter.
+        Index("ix_contribution_page", "occurred_at", "id"),
+        Index("ix_contribution_product_page", "product_id", "occurred_at", "id"),
+        Index("ix_contribution_contributor_page", "contributor_id", "occurred_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    contributor_id: int = Field(foreign_key="contributor.id", index=True)
+    contributor_id: int = Field(foreign_key="contributor.id")
     product_id: int | None = Field(default=None, foreign_key="product.id")
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     quantity: int = Field(sa_column=Column(BigInteger, nullable=False))

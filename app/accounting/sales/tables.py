@@ -47,13 +47,16 @@ class RejectedDelivery(SQLModel, table=True):
 class Sale(SQLModel, table=True):
     """One order of one shop; (provider, order key) is its business key."""
 
-    __table_args__ = (UniqueConstraint("provider", "order_key"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "order_key"),
+        Index("ix_sale_page", "occurred_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=32)
     order_key: str = Field(max_length=200)
     currency: str = Field(max_length=3)
-    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
     gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     fees_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
