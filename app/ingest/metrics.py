@@ -18,3 +18,6 @@ POWER_COMMANDS = Counter(
     "Interlock power commands by what happened (sent, retried, confirmed, failed)",
     ["result"],
 )
+BATCH_RETRIES = Counter(
+    "labledger_ingest_batch_retries_total", "Batches written again after a failure"
+)

@@ -202,24 +202,40 @@ class IngestWorker:
         return self._observe(message.topic, message.payload, message.received_at)
 
     def _write_with_retry(self, batch: list[_Item]) -> None:
-        """Write a batch; while the database is away, retry; a poison item is set aside."""
+        """Write a batch and acknowledge it; nothing leaves here unwritten and unacknowledged.
+
+        While the database is away the batch is retried with backoff. A batch that
+        fails for another reason is applied message by message, so one poison
+        message becomes a kept reject and the rest are applied. Any failure on
+        the way (the database going away mid-isolation, say) retries the whole
+        batch: event ids make a repeat a no-op. Only a stop while the database
+        is away leaves messages unacknowledged, for the broker to redeliver.
+        """
         delay = 0.2
+        one_by_one = False
         while True:
             try:
-                outcome = self._write(batch)
+                outcome = self._write_one_by_one(batch) if one_by_one else self._write(batch)
                 break
             except OperationalError:
                 log.warning(
                     "database unavailable; retrying a batch of %s in %.1fs", len(batch), delay
                 )
-                if self._stop.is_set() and delay >= 5:
-                    return  # shutting down: unacknowledged messages are redelivered later
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
             except Exception:
-                log.exception("a batch of %s failed; applying its messages one by one", len(batch))
-                outcome = self._write_one_by_one(batch)
-                break
+                if not one_by_one:
+                    log.exception(
+                        "a batch of %s failed; applying it message by message", len(batch)
+                    )
+                    one_by_one = True
+                    continue
+                log.exception(
+                    "a batch of %s failed one by one; retrying in %.1fs", len(batch), delay
+                )
+            metrics.BATCH_RETRIES.inc()
+            if self._stop.is_set() and delay >= 5:
+                return  # shutting down: unacknowledged messages are redelivered later
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
         for item in batch:
             if item.ack is not None:
                 self._ack(item.ack)
