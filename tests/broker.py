@@ -31,7 +31,7 @@ def free_port() -> int:
 class MosquittoBroker:
     """One broker process with persistence on, so a restart keeps sessions and queued messages."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra: str = "") -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,8 +45,15 @@ class MosquittoBroker:
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "autosave_interval 1\n"
-            "max_queued_messages 100000\n"
+            # The settings deploy/mosquitto/mosquitto.conf ships (README, broker settings).
+            "max_queued_messages 1000000\n"
+            "max_queued_bytes 0\n"
+            "max_inflight_messages 500\n"
+            "message_size_limit 262144\n"
+            "sys_interval 1\n"
             f"log_dest file {workdir}/mosquitto.log\n"
+            # Later lines win: a test can shrink a queue to make the broker drop.
+            f"{extra}"
         )
 
     def start(self) -> None:

@@ -21,3 +21,4 @@ POWER_COMMANDS = Counter(
 BATCH_RETRIES = Counter(
     "labledger_ingest_batch_retries_total", "Batches written again after a failure"
 )
+BROKER_DROPPED = Gauge("labledger_broker_dropped_messages", "Messages the MQTT broker dropped")

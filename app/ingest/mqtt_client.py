@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 500
 RETRY_MIN_S = 1
 RETRY_MAX_S = 30
+# Mosquitto's count of messages it dropped (full queues, oversized); see README, broker settings.
+DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 
 
 def status_topic(client_id: str) -> str:
@@ -255,6 +257,7 @@ class MqttLink:
             self.acknowledged = set()
             self._pending = {}
             self._sync_subscriptions()
+        client.subscribe(DROPPED_TOPIC, qos=0)
 
     def _on_subscribe(
         self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[ReasonCode], _props: Any
@@ -276,6 +279,9 @@ class MqttLink:
             log.warning("MQTT disconnected: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == DROPPED_TOPIC:
+            self._note_dropped(bytes(message.payload))
+            return
         metrics.MESSAGES.labels("mqtt").inc()
         self._enqueue(
             MqttInbound(
@@ -287,3 +293,24 @@ class MqttLink:
                 self._generation,
             )
         )
+
+    def _note_dropped(self, payload: bytes) -> None:
+        """Keep the broker's dropped-message count; warn when it grows."""
+        try:
+            dropped = int(payload.decode().strip())
+        except (UnicodeDecodeError, ValueError):
+            log.warning("unreadable %s payload %r", DROPPED_TOPIC, payload[:40])
+            return
+        status = self.status
+        before = status.broker_dropped
+        status.broker_dropped = dropped
+        if status.dropped_first_seen is None:
+            status.dropped_first_seen = dropped
+        metrics.BROKER_DROPPED.set(dropped)
+        if dropped > (before or 0):
+            log.warning(
+                "the MQTT broker has dropped %s messages (%s new): messages may be lost; "
+                "raise max_queued_messages (README, broker settings)",
+                dropped,
+                dropped - (before or 0),
+            )

@@ -23,3 +23,21 @@ class BrokerStatus:
     state: LinkState = LinkState.DISABLED
     since: datetime | None = None
     detail: str = field(default="")
+    broker_dropped: int | None = None
+    dropped_first_seen: int | None = None
+
+    @property
+    def dropped_since_start(self) -> int:
+        """Messages the broker dropped since this replica first read its counter."""
+        if self.broker_dropped is None or self.dropped_first_seen is None:
+            return 0
+        return max(0, self.broker_dropped - self.dropped_first_seen)
+
+    def warning(self) -> str | None:
+        """A sentence for /readyz when the broker has dropped messages, else None."""
+        if not self.broker_dropped:
+            return None
+        return (
+            f"the broker has dropped {self.broker_dropped} messages since it started "
+            f"({self.dropped_since_start} while this replica ran): raise max_queued_messages"
+        )

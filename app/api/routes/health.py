@@ -43,6 +43,8 @@ def readyz(request: Request) -> JSONResponse:
             "state": broker.state.value,
             "since": broker.since.isoformat() if broker.since else None,
             "detail": broker.detail,
+            "broker_dropped": broker.broker_dropped,
+            "warning": broker.warning(),
         },
     }
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
