@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(
         default=86400, ge=0, le=2**32 - 1, description="MQTT 5 session expiry (s)."
     )
+    ingest_slots: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description=(
+            "MQTT sessions (client ids <client id>-slot<i>) leased among replicas through the "
+            "database; 0 = one session with the client id as given, no leasing."
+        ),
+    )
+    ingest_lease_ttl_s: float = Field(
+        default=10.0,
+        ge=2,
+        le=300,
+        description="A dead replica's ingest slots are taken over after this (s).",
+    )
 
     stripe_webhook_secrets: SecretList = Field(
         default_factory=list, description="Stripe endpoint secrets, comma-separated (rotation)."

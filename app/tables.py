@@ -17,6 +17,7 @@ from app.accounting.sales.tables import (
 )
 from app.api.keys import ApiKey
 from app.api.web_sessions import WebSession
+from app.ingest.lease_table import IngestLease
 from app.lab.access.models import (
     DeniedScan,
     Induction,
@@ -48,6 +49,7 @@ __all__ = [
     "DeniedScan",
     "DeviceEvent",
     "Induction",
+    "IngestLease",
     "LabSession",
     "LedgerEntry",
     "Machine",

@@ -99,8 +99,17 @@ class _Client(mqtt.Client):
 class MqttLink:
     """Connects, keeps subscriptions in line with the configured topics, and feeds the worker."""
 
-    def __init__(self, settings: Settings, status: BrokerStatus, enqueue: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        status: BrokerStatus,
+        enqueue: Any,
+        client_id: str | None = None,
+        slot: int = 0,
+    ) -> None:
         self.settings = settings
+        self.client_id = client_id or settings.mqtt_client_id
+        self.slot = slot
         self.status = status
         self._enqueue = enqueue
         self._lock = threading.Lock()
@@ -112,7 +121,7 @@ class MqttLink:
         self._failures = 0
         self.client = _Client(
             CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_client_id,
+            client_id=self.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
@@ -129,7 +138,7 @@ class MqttLink:
                 cert_reqs=ssl.CERT_REQUIRED,
             )
         self.client.will_set(
-            status_topic(settings.mqtt_client_id), _status_payload("offline"), qos=1, retain=True
+            status_topic(self.client_id), _status_payload("offline"), qos=1, retain=True
         )
         self.client.reconnect_delay_set(min_delay=RETRY_MIN_S, max_delay=RETRY_MAX_S)
         self.client.on_connect = self._on_connect
@@ -163,7 +172,7 @@ class MqttLink:
         connected = self.client.is_connected()
         if connected:
             info = self.client.publish(
-                status_topic(self.settings.mqtt_client_id),
+                status_topic(self.client_id),
                 _status_payload("offline"),
                 qos=1,
                 retain=True,
@@ -247,7 +256,7 @@ class MqttLink:
         self._set(LinkState.CONNECTED)
         log.info("MQTT connected to %s:%s", self.settings.mqtt_host, self.settings.mqtt_port)
         client.publish(
-            status_topic(self.settings.mqtt_client_id),
+            status_topic(self.client_id),
             _status_payload("online"),
             qos=1,
             retain=True,
@@ -291,6 +300,7 @@ class MqttLink:
                 message.qos,
                 datetime.now(UTC),
                 self._generation,
+                self.slot,
             )
         )
 

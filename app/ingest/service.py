@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -11,12 +14,13 @@ from sqlmodel import Session, select
 
 from app.config import Settings
 from app.ingest.interlock import InterlockConfig, InterlockDriver
+from app.ingest.leases import SlotLeases
 from app.ingest.mqtt_client import MqttLink
 from app.ingest.replies import ReplySender
 from app.ingest.routing import TopicRouter, reader_address
 from app.ingest.serial_reader import PortSpec, SerialPortReader, parse_address
 from app.ingest.status import BrokerStatus, LinkState
-from app.ingest.worker import IngestWorker, WorkerConfig
+from app.ingest.worker import IngestWorker, MqttInbound, WorkerConfig
 from app.lab.access.gate import ScanReply
 from app.lab.models import Machine, Reader
 from devices.codec import StreamCodec
@@ -38,10 +42,26 @@ class IngestService:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.status = status
         self.router = TopicRouter()
-        self.link = MqttLink(settings, status, self._enqueue) if settings.mqtt_enabled else None
+        self._links_lock = threading.Lock()
+        self.links: dict[int, MqttLink] = {}
+        self.link: MqttLink | None = None
+        self.leases: SlotLeases | None = None
+        if settings.mqtt_enabled and settings.ingest_slots == 0:
+            self.link = self.links[0] = MqttLink(settings, status, self._enqueue)
+        elif settings.mqtt_enabled:
+            holder = f"{settings.mqtt_client_id}@{socket.gethostname()}:{os.getpid()}"
+            self.leases = SlotLeases(
+                engine,
+                settings.ingest_slots,
+                holder[:100],
+                settings.ingest_lease_ttl_s,
+                self._slot_gained,
+                self._slot_lost,
+            )
         config = config or WorkerConfig()
-        self.replies = ReplySender(self.publish if self.link else None)
+        self.replies = ReplySender(self.publish if settings.mqtt_enabled else None)
         self.interlock = InterlockDriver(
             engine,
             InterlockConfig(
@@ -54,7 +74,7 @@ class IngestService:
             engine,
             self.router,
             config,
-            ack=self.link.ack if self.link else (lambda _m: None),
+            ack=self._ack,
             on_change=on_change,
             on_refresh=self._refreshed,
             observe=self.interlock.observe,
@@ -67,6 +87,40 @@ class IngestService:
     def _enqueue(self, message: object) -> None:
         self.worker.queue.put(message)  # type: ignore[arg-type]
 
+    def _ack(self, message: MqttInbound) -> None:
+        """Acknowledge on the slot's link; a slot given up since leaves it for redelivery."""
+        link = self.links.get(message.slot)
+        if link is not None:
+            link.ack(message)
+
+    def slots_reading(self) -> list[int]:
+        """The leased slots whose link is connected with every subscription granted."""
+        filters = self.router.filters
+        with self._links_lock:
+            links = dict(self.links)
+        return sorted(
+            slot
+            for slot, link in links.items()
+            if link.client.is_connected() and filters and link.acknowledged >= filters
+        )
+
+    def _slot_gained(self, slot: int) -> None:
+        """Connect with the slot's client id and drain what its session holds."""
+        client_id = f"{self.settings.mqtt_client_id}-slot{slot}"
+        link = MqttLink(self.settings, self.status, self._enqueue, client_id=client_id, slot=slot)
+        link.set_filters(self._filters())
+        with self._links_lock:
+            self.links[slot] = link
+        link.start()
+
+    def _slot_lost(self, slot: int) -> None:
+        """Stop reading the slot; its unacknowledged messages wait in its session."""
+        with self._links_lock:
+            link = self.links.pop(slot, None)
+        if link is not None:
+            link.client.on_message = None
+            link.stop()
+
     def start(self) -> None:
         """Build the topic map, connect, and start reading."""
         try:
@@ -78,6 +132,9 @@ class IngestService:
         self.worker.start()
         if self.link is not None:
             self.link.start()
+        if self.leases is not None:
+            self.leases.start()
+        if self.settings.mqtt_enabled:
             self.interlock.start()
 
     def stop(self) -> None:
@@ -86,9 +143,12 @@ class IngestService:
             reader.stop()
         if self.link is not None:
             self.link.client.on_message = None
+        if self.leases is not None:
+            self.leases.stop()
         self.worker.stop()
-        if self.link is not None:
+        if self.settings.mqtt_enabled:
             self.interlock.stop()
+        if self.link is not None:
             self.link.stop()
 
     def refresh(self) -> None:
@@ -96,22 +156,30 @@ class IngestService:
         self.worker.request_refresh()
 
     def publish(self, topic: str, payload: bytes) -> bool:
-        """Publish one message with QoS 1 if the broker is connected; whether it was handed over."""
-        if self.link is None or not self.link.client.is_connected():
-            return False
-        info = self.link.client.publish(topic, payload, qos=1)
-        return info.rc == 0
+        """Publish one message with QoS 1 on a connected link; whether it was handed over."""
+        with self._links_lock:
+            links = list(self.links.values())
+        for link in links:
+            if link.client.is_connected():
+                return link.client.publish(topic, payload, qos=1).rc == 0
+        return False
 
     def send_replies(self, replies: list[ScanReply]) -> None:
         """Answer readers about scans committed outside the worker (the HTTP event route)."""
         self.replies.send(replies)
 
+    def _filters(self) -> set[str]:
+        """Every topic this replica reads: devices, and the relays' reported states."""
+        return self.router.filters | self.interlock.filters
+
     def _refreshed(self) -> None:
         with Session(self.engine) as db:
             self.interlock.rebuild(db)
             self.replies.rebuild(db)
-        if self.link is not None:
-            self.link.set_filters(self.router.filters | self.interlock.filters)
+        with self._links_lock:
+            links = list(self.links.values())
+        for link in links:
+            link.set_filters(self._filters())
         self._sync_ports()
 
     def _sync_ports(self) -> None:

@@ -45,6 +45,7 @@ class MqttInbound:
     qos: int
     received_at: datetime
     generation: int = 0
+    slot: int = 0
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.db import database_reachable
+from app.ingest.service import IngestService
 from app.ingest.status import BrokerStatus
 from app.lab.lab_metrics import lab_metrics_text
 from app.readiness import DatabaseGate
@@ -35,6 +36,7 @@ def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers and is migrated; the MQTT link is reported, not required."""
     database, detail = _database(request)
     broker: BrokerStatus = request.app.state.broker_status
+    ingest: IngestService = request.app.state.ingest
     body = {
         "status": "ready" if database == "ok" else "unavailable",
         "database": database,
@@ -45,6 +47,7 @@ def readyz(request: Request) -> JSONResponse:
             "detail": broker.detail,
             "broker_dropped": broker.broker_dropped,
             "warning": broker.warning(),
+            "slots": ingest.slots_reading() if ingest.leases is not None else None,
         },
     }
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
