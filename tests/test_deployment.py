@@ -36,7 +36,9 @@ def test_app_environment_names_only_real_settings():
 def test_ports_match_the_settings_and_the_dockerfile():
     services = compose()["services"]
     environment = services["app"]["environment"]
-    assert f"{environment['LABLEDGER_HTTP_PORT']}:8000" in services["app"]["ports"]
+    # Replicas scale: each gets a host port from a range, never one fixed port.
+    assert f"8000-8009:{environment['LABLEDGER_HTTP_PORT']}" in services["app"]["ports"]
+    assert int(environment["LABLEDGER_INGEST_SLOTS"]) > 1
     assert "1883:1883" in services["mosquitto"]["ports"]
     assert "EXPOSE 8000" in (ROOT / "Dockerfile").read_text()
     Settings(
