@@ -26,7 +26,7 @@ from app.ingest import metrics
 from app.ingest.routing import TopicRouter
 from app.lab.access.gate import ScanReply
 from app.lab.activity import DecodeReject
-from app.lab.recorder import BatchOutcome, record_event, record_reject
+from app.lab.recorder import BatchOutcome, prepare_batch, record_event, record_reject
 from app.lab.sessions import ScanRules, close_idle_sessions
 from devices.events import DecodeError, Result
 
@@ -271,9 +271,10 @@ class IngestWorker:
         return total
 
     def _write(self, batch: list[_Item]) -> BatchOutcome:
-        outcome = BatchOutcome()
         started = time.perf_counter()
         with Session(self.engine) as db:
+            events = [r for item in batch for r in item.results if not isinstance(r, DecodeError)]
+            outcome = prepare_batch(db, events) if events else BatchOutcome()
             rejected = False
             for item in batch:
                 for result in item.results:

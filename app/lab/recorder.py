@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.lab.access import gate, interlock
 from app.lab.access.gate import ScanReply
 from app.lab.access.models import DenyReason
-from app.lab.activity import DecodeReject, DeviceEvent
+from app.lab.activity import DecodeReject, DeviceEvent, MachineStatus
 from app.lab.models import Machine, Reader
 from app.lab.runs import StateSample, apply_machine_sample, lock_status
 from app.lab.sessions import ScanRules, close_on_offline, handle_scan, touch_machine_session
@@ -38,6 +39,7 @@ class BatchOutcome:
     machines: set[int] = field(default_factory=set)
     scans: list[str] = field(default_factory=list)
     replies: list[ScanReply] = field(default_factory=list)
+    recorded: set[str] | None = None  # a batch's ids already recorded (see prepare_batch)
 
 
 def _label_id(label: str) -> int | None:
@@ -63,14 +65,25 @@ def _body(event: MachineState) -> str:
 
 
 def _record_once(db: Session, row: DeviceEvent, outcome: BatchOutcome) -> bool:
-    """Insert the event unless its id is recorded already; the machine's lock is taken first."""
+    """Insert the event unless its id is recorded already; the machine's lock is taken first.
+
+    In a prepared batch the ids recorded before it were read in one statement, and
+    the insert waits for the batch's flush (the unique event id still guards it).
+    """
     if row.machine_id is not None:
         lock_status(db, row.machine_id)
-    if _already_recorded(db, row.event_id):
+    if outcome.recorded is not None:
+        if row.event_id in outcome.recorded:
+            outcome.duplicates += 1
+            return False
+        outcome.recorded.add(row.event_id)
+        db.add(row)
+    elif _already_recorded(db, row.event_id):
         outcome.duplicates += 1
         return False
-    db.add(row)
-    db.flush()
+    else:
+        db.add(row)
+        db.flush()
     outcome.applied += 1
     if row.machine_id is not None:
         outcome.machines.add(row.machine_id)
@@ -145,6 +158,33 @@ def record_badge_scan(
     machine = db.get(Machine, reader.machine_id) if reader.machine_id is not None else None
     if machine is not None:
         interlock.reconcile(db, machine, event.at)
+
+
+def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
+    """Read what a batch needs in a few statements: its known event ids, machines, readers,
+    and the status rows of its machines, locked in id order (so replicas never deadlock)."""
+    ids = {event.event_id for event in events}
+    recorded = set(
+        db.exec(select(DeviceEvent.event_id).where(col(DeviceEvent.event_id).in_(ids))).all()
+    )
+    machine_ids = {_label_id(e.machine) for e in events if isinstance(e, MachineState)}
+    reader_ids = {_label_id(e.reader) for e in events if isinstance(e, BadgeScan)}
+    readers = db.exec(select(Reader).where(col(Reader.id).in_(reader_ids - {None}))).all()
+    machine_ids |= {r.machine_id for r in readers}
+    machine_ids.discard(None)
+    if machine_ids:
+        db.exec(select(Machine).where(col(Machine.id).in_(machine_ids))).all()
+        if db.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks and its driver begins a transaction at the first
+            # write: write first, so every read below is made holding the write lock.
+            db.exec(
+                update(MachineStatus)
+                .where(col(MachineStatus.machine_id).in_(machine_ids))
+                .values(machine_id=MachineStatus.machine_id)
+            )
+        for machine_id in sorted(m for m in machine_ids if m is not None):
+            lock_status(db, machine_id)
+    return BatchOutcome(recorded=recorded)
 
 
 def record_event(

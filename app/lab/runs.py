@@ -65,14 +65,32 @@ class StateSample:
 
 
 def lock_status(db: Session, machine_id: int) -> MachineStatus:
-    """The machine's status row, locked for this transaction (made on first use)."""
+    """The machine's status row, locked for this transaction (made on first use).
+
+    The lock lasts until the transaction ends, so a second call in the same
+    transaction returns the row already held instead of asking again.
+    """
+    held: tuple[object, dict[int, MachineStatus]] | None = db.info.get(_LOCKED)
+    transaction = db.get_transaction()
+    if held is not None and transaction is not None and held[0] is transaction:
+        status = held[1].get(machine_id)
+        if status is not None and status in db:
+            return status
     query = select(MachineStatus).where(MachineStatus.machine_id == machine_id).with_for_update()
     status = db.exec(query).first()
     if status is None:
         status = MachineStatus(machine_id=machine_id)
         db.add(status)
         db.flush()
+    transaction = db.get_transaction()
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        db.info[_LOCKED] = held
+    held[1][machine_id] = status
     return status
+
+
+_LOCKED = "labledger.locked_status"
 
 
 def _open_session_at(db: Session, machine_id: int, at: datetime) -> LabSession | None:
