@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.lab.access import gate, interlock
 from app.lab.access.gate import ScanReply
 from app.lab.access.models import DenyReason
-from app.lab.activity import DecodeReject, DeviceEvent, MachineStatus
+from app.lab.activity import DecodeReject, DeviceEvent, MachineRun, MachineStatus
 from app.lab.models import Machine, Reader
 from app.lab.runs import StateSample, apply_machine_sample, lock_status
 from app.lab.sessions import ScanRules, close_on_offline, handle_scan, touch_machine_session
@@ -40,6 +40,7 @@ class BatchOutcome:
     scans: list[str] = field(default_factory=list)
     replies: list[ScanReply] = field(default_factory=list)
     recorded: set[str] | None = None  # a batch's ids already recorded (see prepare_batch)
+    loaded: list[object] = field(default_factory=list)  # keeps prepared rows in the session
 
 
 def _label_id(label: str) -> int | None:
@@ -169,11 +170,13 @@ def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
     )
     machine_ids = {_label_id(e.machine) for e in events if isinstance(e, MachineState)}
     reader_ids = {_label_id(e.reader) for e in events if isinstance(e, BadgeScan)}
+    loaded: list[object] = []
     readers = db.exec(select(Reader).where(col(Reader.id).in_(reader_ids - {None}))).all()
+    loaded += readers
     machine_ids |= {r.machine_id for r in readers}
     machine_ids.discard(None)
     if machine_ids:
-        db.exec(select(Machine).where(col(Machine.id).in_(machine_ids))).all()
+        loaded += db.exec(select(Machine).where(col(Machine.id).in_(machine_ids))).all()
         if db.get_bind().dialect.name == "sqlite":
             # SQLite has no row locks and its driver begins a transaction at the first
             # write: write first, so every read below is made holding the write lock.
@@ -182,9 +185,12 @@ def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
                 .where(col(MachineStatus.machine_id).in_(machine_ids))
                 .values(machine_id=MachineStatus.machine_id)
             )
-        for machine_id in sorted(m for m in machine_ids if m is not None):
-            lock_status(db, machine_id)
-    return BatchOutcome(recorded=recorded)
+        statuses = [lock_status(db, m) for m in sorted(m for m in machine_ids if m is not None)]
+        run_ids = {s.run_id for s in statuses if s.run_id is not None}
+        if run_ids:
+            loaded += db.exec(select(MachineRun).where(col(MachineRun.id).in_(run_ids))).all()
+        loaded += statuses
+    return BatchOutcome(recorded=recorded, loaded=loaded)
 
 
 def record_event(

@@ -31,18 +31,39 @@ class ScanRules:
 
 
 def open_session_on(db: Session, machine_id: int) -> LabSession | None:
-    """The open session at a machine, if any."""
-    return db.exec(
+    """The open session at a machine, if any (asked once per transaction while no scan,
+    close or open changes sessions; see `_forget_open_sessions`)."""
+    held: tuple[object, dict[int, LabSession | None]] | None = db.info.get(_OPEN)
+    transaction = db.get_transaction()
+    cached = held is not None and transaction is not None and held[0] is transaction
+    if cached and held is not None and machine_id in held[1]:
+        return held[1][machine_id]
+    session = db.exec(
         select(LabSession).where(
             LabSession.machine_id == machine_id, col(LabSession.closed_at).is_(None)
         )
     ).first()
+    transaction = db.get_transaction()
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        db.info[_OPEN] = held
+    held[1][machine_id] = session
+    return session
+
+
+_OPEN = "labledger.open_sessions"
+
+
+def _forget_open_sessions(db: Session) -> None:
+    """Sessions are about to change: the next question asks the database again."""
+    db.info.pop(_OPEN, None)
 
 
 def close_session(
     db: Session, session: LabSession, at: datetime, reason: CloseReason, by: str
 ) -> None:
     """Close a session with its reason and who or what closed it."""
+    _forget_open_sessions(db)
     session.closed_at = max(at, session.opened_at)
     session.close_reason = reason
     session.closed_by = by[:200]
@@ -82,6 +103,7 @@ def handle_scan(
 ) -> str:
     """Apply one badge scan; returns what it did (opened, closed, handover, unknown, debounced)."""
     assert reader.id is not None
+    _forget_open_sessions(db)
     if reader.machine_id is not None:
         lock_status(db, reader.machine_id)
     badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
@@ -129,6 +151,7 @@ def handle_scan(
     )
     db.add(session)
     db.flush()
+    _forget_open_sessions(db)
     attribute_grace(db, machine.id, session, rules.grace_s)
     return outcome
 
