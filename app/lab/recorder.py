@@ -21,7 +21,13 @@ from app.lab.access.models import DenyReason
 from app.lab.activity import DecodeReject, DeviceEvent, MachineRun, MachineStatus
 from app.lab.models import Machine, Reader
 from app.lab.runs import StateSample, apply_machine_sample, lock_status
-from app.lab.sessions import ScanRules, close_on_offline, handle_scan, touch_machine_session
+from app.lab.sessions import (
+    ScanRules,
+    close_on_offline,
+    handle_scan,
+    remember_open_sessions,
+    touch_machine_session,
+)
 from devices.events import BadgeScan, DecodeError, Event, MachineState
 
 log = logging.getLogger(__name__)
@@ -190,6 +196,7 @@ def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
         if run_ids:
             loaded += db.exec(select(MachineRun).where(col(MachineRun.id).in_(run_ids))).all()
         loaded += statuses
+        loaded += remember_open_sessions(db, {m for m in machine_ids if m is not None})
     return BatchOutcome(recorded=recorded, loaded=loaded)
 
 

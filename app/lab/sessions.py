@@ -54,6 +54,21 @@ def open_session_on(db: Session, machine_id: int) -> LabSession | None:
 _OPEN = "labledger.open_sessions"
 
 
+def remember_open_sessions(db: Session, machine_ids: set[int]) -> list[LabSession]:
+    """Ask once for the open sessions at several machines (a batch's), for `open_session_on`."""
+    found = db.exec(
+        select(LabSession).where(
+            col(LabSession.machine_id).in_(machine_ids), col(LabSession.closed_at).is_(None)
+        )
+    ).all()
+    known: dict[int, LabSession | None] = dict.fromkeys(machine_ids)
+    for session in found:
+        if session.machine_id is not None:
+            known[session.machine_id] = session
+    db.info[_OPEN] = (db.get_transaction(), known)
+    return list(found)
+
+
 def _forget_open_sessions(db: Session) -> None:
     """Sessions are about to change: the next question asks the database again."""
     db.info.pop(_OPEN, None)
