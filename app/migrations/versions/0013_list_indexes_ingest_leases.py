@@ -6,7 +6,7 @@ keyset on them, so a page costs the same at any depth and table size.
 `ingest_lease` holds which replica reads which ingest slot, until when.
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 import app.db
 
 revision: str = "0013"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
