@@ -105,11 +105,7 @@ class TopicRouter:
 
     def matches(self, topic: str) -> bool:
         """Whether some codec listens to this topic."""
-        return any(
-            topic_matches_sub(f, topic)
-            for binding in list(self._bindings.values())
-            for f in binding.filters
-        )
+        return bool(self._index.match(topic))
 
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Decode one message with every codec whose filters match its topic."""
