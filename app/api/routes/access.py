@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from app.api.deps import API_PREFIX, Device, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
-from app.crud import get_or_404, page
+from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab.access import inductions
 from app.lab.access.edge import EdgeSnapshot, edge_snapshot
@@ -56,10 +56,11 @@ def list_groups(
     db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0, active: bool | None = None
 ) -> Page[MachineGroupPublic]:
     """Machine groups with their machines."""
-    query = select(MachineGroup).order_by(col(MachineGroup.id))
+    query = select(MachineGroup)
     if active is not None:
         query = query.where(MachineGroup.active == active)
-    rows, total = page(db, query, limit, offset)
+    found = page(db, MachineGroup, query, (SortKey(col(MachineGroup.id)),), limit, offset)
+    rows, total = found.rows, found.total
     items = [inductions.group_public(db, g) for g in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -107,7 +108,7 @@ def list_trainers(
     active: bool | None = None,
 ) -> Page[Trainer]:
     """Trainer appointments, by person, machine, group or whether still in force."""
-    query = select(Trainer).order_by(col(Trainer.id))
+    query = select(Trainer)
     if contributor_id is not None:
         query = query.where(Trainer.contributor_id == contributor_id)
     if machine_id is not None:
@@ -117,7 +118,8 @@ def list_trainers(
     if active is not None:
         revoked = col(Trainer.revoked_at)
         query = query.where(revoked.is_(None) if active else revoked.is_not(None))
-    items, total = page(db, query, limit, offset)
+    found = page(db, Trainer, query, (SortKey(col(Trainer.id)),), limit, offset)
+    items, total = found.rows, found.total
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -150,13 +152,21 @@ def list_inductions(
     revoked: bool | None = None,
 ) -> Page[InductionPublic]:
     """Inductions, newest grant first, each with its status now."""
-    query = select(Induction).order_by(col(Induction.granted_at).desc(), col(Induction.id).desc())
+    query = select(Induction)
     for clause in induction_filters(db, contributor_id, machine_id, group_id):
         query = query.where(clause)  # type: ignore[arg-type]
     if revoked is not None:
         when = col(Induction.revoked_at)
         query = query.where(when.is_not(None) if revoked else when.is_(None))
-    rows, total = page(db, query, limit, offset)
+    found = page(
+        db,
+        Induction,
+        query,
+        (SortKey(col(Induction.granted_at), True), SortKey(col(Induction.id), True)),
+        limit,
+        offset,
+    )
+    rows, total = found.rows, found.total
     now = _now()
     return Page(
         items=[induction_public(r, now) for r in rows], total=total, limit=limit, offset=offset
@@ -240,7 +250,7 @@ def list_denied_scans(
     since: Annotated[datetime | None, Query(description="At or after.")] = None,
 ) -> Page[DeniedScan]:
     """Scans that opened no session, newest first, with why (for the Review page)."""
-    query = select(DeniedScan).order_by(col(DeniedScan.at).desc(), col(DeniedScan.id).desc())
+    query = select(DeniedScan)
     if reader_id is not None:
         query = query.where(DeniedScan.reader_id == reader_id)
     if machine_id is not None:
@@ -251,7 +261,15 @@ def list_denied_scans(
         query = query.where(DeniedScan.reason == reason)
     if since is not None:
         query = query.where(col(DeniedScan.at) >= aware(since))
-    items, total = page(db, query, limit, offset)
+    found = page(
+        db,
+        DeniedScan,
+        query,
+        (SortKey(col(DeniedScan.at), True), SortKey(col(DeniedScan.id), True)),
+        limit,
+        offset,
+    )
+    items, total = found.rows, found.total
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -267,12 +285,13 @@ def list_power_commands(
     ] = None,
 ) -> Page[PowerCommand]:
     """Interlock commands, newest first; unconfirmed ones end as `failed`, for review."""
-    query = select(PowerCommand).order_by(col(PowerCommand.id).desc())
+    query = select(PowerCommand)
     if machine_id is not None:
         query = query.where(PowerCommand.machine_id == machine_id)
     if status is not None:
         query = query.where(PowerCommand.status == status)
-    items, total = page(db, query, limit, offset)
+    found = page(db, PowerCommand, query, (SortKey(col(PowerCommand.id), True),), limit, offset)
+    items, total = found.rows, found.total
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
