@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 ENV_PREFIX = "LABLEDGER_"
 
 SecretList = Annotated[list[SecretStr], NoDecode]
+TextList = Annotated[list[str], NoDecode]
 ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -155,11 +157,46 @@ class Settings(BaseSettings):
         description="Retained MQTT topic each signed checkpoint is published to.",
     )
 
+    max_body_webhook_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body a shop webhook may send (413 beyond).",
+    )
+    max_body_api_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body of any other route (413 beyond).",
+    )
+    unauth_write_burst: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Refused unauthenticated writes one source may make before it is slowed.",
+    )
+    unauth_write_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Refused unauthenticated writes per minute one source earns back.",
+    )
+    serial_network_allow: TextList = Field(
+        default_factory=list,
+        description="Hosts a network serial target (socket://, rfc2217://) may name.",
+    )
+    cors_origins: TextList = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API cross-site (none by default).",
+    )
+
     @field_validator(
         "stripe_webhook_secrets",
         "shopify_webhook_secrets",
         "woocommerce_webhook_secrets",
         "generic_webhook_secrets",
+        "serial_network_allow",
+        "cors_origins",
         mode="before",
     )
     @classmethod
@@ -167,6 +204,24 @@ class Settings(BaseSettings):
         """Accept `a,b` from the environment as well as a list."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("serial_network_allow")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        """Host names or addresses only, compared in lower case."""
+        for host in value:
+            if not re.fullmatch(r"[A-Za-z0-9.:_\[\]-]{1,253}", host):
+                raise ValueError(f"{host!r} is not a host name or address")
+        return [host.lower().strip("[]") for host in value]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """Each origin is scheme://host[:port], without a path; `*` is refused."""
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://lab.example.org")
         return value
 
     @field_validator("database_url")

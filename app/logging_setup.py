@@ -6,6 +6,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from app.redaction import AccessLogRedactor
+
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
     | {"message", "asctime", "color_message"}
@@ -42,6 +44,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(AccessLogRedactor())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

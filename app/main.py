@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from app.api import docs
 from app.api.errors import install_error_handlers
+from app.api.middleware.body_limit import BodyLimitMiddleware, BodyLimits
+from app.api.middleware.headers import SecurityHeadersMiddleware
+from app.api.middleware.metrics import MetricsMiddleware
+from app.api.middleware.rate_limit import FailureBuckets, RateLimitMiddleware
 from app.api.openapi import install_openapi, operation_id
 from app.api.routes import (
     access,
@@ -40,7 +45,6 @@ from app.ingest.status import BrokerStatus
 from app.ingest.worker import WorkerConfig
 from app.lab.sessions import ScanRules
 from app.logging_setup import configure_logging
-from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.readiness import DatabaseGate
 from app.web import access as web_access
 from app.web import routes as web
@@ -49,10 +53,24 @@ from app.web.assets import install_assets
 log = logging.getLogger(__name__)
 
 
-def _route_template(request: Request) -> str:
-    """The matched route's path template, so metrics labels stay few."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path_format", None) or getattr(route, "path", "unmatched"))
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The ASGI layers, outermost last: metrics see every answer, limits come first."""
+    limits = BodyLimits(
+        rules=[("/webhooks/", settings.max_body_webhook_bytes)],
+        default=settings.max_body_api_bytes,
+    )
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
+    buckets = FailureBuckets(settings.unauth_write_burst, settings.unauth_write_per_minute)
+    app.add_middleware(RateLimitMiddleware, buckets=buckets)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware)
 
 
 def create_app(
@@ -133,18 +151,8 @@ def create_app(
     install_assets(app)
     app.include_router(web.router)
     app.include_router(web_access.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
     install_openapi(app)
-
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_template(request)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        return response
-
+    install_middleware(app, settings)
     return app

@@ -10,3 +10,8 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "labledger_http_request_seconds", "Time to answer an HTTP request", ["method", "route"]
 )
+WEBHOOK_REJECTS = Counter(
+    "labledger_webhook_rejects_total",
+    "Shop webhook deliveries refused, by provider and error code",
+    ["provider", "code"],
+)

@@ -19,6 +19,7 @@ from app.ingest.mqtt_client import MqttLink
 from app.ingest.replies import ReplySender
 from app.ingest.routing import TopicRouter, reader_address
 from app.ingest.serial_reader import PortSpec, SerialPortReader, parse_address
+from app.ingest.serial_targets import serial_target_problem
 from app.ingest.status import BrokerStatus, LinkState
 from app.ingest.worker import IngestWorker, MqttInbound, WorkerConfig
 from app.lab.access.gate import ScanReply
@@ -196,6 +197,13 @@ class IngestService:
             self.ports[key] = reader
             reader.start()
 
+    def _allowed(self, kind: str, row_id: int, address: str) -> bool:
+        """A target stored before the allow-list (or since removed from it) is not opened."""
+        problem = serial_target_problem(address, self.settings.serial_network_allow)
+        if problem is not None:
+            log.warning("%s %s: serial target not opened: %s", kind, row_id, problem)
+        return problem is None
+
     def _port_specs(self) -> dict[tuple[str, int], tuple[PortSpec, StreamCodec]]:
         specs: dict[tuple[str, int], tuple[PortSpec, StreamCodec]] = {}
         with Session(self.engine) as db:
@@ -204,12 +212,16 @@ class IngestService:
         for machine in machines:
             if machine.id is None or not is_stream_adapter(machine.adapter):
                 continue
+            if not self._allowed("machine", machine.id, machine.address):
+                continue
             url, baud = parse_address(machine.address, machine.adapter)
             codec = machine_codec(machine.adapter, str(machine.id), machine.address)
             key = ("machine", machine.id)
             specs[key] = (PortSpec(key, url, baud, machine.adapter, 2.0), codec)  # type: ignore[assignment]
         for reader in readers:
             if reader.id is None or not is_stream_reader(reader.protocol):
+                continue
+            if not self._allowed("reader", reader.id, reader_address(reader)):
                 continue
             url, baud = parse_address(reader_address(reader), reader.protocol)
             codec = reader_codec(reader.protocol, str(reader.id), url)

@@ -15,7 +15,20 @@ from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
-from app.fields import Email, LongText, Name, RowId, ShortText
+from app.fields import (
+    EMAIL_LEN,
+    LABEL_LEN,
+    LONG_LEN,
+    NAME_LEN,
+    TEXT_LEN,
+    Email,
+    Label,
+    LongText,
+    Name,
+    OptionalName,
+    RowId,
+    ShortText,
+)
 
 COMMONS_FUND_ID = 1
 COMMONS_FUND_NAME = "Commons fund"
@@ -82,11 +95,11 @@ class Contributor(SQLModel, table=True):
     """A person, or the lab's commons fund, who can earn."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, index=True)
-    email: str | None = Field(default=None, max_length=320)
-    display_name: str = Field(max_length=200)
-    payout_details: str = Field(default="", max_length=4000)
-    role: str = Field(default="maker", max_length=50)
+    name: str = Field(max_length=NAME_LEN, index=True)
+    email: str | None = Field(default=None, max_length=EMAIL_LEN)
+    display_name: str = Field(max_length=NAME_LEN)
+    payout_details: str = Field(default="", max_length=LONG_LEN)
+    role: str = Field(default="maker", max_length=LABEL_LEN)
     name_public: bool = Field(default=False)
     is_commons_fund: bool = Field(default=False)
     active: bool = Field(default=True, index=True)
@@ -101,7 +114,7 @@ class ContributorCreate(Strict):
     email: Email | None = None
     display_name: Name | None = None
     payout_details: LongText = ""
-    role: Name = "maker"
+    role: Label = "maker"
     name_public: bool = Field(
         default=False, description="Show the display name on the public view (else a pseudonym)."
     )
@@ -114,7 +127,7 @@ class ContributorUpdate(Strict):
     email: Email | None = None
     display_name: Name | None = None
     payout_details: LongText | None = None
-    role: Name | None = None
+    role: Label | None = None
     name_public: bool | None = Field(
         default=None, description="Show the display name on the public view (else a pseudonym)."
     )
@@ -147,7 +160,7 @@ class Badge(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     card_id: str = Field(max_length=64)
     contributor_id: int = Field(foreign_key="contributor.id", index=True)
-    label: str = Field(default="", max_length=200)
+    label: str = Field(default="", max_length=NAME_LEN)
     status: str = Field(default=BadgeStatus.ACTIVE, sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -158,13 +171,13 @@ class BadgeCreate(Strict):
 
     card_id: ShortText
     contributor_id: RowId
-    label: LongText = ""
+    label: OptionalName = ""
 
 
 class BadgeUpdate(Strict):
     """Change a badge's label, owner or status."""
 
-    label: LongText | None = None
+    label: OptionalName | None = None
     contributor_id: RowId | None = None
     status: BadgeStatus | None = None
 
@@ -193,10 +206,10 @@ class Machine(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=NAME_LEN)
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     adapter: str = Field(sa_column=Column(String(16), nullable=False))
-    address: str = Field(max_length=500)
+    address: str = Field(max_length=TEXT_LEN)
     provider_id: int = Field(foreign_key="contributor.id", index=True)
     running_threshold_w: float | None = Field(default=None)
     run_start_after_s: float = Field(default=10.0)
@@ -287,9 +300,9 @@ class Reader(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("name"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=NAME_LEN)
     protocol: str = Field(default=ReaderProtocol.MQTT, sa_column=Column(String(16), nullable=False))
-    address: str | None = Field(default=None, max_length=500)
+    address: str | None = Field(default=None, max_length=TEXT_LEN)
     machine_id: int | None = Field(default=None, foreign_key="machine.id", index=True)
     product_id: int | None = Field(default=None, foreign_key="product.id")
     active: bool = Field(default=True, index=True)

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
+from app.api.serial_checks import check_serial_address
 from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
@@ -20,6 +21,7 @@ from app.lab.models import (
     MachinePublic,
     MachineUpdate,
 )
+from devices.registry import is_stream_adapter
 
 router = APIRouter(prefix=f"{API_PREFIX}/machines", tags=["machines"])
 MachineId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -56,6 +58,7 @@ def create_machine(
     request: Request, session: SessionDep, _key: Writer, data: MachineCreate
 ) -> Machine:
     """Add a machine."""
+    check_serial_address(request, is_stream_adapter(data.adapter), data.address)
     row = service.create_machine(session, data)
     request.app.state.ingest.refresh()
     return row
@@ -72,7 +75,10 @@ def update_machine(
     request: Request, session: SessionDep, _key: Writer, machine_id: MachineId, data: MachineUpdate
 ) -> Machine:
     """Change a machine's details."""
-    row = service.update_machine(session, get_or_404(session, Machine, machine_id), data)
+    current = get_or_404(session, Machine, machine_id)
+    adapter = data.adapter or current.adapter
+    check_serial_address(request, is_stream_adapter(adapter), data.address or current.address)
+    row = service.update_machine(session, current, data)
     request.app.state.ingest.refresh()
     return row
 

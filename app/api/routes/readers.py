@@ -11,10 +11,12 @@ from app.accounting.products.tables import Product
 from app.api.deps import API_PREFIX, After, Limit, Offset, SessionDep, Writer
 from app.api.deps import Reader as ReaderKey
 from app.api.pages import Page
+from app.api.serial_checks import check_serial_address
 from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
 from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, ReaderUpdate
+from devices.registry import is_stream_reader
 
 router = APIRouter(prefix=f"{API_PREFIX}/readers", tags=["readers"])
 ReaderId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -54,6 +56,7 @@ def create_reader(
     request: Request, session: SessionDep, _key: Writer, data: ReaderCreate
 ) -> Reader:
     """Add a reader."""
+    check_serial_address(request, is_stream_reader(data.protocol), data.address or data.name)
     _product_exists(session, data.product_id)
     row = service.create_reader(session, data)
     request.app.state.ingest.refresh()
@@ -71,8 +74,12 @@ def update_reader(
     request: Request, session: SessionDep, _key: Writer, reader_id: ReaderId, data: ReaderUpdate
 ) -> Reader:
     """Rebind or rename a reader."""
+    current = get_or_404(session, Reader, reader_id)
+    address = data.address if "address" in data.model_fields_set else current.address
+    protocol = data.protocol or current.protocol
+    check_serial_address(request, is_stream_reader(protocol), address or data.name or current.name)
     _product_exists(session, data.product_id)
-    row = service.update_reader(session, get_or_404(session, Reader, reader_id), data)
+    row = service.update_reader(session, current, data)
     request.app.state.ingest.refresh()
     return row
 

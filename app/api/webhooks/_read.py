@@ -9,19 +9,37 @@ from decimal import Decimal
 from typing import NoReturn
 
 from app.accounting.money import MAX_MINOR, MoneyError, normalize_currency, to_minor
-from app.accounting.sales.events import SaleLine
+from app.accounting.sales.events import SaleLine, ShopEvent
 from app.api.webhooks.errors import PayloadInvalid
 
 JsonObject = Mapping[str, object]
 
-MAX_ID = 255
+# The lengths of the columns these land in (webhook_delivery, sale, sale_line).
+MAX_ID = 200
 MAX_TEXT = 200
+MAX_REFERENCE = 500
 MAX_BODY = 1_000_000
 # A count past this is not a sale line; it also bounds the work per payload.
 MAX_QUANTITY = 1_000_000
 MAX_ITEMS = 1000
 
 REMAINDER = "shipping, tax and other charges not itemised"
+
+
+def fits_columns(events: tuple[ShopEvent, ...]) -> tuple[ShopEvent, ...]:
+    """The events, when every id and text fits its column (ids joined from parts may not)."""
+    for event in events:
+        for name, value, limit in (
+            ("event id", event.event_id, MAX_ID),
+            ("order id", event.order_key, MAX_ID),
+            ("reference", event.reference, MAX_REFERENCE),
+        ):
+            if len(value) > limit:
+                fail(name, f"longer than {limit} characters")
+        for line in event.lines:
+            if line.sku is not None and len(line.sku) > MAX_ID:
+                fail("sku", f"longer than {MAX_ID} characters")
+    return events
 
 
 def fail(where: str, why: str) -> NoReturn:

@@ -27,12 +27,13 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, func, select
 
 from app.accounting.sales.apply import already_recorded, apply_shop_event
 from app.accounting.sales.events import ShopEvent
 from app.accounting.sales.tables import RejectedDelivery
 from app.api.errors import error_body
+from app.api.webhooks._read import fits_columns
 from app.api.webhooks.errors import SignatureMissing
 from app.api.webhooks.payloads import (
     load_json,
@@ -50,8 +51,11 @@ from app.api.webhooks.signatures import (
     verify_woocommerce,
 )
 from app.errors import LabLedgerError
+from app.metrics import WEBHOOK_REJECTS
 
 log = logging.getLogger(__name__)
+# Every refusal is also counted in labledger_webhook_rejects_total, which no pruning loses.
+REJECTED_DELIVERIES_KEPT = 10_000
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
@@ -62,8 +66,20 @@ def _secrets(values: list[SecretStr], provider: str) -> list[str]:
     return [value.get_secret_value() for value in values]
 
 
+def _prune_rejected(db: Session) -> None:
+    """Keep only the newest rejected deliveries, so unsigned POSTs cannot fill the disk."""
+    newest = db.exec(select(func.max(RejectedDelivery.id))).one()
+    if newest is not None and newest > REJECTED_DELIVERIES_KEPT:
+        db.exec(
+            delete(RejectedDelivery).where(
+                col(RejectedDelivery.id) <= newest - REJECTED_DELIVERIES_KEPT
+            )
+        )
+
+
 def _reject(db: Session, provider: str, body: bytes, error: LabLedgerError) -> JSONResponse:
     db.rollback()
+    WEBHOOK_REJECTS.labels(provider, error.code[:64]).inc()
     db.add(
         RejectedDelivery(
             provider=provider,
@@ -73,6 +89,8 @@ def _reject(db: Session, provider: str, body: bytes, error: LabLedgerError) -> J
             body_size=len(body),
         )
     )
+    db.flush()
+    _prune_rejected(db)
     db.commit()
     log.warning("webhook from %s refused: %s", provider, error.code)
     status = getattr(error, "status", 400)
@@ -114,7 +132,7 @@ def _process(
     """Verify, parse and apply one delivery: blocking work, run in a worker thread."""
     try:
         verify(body)
-        events = parse(body)
+        events = fits_columns(parse(body))
     except LabLedgerError as error:
         with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
             return _reject(db, provider, body, error)

@@ -1,0 +1,1 @@
+"""Pure ASGI middleware around the whole service: limits, metrics, headers, rate limits."""
