@@ -26,6 +26,7 @@ from app.api.routes import (
     equations,
     events,
     health,
+    keys,
     ledger,
     machines,
     payouts,
@@ -144,6 +145,7 @@ def create_app(
         downtime,
         stats,
         access,
+        keys,
     ):
         app.include_router(module.router)
     app.include_router(webhooks.router)

@@ -61,7 +61,7 @@ def current_key(
         return key
     found_key = find_key(session, credentials.credentials)
     if found_key is None:
-        raise Unauthorized("the API key is not valid or has been revoked")
+        raise Unauthorized("the API key is not valid, has expired or has been revoked")
     return found_key
 
 

@@ -26,7 +26,11 @@ class PayloadTooLarge(HTTPException):
     """The request body is larger than its route allows."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes allowed here")
+        super().__init__(
+            413,
+            f"the request body is larger than {limit} bytes allowed here",
+            headers={"Connection": "close"},
+        )
         self.details = {"limit_bytes": limit}
 
 
