@@ -98,7 +98,9 @@ def test_a_200_mb_unauthenticated_post_is_refused_without_memory_growth(service_
 )
 def test_limits_per_route_by_declared_length(client, admin, path, limit):
     over = b"x" * (limit + 1)
-    response = client.post(path, content=over, headers={**admin, "Content-Type": "application/json"})
+    response = client.post(
+        path, content=over, headers={**admin, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["code"] == "payload_too_large"

@@ -20,7 +20,9 @@ def _bearer(plain: str) -> dict[str, str]:
 
 
 def test_cli_lists_revokes_and_rotates(database_url, engine, session):
-    made = run_cli("keys", "create", "--role", "device", "--name", "door pi", database_url=database_url)
+    made = run_cli(
+        "keys", "create", "--role", "device", "--name", "door pi", database_url=database_url
+    )
     assert made.returncode == 0, made.stderr
     plain = made.stdout.strip()
     row = session.exec(select(ApiKey).where(ApiKey.name == "door pi")).one()
@@ -70,7 +72,10 @@ def test_admins_manage_keys_over_the_api(client, admin, key_for):
 
     rotated = client.post(f"/api/v1/keys/{body['id']}/rotate", json={}, headers=admin)
     assert rotated.status_code == 201
-    assert client.post("/api/v1/events/badge", json={}, headers=_bearer(body["key"])).status_code == 401
+    assert (
+        client.post("/api/v1/events/badge", json={}, headers=_bearer(body["key"])).status_code
+        == 401
+    )
     new_key = rotated.json()["key"]
     revoked = client.post(f"/api/v1/keys/{rotated.json()['id']}/revoke", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["active"] is False

@@ -40,11 +40,15 @@ def test_a_full_scenario_logs_no_personal_data_or_secret(service_process, sessio
     device = {"Authorization": f"Bearer {device_plain}"}
     ada = http.post("/api/v1/contributors", json={"name": "Ada", "email": EMAIL}).json()
     for card in CARDS:
-        assert http.post(
-            "/api/v1/badges", json={"card_id": card, "contributor_id": ada["id"]}
-        ).status_code == 201
+        assert (
+            http.post(
+                "/api/v1/badges", json={"card_id": card, "contributor_id": ada["id"]}
+            ).status_code
+            == 201
+        )
     machine = http.post(
-        "/api/v1/machines", json={"name": "P1", "kind": "printer", "adapter": "lab", "address": "p1"}
+        "/api/v1/machines",
+        json={"name": "P1", "kind": "printer", "adapter": "lab", "address": "p1"},
     ).json()
     http.post("/api/v1/readers", json={"name": "door", "machine_id": machine["id"]})
     http.post("/api/v1/products", json={"name": "Board", "skus": ["BOARD-R1"]})
@@ -71,8 +75,12 @@ def test_a_full_scenario_logs_no_personal_data_or_secret(service_process, sessio
     http.get("/api/v1/machines", params={"api_key": device_plain, "token": admin_plain})
 
     # A signed sale, a forged one, and a wrong key.
-    body = body_of(stripe_checkout("evt_p", "cs_p", [{"sku": "BOARD-R1", "quantity": 1, "amount": 2500}]))
-    assert http.post("/webhooks/stripe", content=body, headers=stripe_headers(body)).status_code == 200
+    body = body_of(
+        stripe_checkout("evt_p", "cs_p", [{"sku": "BOARD-R1", "quantity": 1, "amount": 2500}])
+    )
+    assert (
+        http.post("/webhooks/stripe", content=body, headers=stripe_headers(body)).status_code == 200
+    )
     forged = stripe_headers(body, secret="whsec_wrong")
     assert http.post("/webhooks/stripe", content=body, headers=forged).status_code == 401
     http.get("/api/v1/machines", headers={"Authorization": f"Bearer {admin_plain[:-3]}xyz"})

@@ -107,6 +107,11 @@ def test_a_bridge_cannot_publish_into_another_bridges_subtree(acl_broker):
             client.loop_stop()
             client.disconnect()
     assert sorted(set(seen)) == sorted(
-        {*own, "lab/v1/machine/laser-1/state", "lab/v1/bridge/bridge-pi2/status", "lab/v1/badge/laser"}
+        {
+            *own,
+            "lab/v1/machine/laser-1/state",
+            "lab/v1/bridge/bridge-pi2/status",
+            "lab/v1/badge/laser",
+        }
     )
     assert seen.count("lab/v1/machine/prusa-1/state") == 1  # pi2's attempt never arrived
