@@ -105,7 +105,7 @@ def test_the_last_admin_key_cannot_be_revoked_over_the_api(client, session):
 
 
 def test_an_expired_key_is_refused(client, session, admin):
-    row, plain = create_key(
+    _row, plain = create_key(
         session, "soon gone", Role.VIEWER, datetime.now(UTC) + timedelta(seconds=1)
     )
     assert client.get("/api/v1/machines", headers=_bearer(plain)).status_code == 200
