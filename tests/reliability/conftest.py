@@ -26,3 +26,9 @@ def service_process(
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def settings_for_schemathesis(settings):
+    """The test settings (the app is driven in-process, lifespan included)."""
+    return settings

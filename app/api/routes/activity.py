@@ -176,7 +176,12 @@ def read_machine_state(db: SessionDep, _key: Reader, machine_id: RowPath) -> Mac
     return machine_state(db, get_or_404(db, Machine, machine_id))
 
 
-@router.get("/stream", tags=["live"])
+@router.get(
+    "/stream",
+    tags=["live"],
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."}},
+)
 async def stream(request: Request, _key: Reader) -> EventSourceResponse:
     """Server-sent events: `change` with the ids of machines whose state changed.
 

@@ -53,7 +53,11 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus text format: the process's series, then the lab's (machines, sessions, runs).
 
