@@ -29,9 +29,11 @@ def import_sales(
 
     settings = load()
     try:
-        events = parse_sales_csv(
-            path.read_text(encoding="utf-8-sig"), provider=provider, default_currency=currency
-        )
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{path}: not UTF-8 text (byte {exc.start}); export the file as UTF-8")
+    try:
+        events = parse_sales_csv(text, provider=provider, default_currency=currency)
     except LabLedgerError as exc:
         fail(f"{path}: {exc.message}")
     counts: dict[str, int] = {}
