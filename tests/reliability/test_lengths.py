@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, SecretStr
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401
-from app.accounting.contribution_schemas import CitationEntry, Decision, LabourEntry, MoneyEntry
-from app.accounting.models import ProductCreate, ProductUpdate
-from app.accounting.value_equation_models import EquationCreate
+import app.tables  # noqa: F401
+from app.accounting.contributions.schemas import CitationEntry, Decision, LabourEntry, MoneyEntry
+from app.accounting.equations.tables import EquationCreate
+from app.accounting.products.tables import ProductCreate, ProductUpdate
 from app.api.key_schemas import KeyCreate
 from app.lab.models import (
     BadgeCreate,

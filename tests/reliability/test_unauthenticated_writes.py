@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.accounting.sales_models import RejectedDelivery
+from app.accounting.sales.tables import RejectedDelivery
 from app.api.middleware.rate_limit import FailureBuckets
 from app.api.webhooks import routes as webhook_routes
 from app.main import create_app
