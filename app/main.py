@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """The ASGI layers, outermost last: metrics see every answer, limits come first."""
     limits = BodyLimits(
-        rules=[("/webhooks/", settings.max_body_webhook_bytes)],
+        rules=[("webhook", "/webhooks/", settings.max_body_webhook_bytes)],
         default=settings.max_body_api_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)

@@ -15,3 +15,8 @@ WEBHOOK_REJECTS = Counter(
     "Shop webhook deliveries refused, by provider and error code",
     ["provider", "code"],
 )
+HTTP_BODIES_REFUSED = Counter(
+    "labledger_http_bodies_refused_total",
+    "Request bodies refused for their size, by limit (webhook or api)",
+    ["limit"],
+)

@@ -97,6 +97,8 @@ def test_a_200_mb_unauthenticated_post_is_refused_without_memory_growth(service_
     [("/webhooks/generic", 64 * 1024), ("/api/v1/contributors", 1024 * 1024)],
 )
 def test_limits_per_route_by_declared_length(client, admin, path, limit):
+    name = "webhook" if path.startswith("/webhooks/") else "api"
+    refused_before = _refused(client, name)
     over = b"x" * (limit + 1)
     response = client.post(
         path, content=over, headers={**admin, "Content-Type": "application/json"}
@@ -105,6 +107,14 @@ def test_limits_per_route_by_declared_length(client, admin, path, limit):
     error = response.json()["error"]
     assert error["code"] == "payload_too_large"
     assert error["details"] == {"limit_bytes": limit}
+    assert _refused(client, name) == refused_before + 1  # counted, not lost without trace
+
+
+def _refused(client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'labledger_http_bodies_refused_total{{limit="{name}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_a_chunked_body_is_counted_as_it_arrives(client, admin):

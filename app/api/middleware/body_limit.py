@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.middleware.respond import send_json_error
+from app.metrics import HTTP_BODIES_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,17 @@ class PayloadTooLarge(HTTPException):
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """The largest body per path prefix, first match wins, and the limit elsewhere."""
+    """The largest body per path prefix (named, first match wins), and the limit elsewhere."""
 
-    rules: Sequence[tuple[str, int]]
+    rules: Sequence[tuple[str, str, int]]
     default: int
 
-    def for_path(self, path: str) -> int:
-        """The limit of the route at `path`."""
-        for prefix, limit in self.rules:
+    def for_path(self, path: str) -> tuple[str, int]:
+        """The name and size of the limit of the route at `path`."""
+        for name, prefix, limit in self.rules:
             if path.startswith(prefix):
-                return limit
-        return self.default
+                return name, limit
+        return "api", self.default
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -70,13 +71,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.for_path(scope["path"])
+        name, limit = self.limits.for_path(scope["path"])
         declared = _declared_length(scope)
         if declared == -1:
             await send_json_error(send, 400, "bad_request", "Content-Length is not a number")
             return
         if declared is not None and declared > limit:
-            log.warning("request body refused: %s bytes declared, limit %s", declared, limit)
+            HTTP_BODIES_REFUSED.labels(name).inc()
+            log.warning(
+                "request body to %s refused: %s bytes declared, limit %s",
+                scope["path"][:100],
+                declared,
+                limit,
+            )
             await send_json_error(
                 send,
                 413,
@@ -96,6 +103,12 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    HTTP_BODIES_REFUSED.labels(name).inc()
+                    log.warning(
+                        "request body to %s refused: more than %s bytes streamed",
+                        scope["path"][:100],
+                        limit,
+                    )
                     raise PayloadTooLarge(limit)
             return message
 
@@ -109,7 +122,6 @@ class BodyLimitMiddleware:
             await self.app(scope, counted_receive, watched_send)
         except PayloadTooLarge as exc:
             # Only reached when no handler inside answered (e.g. read outside a route).
-            log.warning("request body refused: more than %s bytes streamed", limit)
             if started:
                 raise
             await send_json_error(
