@@ -38,9 +38,11 @@ class KeyPublic(SQLModel):
 class KeyCreate(Strict):
     """A new key."""
 
-    name: Name
-    role: Role
-    expires_at: AwareDatetime | None = None
+    name: Name = Field(description="Who or what holds the key (1-200 characters).")
+    role: Role = Field(description="What the key may do: admin, operator, device or viewer.")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the key stops working, with a zone (default: never)."
+    )
 
     _check_expiry = field_validator("expires_at")(_future)
 
@@ -48,8 +50,15 @@ class KeyCreate(Strict):
 class KeyRotate(Strict):
     """Rotation: the old key is revoked now, or keeps working for `keep_old_for_s` seconds."""
 
-    keep_old_for_s: int = Field(default=0, ge=0, le=MAX_GRACE_S)
-    expires_at: AwareDatetime | None = None
+    keep_old_for_s: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_GRACE_S,
+        description="Seconds the old key keeps working (0: revoked now; at most 30 days).",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the new key stops working, with a zone (default: never)."
+    )
 
     _check_expiry = field_validator("expires_at")(_future)
 

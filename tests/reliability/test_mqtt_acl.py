@@ -21,7 +21,7 @@ from tests.ingest.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 ACL = ROOT / "deploy" / "mosquitto" / "acl"
-USERS = ("labledger", "bridge-pi1", "bridge-pi2")
+USERS = ("labledger", "bridge-workshop-pi", "bridge-office-pi")
 
 
 @pytest.fixture
@@ -78,30 +78,30 @@ def test_a_bridge_cannot_publish_into_another_bridges_subtree(acl_broker):
     seen: list[str] = []
     service.on_message = lambda _c, _u, message: seen.append(message.topic)
     service.subscribe([("lab/v1/#", 1), ("device/+/report", 1)])
-    pi1 = _client(acl_broker, "bridge-pi1")
-    pi2 = _client(acl_broker, "bridge-pi2")
+    pi1 = _client(acl_broker, "bridge-workshop-pi")
+    pi2 = _client(acl_broker, "bridge-office-pi")
     try:
         own = [
-            "lab/v1/machine/prusa-1/state",
+            "lab/v1/machine/prusa-mk3s/state",
             "lab/v1/badge/door",
-            "lab/v1/bridge/bridge-pi1/status",
-            "device/01S00C123456789/report",
+            "lab/v1/bridge/workshop-pi/status",
+            "device/01S00A000000000/report",
         ]
         foreign = [
-            "lab/v1/machine/laser-1/state",  # bridge-pi2's laser
-            "lab/v1/badge/laser",  # bridge-pi2's reader
-            "lab/v1/bridge/bridge-pi2/status",  # bridge-pi2's status
+            "lab/v1/machine/ultimaker-2/state",  # the office bridge's printer
+            "lab/v1/badge/office-door",  # the office bridge's reader
+            "lab/v1/bridge/office-pi/status",  # the office bridge's status
             "lab/v1/machine/anything-else/state",
             "lab/v1/service/labledger",
             "device/OTHER-PRINTER/report",
         ]
         for topic in foreign + own:
             pi1.publish(topic, b'{"state": "running"}', qos=1).wait_for_publish(10)
-        pi2.publish("lab/v1/machine/laser-1/state", b"{}", qos=1).wait_for_publish(10)
-        pi2.publish("lab/v1/machine/prusa-1/state", b"{}", qos=1).wait_for_publish(10)
-        pi2.publish("lab/v1/bridge/bridge-pi2/status", b"{}", qos=1).wait_for_publish(10)
-        pi2.publish("lab/v1/badge/laser", b"done", qos=1).wait_for_publish(10)
-        eventually(lambda: "lab/v1/badge/laser" in seen)
+        pi2.publish("lab/v1/machine/ultimaker-2/state", b"{}", qos=1).wait_for_publish(10)
+        pi2.publish("lab/v1/machine/prusa-mk3s/state", b"{}", qos=1).wait_for_publish(10)
+        pi2.publish("lab/v1/bridge/office-pi/status", b"{}", qos=1).wait_for_publish(10)
+        pi2.publish("lab/v1/badge/office-door", b"done", qos=1).wait_for_publish(10)
+        eventually(lambda: "lab/v1/badge/office-door" in seen)
     finally:
         for client in (pi1, pi2, service):
             client.loop_stop()
@@ -109,9 +109,9 @@ def test_a_bridge_cannot_publish_into_another_bridges_subtree(acl_broker):
     assert sorted(set(seen)) == sorted(
         {
             *own,
-            "lab/v1/machine/laser-1/state",
-            "lab/v1/bridge/bridge-pi2/status",
-            "lab/v1/badge/laser",
+            "lab/v1/machine/ultimaker-2/state",
+            "lab/v1/bridge/office-pi/status",
+            "lab/v1/badge/office-door",
         }
     )
-    assert seen.count("lab/v1/machine/prusa-1/state") == 1  # pi2's attempt never arrived
+    assert seen.count("lab/v1/machine/prusa-mk3s/state") == 1  # the office's attempt never came

@@ -65,6 +65,7 @@ TAGS: list[dict[str, Any]] = [
         "name": "access",
         "description": "Inductions, trainers, machine groups, denied scans, interlock.",
     },
+    {"name": "keys", "description": "API keys (admins only): list, create, revoke, rotate."},
     {"name": "health", "description": "Liveness, readiness and metrics."},
     {"name": "live", "description": "Server-sent events of what changes."},
     {"name": "dashboards", "description": "Aggregates, the lab now and money figures; CSV."},

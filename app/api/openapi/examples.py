@@ -202,6 +202,22 @@ REQUEST_EXAMPLES: dict[str, Examples] = {
         },
     },
     "revoke_induction": _one("Why", {"reason": "left the laser running unattended"}),
+    "create_api_key": {
+        "device": _one(
+            "A key for the door reader's bridge", {"name": "door bridge", "role": "device"}
+        )["example"],
+        "expiring": _one(
+            "A viewer key for a visiting auditor, valid until the end of the year",
+            {"name": "auditor", "role": "viewer", "expires_at": "2026-12-31T23:59:59Z"},
+        )["example"],
+    },
+    "rotate_api_key": {
+        "now": _one("Replace the key and revoke the old one now", {})["example"],
+        "grace": _one(
+            "Replace the key; the old one keeps working for a day while devices are updated",
+            {"keep_old_for_s": 86400},
+        )["example"],
+    },
     "add_equation": {
         "commons_fund": _COMMONS_FUND,
         "capped_funder": _CAPPED_FUNDER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from app.api.deps import API_PREFIX, Admin, SessionDep
 from app.api.key_schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate
@@ -14,7 +14,7 @@ from app.crud import get_or_404
 from app.fields import MAX_ID
 
 router = APIRouter(prefix=f"{API_PREFIX}/keys", tags=["keys"])
-KeyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+KeyId = Annotated[int, Path(ge=1, le=MAX_ID, description="Id of the key.")]
 
 
 def public(row: ApiKey) -> KeyPublic:
@@ -29,7 +29,11 @@ def created(row: ApiKey, plain: str) -> KeyCreated:
 
 @router.get("", response_model=list[KeyPublic])
 def list_api_keys(
-    session: SessionDep, _key: Admin, include_revoked: bool = False
+    session: SessionDep,
+    _key: Admin,
+    include_revoked: Annotated[
+        bool, Query(description="Also list revoked keys (default: active ones only).")
+    ] = False,
 ) -> list[KeyPublic]:
     """Every key (revoked ones too with `include_revoked=true`); never a secret."""
     return [public(row) for row in list_keys(session, include_revoked=include_revoked)]
