@@ -12,7 +12,7 @@ import httpx2
 from sqlmodel import Session, select
 
 from app.api.keys import ApiKey, Role, create_key
-from tests.test_cli import run_cli
+from tests.cli.support import run_cli
 
 
 def _bearer(plain: str) -> dict[str, str]:
