@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from app.api import docs
 from app.api.errors import install_error_handlers
 from app.api.middleware.body_limit import BodyLimitMiddleware, BodyLimits
 from app.api.middleware.headers import SecurityHeadersMiddleware
@@ -153,7 +152,6 @@ def create_app(
     install_assets(app)
     app.include_router(web.router)
     app.include_router(web_access.router)
-    app.include_router(docs.router)
     install_error_handlers(app)
     install_openapi(app)
     install_middleware(app, settings)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
-from app.api.keys import ApiKey
+from app.api.keys import ApiKey, is_usable
 from app.db import UTCDateTime, utcnow
 
 COOKIE_NAME = "labledger_session"
@@ -62,7 +62,7 @@ def find_session(db: Session, token: str | None) -> tuple[WebSession, ApiKey] | 
     if row is None or row.expires_at <= utcnow():
         return None
     key = db.get(ApiKey, row.key_id)
-    if key is None or not key.active:
+    if key is None or not is_usable(key, utcnow()):
         return None
     return row, key
 

@@ -4,8 +4,9 @@ Every response says `X-Content-Type-Options: nosniff` and
 `Referrer-Policy: no-referrer`. A `text/html` response, whichever route made it,
 also gets a Content-Security-Policy that allows no inline script and no framing
 (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for older browsers). A
-page that needs another policy (the API docs) sets its own
-`Content-Security-Policy` header, which is kept.
+page that needs another policy (ReDoc's workers) sets its own
+`Content-Security-Policy` header, which is kept, with `frame-ancestors 'none'`
+added when it does not say.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class SecurityHeadersMiddleware:
                 for name, value in wanted.items():
                     if name not in headers:
                         headers[name] = value
+                policy = headers.get("content-security-policy")
+                if policy is not None and "frame-ancestors" not in policy:
+                    headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
             await send(message)
 
         await self.app(scope, receive, with_headers)
