@@ -70,7 +70,13 @@ def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-@router.get("/stats/machines", response_model=list[MachineHours])
+# With ?format=csv these answer the same rows as CSV.
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The rows."}
+}
+
+
+@router.get("/stats/machines", response_model=list[MachineHours], responses=CSV_TOO)
 def machine_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json") -> Response:
     """Per machine and bucket: runs, busy/wall/available/idle seconds, utilisation, end reasons."""
     rows = machine_hours(db, f)
@@ -79,7 +85,7 @@ def machine_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = 
     return json_response(rows)
 
 
-@router.get("/stats/contributors", response_model=list[ContributorHours])
+@router.get("/stats/contributors", response_model=list[ContributorHours], responses=CSV_TOO)
 def contributor_stats(
     db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json"
 ) -> Response:
@@ -90,7 +96,7 @@ def contributor_stats(
     return json_response(rows)
 
 
-@router.get("/stats/products", response_model=list[ProductFigures])
+@router.get("/stats/products", response_model=list[ProductFigures], responses=CSV_TOO)
 def product_stats(db: SessionDep, _key: Reader, f: FiltersDep, format: Format = "json") -> Response:
     """Per product and bucket: labour and machine time, and sales value per currency."""
     rows = product_figures(db, f)
@@ -105,14 +111,14 @@ def now(db: SessionDep, _key: Reader) -> LabNow:
     return lab_now(db)
 
 
-@router.get("/money/balances", response_model=list[BalanceRow])
+@router.get("/money/balances", response_model=list[BalanceRow], responses=CSV_TOO)
 def money_balances(db: SessionDep, _key: Reader, format: Format = "json") -> Any:
     """What the lab owes each contributor per currency, and what is on hold (Money page)."""
     rows = money_summary(db, verify=False).balances
     return csv_response(rows, BalanceRow, "balances") if format == "csv" else rows
 
 
-@router.get("/money/totals", response_model=list[CurrencyTotals])
+@router.get("/money/totals", response_model=list[CurrencyTotals], responses=CSV_TOO)
 def money_totals(db: SessionDep, _key: Reader, format: Format = "json") -> Any:
     """Sales per currency: gross, fees, refunded, disputed, unallocated (Money page)."""
     rows = money_summary(db, verify=False).totals
