@@ -1,7 +1,7 @@
 """API keys get an optional expiry, a last-used time and a revocation time.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision: str = "0009"
-down_revision: str | tuple[str, ...] | None = "0007"
+down_revision: str | tuple[str, ...] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
