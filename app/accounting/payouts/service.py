@@ -4,6 +4,10 @@ A balance is what the ledger's `payable:<contributor>` account owes (credit
 balance); amounts on hold for a dispute sit in `held:<contributor>` and are
 not payable. A batch takes every balance at or above a minimum (never more than
 the balance); marking it paid posts the ledger entries, once.
+
+Making and paying a batch both take the books' lock (`ledger.locks`) before
+reading anything, so two service processes paying two batches that share a
+contributor, or one batch twice, cannot both pass the balance check.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
+from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import Posting, account_balances, post_transaction
 from app.accounting.money import format_minor, normalize_currency
 from app.accounting.payouts.tables import PayoutBatch, PayoutItem
 from app.accounting.sales.line_splits import payable_account
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.lab.models import COMMONS_FUND_ID, Contributor
 
 
@@ -66,6 +71,7 @@ def create_batch(
     currency = normalize_currency(currency)
     if minimum_minor < 1:
         raise InvalidInput("minimum must be at least one minor unit", {"field": "minimum"})
+    lock_books(db)
     due = [
         b
         for b in balances(db)
@@ -103,11 +109,21 @@ def batch_items(db: Session, batch_id: int) -> list[PayoutItem]:
     )
 
 
-def mark_paid(db: Session, batch: PayoutBatch) -> PayoutBatch:
-    """Post the batch's payments; refused if paid before or if a balance shrank below its item."""
-    locked = db.exec(select(PayoutBatch).where(PayoutBatch.id == batch.id).with_for_update()).one()
+def mark_paid(db: Session, batch_id: int) -> PayoutBatch:
+    """Post the batch's payments; refused if paid before or if a balance shrank below its item.
+
+    The books' lock is taken before the batch and the balances are read.
+    """
+    lock_books(db)
+    locked = db.exec(
+        select(PayoutBatch)
+        .where(PayoutBatch.id == batch_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if locked is None:
+        raise NotFound(f"payout batch {batch_id} not found")
     if locked.status == "paid":
-        raise Conflict(f"payout batch {batch.id} was already paid at {locked.paid_at}")
+        raise Conflict(f"payout batch {batch_id} was already paid at {locked.paid_at}")
     current = {(b.contributor_id, b.currency): b.owed_minor for b in balances(db)}
     items = batch_items(db, locked.id)  # type: ignore[arg-type]
     short = [

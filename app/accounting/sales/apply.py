@@ -1,7 +1,10 @@
 """Turning normalised shop events into sales, splits, refunds and holds, exactly once.
 
-Every event is recorded under (provider, event id) in the caller's transaction,
-so a duplicate delivery changes nothing; a second event for an order already
+Every event is applied under the books' lock (`ledger.locks`), taken before
+anything is read, so concurrent deliveries in several service processes apply
+one after the other: a refund sees every refund before it and can never take
+more than the sale. Every event is recorded under (provider, event id) in the
+caller's transaction, so a duplicate delivery changes nothing; a second event for an order already
 recorded (Shopify's orders/create then orders/paid) is the same sale. A refund
 that arrives before its sale is parked and applied when the sale lands.
 Lines are matched to products by SKU; an unmatched line stays as unallocated
@@ -17,6 +20,7 @@ from fractions import Fraction
 from sqlmodel import Session, col, select
 
 from app.accounting.engine.allocation import allocate_largest_remainder
+from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.money import normalize_currency
 from app.accounting.products.tables import ProductSku
@@ -36,7 +40,7 @@ from app.accounting.sales.tables import (
     SplitShare,
     WebhookDelivery,
 )
-from app.errors import Conflict
+from app.errors import Conflict, NotFound
 
 
 def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
@@ -65,13 +69,17 @@ def already_recorded(db: Session, provider: str, event_id: str) -> bool:
 
 
 def _find_sale(db: Session, provider: str, order_key: str) -> Sale | None:
+    """The sale of an order, read afresh (the books' lock is held, so this is the newest)."""
     return db.exec(
-        select(Sale).where(Sale.provider == provider, Sale.order_key == order_key[:200])
+        select(Sale)
+        .where(Sale.provider == provider, Sale.order_key == order_key[:200])
+        .execution_options(populate_existing=True)
     ).first()
 
 
 def apply_shop_event(db: Session, event: ShopEvent) -> str:
-    """Apply one event in the caller's transaction; returns what it did."""
+    """Apply one event in the caller's transaction, under the books' lock; what it did."""
+    lock_books(db)
     if already_recorded(db, event.provider, event.event_id):
         return "duplicate"
     handlers = {
@@ -172,8 +180,18 @@ def _post_line_sale(db: Session, sale: Sale, line: SaleLine) -> None:
     )
 
 
-def allocate_line(db: Session, line: SaleLine, product_id: int) -> SaleLine:
-    """Give an unallocated line its product: move its revenue and split it as of the sale."""
+def allocate_line(db: Session, line_id: int, product_id: int) -> SaleLine:
+    """Give an unallocated line its product: move its revenue and split it as of the sale.
+
+    Takes the books' lock first, so two allocations of one line (or an allocation
+    racing a refund) cannot both act on what each read: the second sees the first.
+    """
+    lock_books(db)
+    line = db.exec(
+        select(SaleLine).where(SaleLine.id == line_id).execution_options(populate_existing=True)
+    ).first()
+    if line is None:
+        raise NotFound(f"sale line {line_id} not found")
     if line.product_id is not None:
         raise Conflict(f"line {line.id} is already allocated to product {line.product_id}")
     sale = db.get(Sale, line.sale_id)

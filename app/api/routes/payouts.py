@@ -130,6 +130,6 @@ def read_batch(db: SessionDep, _key: Reader, batch_id: RowPath) -> PayoutBatchPu
 @router.post("/payouts/{batch_id}/paid", response_model=PayoutBatchPublic)
 def mark_batch_paid(db: SessionDep, _key: Writer, batch_id: RowPath) -> PayoutBatchPublic:
     """Record that the batch was paid: its ledger entries are posted, once."""
-    batch = mark_paid(db, get_or_404(db, PayoutBatch, batch_id))
+    batch = mark_paid(db, batch_id)
     db.commit()
     return _batch_public(db, batch)

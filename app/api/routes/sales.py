@@ -123,9 +123,8 @@ def unallocated_lines(
 @router.post("/sale-lines/{line_id}/allocate", response_model=SaleLinePublic)
 def allocate(db: SessionDep, _key: Writer, line_id: RowPath, body: Allocation) -> SaleLine:
     """Allocate an unmatched line to a product; it is split as of its sale."""
-    line = get_or_404(db, SaleLine, line_id)
     get_or_404(db, Product, body.product_id)
-    allocate_line(db, line, body.product_id)
+    line = allocate_line(db, line_id, body.product_id)
     db.commit()
     return line
 

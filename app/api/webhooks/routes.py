@@ -97,18 +97,30 @@ def _reject(db: Session, provider: str, body: bytes, error: LabLedgerError) -> J
     return JSONResponse(error_body(error.code, error.message, error.details), status_code=status)
 
 
-def _apply(db: Session, events: tuple[ShopEvent, ...]) -> JSONResponse:
-    """Apply every event of one delivery in one transaction; a lost race is a duplicate."""
-    try:
-        outcomes = [apply_shop_event(db, event) for event in events]
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        if all(already_recorded(db, e.provider, e.event_id) for e in events):
-            outcomes = ["duplicate"] * len(events)
-        else:
-            raise
-    return JSONResponse({"received": len(events), "outcomes": outcomes})
+def _apply(db: Session, provider: str, body: bytes, events: tuple[ShopEvent, ...]) -> JSONResponse:
+    """Apply every event of one delivery in one transaction; a lost race is a duplicate.
+
+    Applying holds the books' lock, so races are rare; one that still ends on a
+    unique key (the event id, or the order key of a sale delivered under two
+    event ids) is retried once, and the retry sees what the winner recorded.
+    An amount or event the ledger refuses is a recorded rejection, like a bad payload.
+    """
+    for attempt in (1, 2):
+        try:
+            outcomes = [apply_shop_event(db, event) for event in events]
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            if all(already_recorded(db, e.provider, e.event_id) for e in events):
+                outcomes = ["duplicate"] * len(events)
+            elif attempt == 1:
+                continue
+            else:
+                raise
+        except LabLedgerError as error:
+            return _reject(db, provider, body, error)
+        return JSONResponse({"received": len(events), "outcomes": outcomes})
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 #: SQLite takes one writer at a time, and a transaction that read before it
@@ -137,7 +149,7 @@ def _process(
         with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
             return _reject(db, provider, body, error)
     with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
-        return _apply(db, events)
+        return _apply(db, provider, body, events)
 
 
 async def _handle(

@@ -178,7 +178,7 @@ class Simulation:
             try:
                 batch = create_batch(db, currency, 1, "simulation")
                 db.commit()
-                mark_paid(db, batch)
+                mark_paid(db, batch.id)
                 db.commit()
             except Conflict:
                 db.rollback()
