@@ -15,22 +15,19 @@ _FAILED_TRANSACTIONS = ("failure", "error")
 
 
 def parse_shopify(
-    topic: str,
-    event_id_header: str | None,
-    body_json: object,
-    *,
-    received_at: datetime | None = None,
+    topic: str, body_json: object, *, received_at: datetime | None = None
 ) -> tuple[ShopEvent, ...]:
-    """Normalise one Shopify delivery (`X-Shopify-Topic`, `X-Shopify-Event-Id`, body)."""
+    """Normalise one Shopify delivery (`X-Shopify-Topic` and the signed body).
+
+    The dedupe key is `<topic>:<the body's own id>` (the order's id, the
+    refund's id): Shopify's HMAC covers the body only, so `X-Shopify-Event-Id`,
+    an unsigned header, could be changed on a replay and is never the key.
+    """
     body = r.obj(body_json, "body")
     if not isinstance(topic, str):
         r.fail("X-Shopify-Topic", "must be a string")
     own_id = r.ident(r.field(body, "id", ""), "id")
-    event_id = (
-        f"{topic}:{own_id}"
-        if event_id_header is None or event_id_header == ""
-        else r.ident(event_id_header, "X-Shopify-Event-Id")
-    )
+    event_id = f"{topic}:{own_id}"
     stamp = body.get("processed_at") or body.get("created_at")
     found = None if stamp is None else r.moment(stamp, "created_at")
     occurred_at = r.when(found, received_at, "created_at", required=False)

@@ -33,7 +33,7 @@ Stripe (`parse_stripe`, the event JSON)
       `lost`, a release (`<evt>:release`) and a refund (`<evt>:refund`) of the
       disputed amount, so every hold is released exactly once.
     - Amounts are converted from Stripe's unit (ISK counts hundredths there).
-Shopify (`parse_shopify`, topic, `X-Shopify-Event-Id`, body)
+Shopify (`parse_shopify`, `X-Shopify-Topic`, body)
     - `orders/paid`, and `orders/create` when `financial_status` is paid,
       partially_refunded or refunded -> sale; order key = the order `id`, so
       both topics name the same sale. Shop money (`*_set.shop_money`, else
@@ -44,7 +44,9 @@ Shopify (`parse_shopify`, topic, `X-Shopify-Event-Id`, body)
       line (shipping, tax). No fees are reported on orders: `fees_minor` None.
     - `refunds/create` -> refund of the `refund` transactions not failed,
       linked by `order_id`, with `refund_line_items` as refund lines.
-    - Event id: `X-Shopify-Event-Id`, else `<topic>:<id>`.
+    - Event id: `<topic>:<id>` from the signed body (the order's or the
+      refund's own id); the unsigned `X-Shopify-Event-Id` header is never
+      the key, so a replay under a new header is still a duplicate.
 WooCommerce (`parse_woocommerce`, `X-WC-Webhook-Topic`, body)
     - Status processing, completed or refunded -> sale, event id
       `<order id>:sale` whatever the delivery, so processing then completed

@@ -206,7 +206,6 @@ async def shopify_webhook(request: Request) -> JSONResponse:
         verify,
         lambda body: parse_shopify(
             headers.get("X-Shopify-Topic", ""),
-            headers.get("X-Shopify-Event-Id"),
             load_json(body),
             received_at=_now(),
         ),

@@ -102,6 +102,42 @@ def test_shopify_create_then_paid_is_one_sale(money_lab):
     assert sum(lab.balances("USD").values()) == 2500
 
 
+def test_a_shopify_refund_replayed_under_new_event_id_headers_is_applied_once(money_lab):
+    lab = money_lab
+    order = {
+        "id": 5001,
+        "currency": "USD",
+        "total_price": "100.00",
+        "financial_status": "paid",
+        "line_items": [{"id": 1, "sku": "BOARD-R1", "quantity": 1, "price": "100.00"}],
+    }
+    body = body_of(order)
+    lab.client.post(
+        "/webhooks/shopify", content=body, headers=shopify_headers(body, "orders/paid", "e-1")
+    )
+    refund = body_of(
+        {
+            "id": 901,
+            "order_id": 5001,
+            "transactions": [
+                {"kind": "refund", "status": "success", "amount": "30.00", "currency": "USD"}
+            ],
+        }
+    )
+    outcomes = [
+        lab.client.post(
+            "/webhooks/shopify",
+            content=refund,
+            headers=shopify_headers(refund, "refunds/create", f"replayed-{n}"),
+        ).json()["outcomes"]
+        for n in range(3)
+    ]
+    assert outcomes == [["refund_applied"], ["duplicate"], ["duplicate"]]
+    sale = lab.client.get("/api/v1/sales", headers=lab.admin).json()["items"][0]
+    assert sale["refunded_minor"] == 3000
+    assert sum(lab.balances("USD").values()) == 7000
+
+
 def test_woocommerce_ping_and_signed_order(money_lab):
     lab = money_lab
     ping = lab.client.post(
