@@ -22,8 +22,12 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from app.errors import InvalidInput
 
-# Largest magnitude a ledger amount may have: a signed 64-bit database integer.
-MAX_MINOR = 2**63 - 1
+# Largest magnitude of any one amount, everywhere: 2**62 minor units (4.6e18).
+# Each is checked where it comes in (webhook parsers, CSV, API fields) and
+# again by the ledger. Half of what a signed 64-bit column holds, so a sum or
+# difference of two amounts still fits one; sums of many (balances) are added
+# in two halves that cannot overflow (`ledger.postings.account_balances`).
+MAX_MINOR = 2**62
 
 _CODE = re.compile(r"[A-Z]{3}")
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,40})?")
@@ -175,8 +179,15 @@ def _check_int(value: object) -> None:
         raise AmountError(f"a minor-unit amount must be an int, not {type(value).__name__}")
 
 
-def _bounded(minor: int) -> int:
-    """Return `minor` if a 64-bit ledger column can hold it."""
+def check_bound(minor: int, what: str = "amount") -> int:
+    """Return `minor` if it is within +/- MAX_MINOR, else raise AmountError saying so."""
     if abs(minor) > MAX_MINOR:
-        raise AmountError("amount is too large for the ledger")
+        raise AmountError(
+            f"{what} {minor} is beyond the ledger's bound of +/- 2**62 minor units ({MAX_MINOR})"
+        )
     return minor
+
+
+def _bounded(minor: int) -> int:
+    """Return `minor` if the ledger can hold it."""
+    return check_bound(minor)

@@ -84,7 +84,7 @@ from app.accounting.ledger.tables import (
     REFERENCE_LENGTH,
     LedgerEntry,
 )
-from app.accounting.money import MoneyError, normalize_currency
+from app.accounting.money import MAX_MINOR, MoneyError, normalize_currency
 from app.db import utcnow
 from app.errors import InvalidInput
 
@@ -108,7 +108,9 @@ __all__ = [
     "verify_held_head",
 ]
 
-MAX_AMOUNT: Final = 2**62
+MAX_AMOUNT: Final = MAX_MINOR
+# Balances are summed as high and low halves of each amount (`account_balances`).
+_HALF: Final = 2**32
 MAX_POSTINGS: Final = 10_000
 
 # Key of the PostgreSQL advisory lock that serialises appends: b"ledger" as an integer.
@@ -199,16 +201,27 @@ def post_transaction(
 
 
 def account_balances(db: Session, prefix: str | None = None) -> dict[tuple[str, str], int]:
-    """Sum of postings per (account, currency), for accounts starting with `prefix` if given."""
-    total = func.sum(col(LedgerEntry.amount_minor))
-    query = select(col(LedgerEntry.account), col(LedgerEntry.currency), total).group_by(
+    """Sum of postings per (account, currency), for accounts starting with `prefix` if given.
+
+    The database adds up each amount's high and low 32-bit halves separately
+    (|high| <= 2**30, |low| < 2**32), and Python joins them: exact for any
+    number of entries below 2**31 per account, where one SUM of amounts up to
+    2**62 would overflow SQLite's 64-bit integer after two entries.
+    """
+    amount = col(LedgerEntry.amount_minor)
+    high = func.sum(amount // _HALF)  # SQL integer division: truncates on both databases
+    low = func.sum(amount % _HALF)  # the remainder keeps the amount's sign on both
+    query = select(col(LedgerEntry.account), col(LedgerEntry.currency), high, low).group_by(
         col(LedgerEntry.account), col(LedgerEntry.currency)
     )
     if prefix:
         if not isinstance(prefix, str) or not _ACCOUNT_PREFIX.fullmatch(prefix):
             raise LedgerError(f"account prefix {str(prefix)[:40]!r} cannot start any account name")
         query = query.where(col(LedgerEntry.account).startswith(prefix, autoescape=True))
-    return {(account, currency): int(amount) for account, currency, amount in db.execute(query)}
+    return {
+        (account, currency): int(high_sum) * _HALF + int(low_sum)
+        for account, currency, high_sum, low_sum in db.execute(query)
+    }
 
 
 def chain_head(db: Session) -> ChainHead:

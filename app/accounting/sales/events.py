@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from app.accounting.money import normalize_currency
+from app.accounting.money import check_bound, normalize_currency
 
 EventKind = Literal["sale", "refund", "hold", "release", "ignored"]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
@@ -83,6 +83,7 @@ class ShopEvent:
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
         object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
+        self._check_bounds()
         if self.kind == "ignored":
             if self.amount_minor or self.lines or self.refund_lines:
                 raise ValueError("an ignored event carries no money")
@@ -104,6 +105,16 @@ class ShopEvent:
                 raise ValueError("a line quantity cannot be negative")
         elif self.amount_minor <= 0:
             raise ValueError(f"a {self.kind} needs a positive amount")
+
+    def _check_bounds(self) -> None:
+        """Refuse (AmountError, a 422 recorded as a rejected delivery) amounts past MAX_MINOR."""
+        check_bound(self.amount_minor, "amount_minor")
+        if self.fees_minor is not None:
+            check_bound(self.fees_minor, "fees_minor")
+        for line in self.lines:
+            check_bound(line.gross_minor, "a line's amount")
+        for refund_line in self.refund_lines:
+            check_bound(refund_line.amount_minor, "a refund line's amount")
 
     @property
     def refund_minor(self) -> int:

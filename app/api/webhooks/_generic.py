@@ -9,6 +9,19 @@ from app.accounting.sales.events import RefundLine, SaleLine, ShopEvent
 from app.api.webhooks import _read as r
 
 PROVIDER = "generic"
+# Fields renamed to name their unit; a body still using an old name is refused, naming the new one.
+_RENAMED = {"amount": "amount_minor", "fees": "fees_minor"}
+
+
+def _refuse_old_names(data: r.JsonObject, where: str) -> None:
+    """A clear error for a field under its old, unit-less name (a clean break, no guessing)."""
+    for old, new in _RENAMED.items():
+        if old in data:
+            r.fail(
+                r.at(where, old),
+                f"renamed {new!r}: amounts are integers in the currency's minor unit "
+                "(2500 = 25.00 EUR)",
+            )
 
 
 def parse_generic(
@@ -16,6 +29,7 @@ def parse_generic(
 ) -> tuple[ShopEvent, ...]:
     """Normalise one event in LabLedger's generic format."""
     event = r.obj(event_json, "event")
+    _refuse_old_names(event, "")
     event_id = r.ident(r.field(event, "id", ""), "id")
     kind = r.field(event, "type", "")
     if kind not in ("sale", "refund"):
@@ -26,7 +40,7 @@ def parse_generic(
         None if stamp is None else r.moment(stamp, "occurred_at"), received_at, "occurred_at"
     )
     code = r.currency(r.field(event, "currency", ""), "currency")
-    fees = event.get("fees")
+    fees = event.get("fees_minor")
     entries = r.items(event, "lines", "")
     reference = r.text(event.get("reference"))
     test = r.flag(event.get("test"))
@@ -40,7 +54,7 @@ def parse_generic(
                 occurred_at=occurred_at,
                 currency=code,
                 amount_minor=r.integer(
-                    r.field(event, "amount", ""), "amount", low=1, high=MAX_MINOR
+                    r.field(event, "amount_minor", ""), "amount_minor", low=1, high=MAX_MINOR
                 ),
                 refund_lines=tuple(_refund_line(e, f"lines[{i}]") for i, e in enumerate(entries)),
                 reference=reference,
@@ -48,13 +62,13 @@ def parse_generic(
             ),
         )
     lines = [_sale_line(entry, f"lines[{i}]") for i, entry in enumerate(entries)]
-    given = event.get("amount")
+    given = event.get("amount_minor")
     if not lines and given is None:
         r.fail("lines", "a sale needs lines or an amount")
     total = (
         sum(line.gross_minor for line in lines)
         if given is None
-        else r.integer(given, "amount", high=MAX_MINOR)
+        else r.integer(given, "amount_minor", high=MAX_MINOR)
     )
     return (
         ShopEvent(
@@ -65,8 +79,8 @@ def parse_generic(
             occurred_at=occurred_at,
             currency=code,
             amount_minor=total,
-            lines=r.balanced(lines, total, "amount"),
-            fees_minor=None if fees is None else r.integer(fees, "fees", high=MAX_MINOR),
+            lines=r.balanced(lines, total, "amount_minor"),
+            fees_minor=None if fees is None else r.integer(fees, "fees_minor", high=MAX_MINOR),
             reference=reference,
             test=test,
         ),
@@ -76,11 +90,15 @@ def parse_generic(
 def _sale_line(entry: object, where: str) -> SaleLine:
     """One `lines` entry of a sale; `amount` may be negative (a discount line)."""
     line = r.obj(entry, where)
+    _refuse_old_names(line, where)
     return SaleLine(
         sku=r.sku(line.get("sku"), f"{where}.sku"),
         quantity=r.quantity(r.field(line, "quantity", where), f"{where}.quantity"),
         gross_minor=r.integer(
-            r.field(line, "amount", where), f"{where}.amount", low=-MAX_MINOR, high=MAX_MINOR
+            r.field(line, "amount_minor", where),
+            f"{where}.amount_minor",
+            low=-MAX_MINOR,
+            high=MAX_MINOR,
         ),
         description=r.text(line.get("description")),
     )
@@ -89,9 +107,12 @@ def _sale_line(entry: object, where: str) -> SaleLine:
 def _refund_line(entry: object, where: str) -> RefundLine:
     """One `lines` entry of a refund: which sold line it returns."""
     line = r.obj(entry, where)
+    _refuse_old_names(line, where)
     return RefundLine(
         sku=r.sku(line.get("sku"), f"{where}.sku"),
         quantity=r.quantity(r.field(line, "quantity", where), f"{where}.quantity"),
-        amount_minor=r.integer(r.field(line, "amount", where), f"{where}.amount", high=MAX_MINOR),
+        amount_minor=r.integer(
+            r.field(line, "amount_minor", where), f"{where}.amount_minor", high=MAX_MINOR
+        ),
         line_ref=r.opt_ident(line, "line", where),
     )

@@ -126,13 +126,22 @@ def sku(value: object, where: str) -> str | None:
     return ident(value, where)
 
 
-def integer(value: object, where: str, *, low: int = 0, high: int = 2**63 - 1) -> int:
-    """A JSON integer within [low, high] (booleans and fractions refused)."""
+def integer(value: object, where: str, *, low: int = 0, high: int = MAX_MINOR) -> int:
+    """A JSON integer within [low, high] (booleans and fractions refused); high: MAX_MINOR."""
     if isinstance(value, bool) or not isinstance(value, int):
         fail(where, "must be an integer")
     if not low <= value <= high:
+        if abs(value) > MAX_MINOR:
+            fail(where, f"{value} is beyond the ledger's bound of +/- 2**62 minor units")
         fail(where, f"must be between {low} and {high}")
     return value
+
+
+def bounded(amount: int, where: str) -> int:
+    """An amount computed from several (a sum), refused past the ledger's bound."""
+    if abs(amount) > MAX_MINOR:
+        fail(where, f"adds up to {amount}, beyond the ledger's bound of +/- 2**62 minor units")
+    return amount
 
 
 def quantity(value: object, where: str) -> int:

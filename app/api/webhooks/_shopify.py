@@ -132,7 +132,7 @@ def _refund(
         if code is not None and this_code != code:
             r.fail(f"{where}.currency", "refund transactions in more than one currency")
         code = this_code
-        amount += this_amount
+        amount = r.bounded(amount + this_amount, "transactions")
     lines = []
     for index, entry in enumerate(r.items(refund, "refund_line_items", "")):
         where = f"refund_line_items[{index}]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from app.accounting.money import MAX_MINOR
 from app.accounting.sales.events import SaleLine, ShopEvent
 from app.api.webhooks import _read as r
 from app.api.webhooks.errors import PayloadInvalid
@@ -159,4 +160,4 @@ def _processor_fee(order: r.JsonObject, code: str) -> int | None:
     except PayloadInvalid:
         return None
     total = sum(amounts)
-    return total if total >= 0 else None
+    return total if 0 <= total <= MAX_MINOR else None

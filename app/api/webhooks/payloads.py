@@ -69,16 +69,17 @@ Generic (`parse_generic`), signed with `X-LabLedger-Signature` (see `signatures`
      "order": "A-1001",             the order key; a refund names its sale's
      "occurred_at": "2024-05-01T10:00:00Z",   RFC 3339 with zone (optional)
      "currency": "EUR",
-     "lines": [{"sku": "BOARD-R1" | null, "quantity": 1, "amount": 2500,
+     "lines": [{"sku": "BOARD-R1" | null, "quantity": 1, "amount_minor": 2500,
                 "description": "..."}],       refund: which lines, optional
-     "amount": 2500,               sale: total (default: sum of lines; any
+     "amount_minor": 2500,         sale: total (default: sum of lines; any
                                    rest becomes an unallocated line);
                                    refund: required, > 0
-     "fees": 75,                   optional, sale only
+     "fees_minor": 75,             optional, sale only
      "reference": "...", "test": false}       optional
 
-    All amounts are JSON integers in the currency's minor unit (CLDR:
-    JPY 0, EUR 2, KWD 3 digits).
+    All amounts are JSON integers in the currency's minor unit (ISO 4217:
+    JPY 0, EUR 2, KWD 3 digits): 2500 EUR is 25.00. The old names `amount`
+    and `fees` are refused with an error naming the new field.
 """
 
 from __future__ import annotations

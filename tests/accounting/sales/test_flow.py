@@ -168,7 +168,7 @@ def test_generic_webhook_in_minor_units(money_lab):
         "type": "sale",
         "order": "o-1",
         "currency": "JPY",
-        "lines": [{"sku": "BOARD-R1", "quantity": 1, "amount": 3001}],
+        "lines": [{"sku": "BOARD-R1", "quantity": 1, "amount_minor": 3001}],
     }
     body = body_of(event)
     response = lab.client.post("/webhooks/generic", content=body, headers=generic_headers(body))

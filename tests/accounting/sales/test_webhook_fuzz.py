@@ -30,7 +30,7 @@ SHAPED = st.fixed_dictionaries(
                 {
                     "sku": st.text(max_size=10),
                     "quantity": st.integers(-2, 5),
-                    "amount": st.integers(-10, 10**20),
+                    "amount_minor": st.integers(-10, 10**20),
                 }
             ),
             max_size=3,

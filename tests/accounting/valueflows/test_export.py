@@ -142,7 +142,7 @@ def test_claims_add_up_per_currency_to_what_is_owed_after_a_refund(money_lab):
         "type": "sale",
         "order": "o-vf",
         "currency": "JPY",
-        "lines": [{"sku": "BOARD-R1", "quantity": 1, "amount": 3001}],
+        "lines": [{"sku": "BOARD-R1", "quantity": 1, "amount_minor": 3001}],
     }
     body = body_of(event)
     sold = lab.client.post("/webhooks/generic", content=body, headers=generic_headers(body))

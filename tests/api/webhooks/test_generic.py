@@ -20,10 +20,10 @@ def sale(**fields) -> dict:
         "occurred_at": "2024-05-01T10:00:00+02:00",
         "currency": "KWD",
         "lines": [
-            {"sku": "BOARD-R1", "quantity": 1, "amount": 1234},
-            {"sku": None, "quantity": 1, "amount": 100, "description": "gift wrap"},
+            {"sku": "BOARD-R1", "quantity": 1, "amount_minor": 1234},
+            {"sku": None, "quantity": 1, "amount_minor": 100, "description": "gift wrap"},
         ],
-        "fees": 50,
+        "fees_minor": 50,
         **fields,
     }
 
@@ -37,30 +37,42 @@ def test_generic_sale_keeps_minor_units_as_sent():
 
 
 def test_generic_sale_with_a_larger_amount_keeps_the_rest_unallocated():
-    (event,) = parse_generic(sale(amount=2000))
+    (event,) = parse_generic(sale(amount_minor=2000))
     assert event.amount_minor == 2000
     assert event.lines[-1].sku is None
     assert event.lines[-1].gross_minor == 666
 
 
 def test_generic_refund_needs_a_positive_amount():
-    data = {"id": "evt-2", "type": "refund", "order": "A-1", "currency": "KWD", "amount": 1234}
+    data = {
+        "id": "evt-2",
+        "type": "refund",
+        "order": "A-1",
+        "currency": "KWD",
+        "amount_minor": 1234,
+    }
     (event,) = parse_generic(data, received_at=datetime(2024, 5, 2, tzinfo=UTC))
     assert (event.kind, event.refund_minor) == ("refund", 1234)
-    with pytest.raises(PayloadInvalid, match="amount"):
-        parse_generic({**data, "amount": 0}, received_at=datetime(2024, 5, 2, tzinfo=UTC))
+    with pytest.raises(PayloadInvalid, match="amount_minor"):
+        parse_generic({**data, "amount_minor": 0}, received_at=datetime(2024, 5, 2, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
     ("data", "field"),
     [
         (sale(type="payout"), "type"),
-        (sale(lines=[{"sku": "X", "quantity": 1, "amount": "12.34"}]), "lines[0].amount"),
-        (sale(lines=[{"sku": "X", "quantity": 1, "amount": 12.5}]), "lines[0].amount"),
-        (sale(lines=[{"sku": "X", "quantity": True, "amount": 1}]), "lines[0].quantity"),
+        (
+            sale(lines=[{"sku": "X", "quantity": 1, "amount_minor": "12.34"}]),
+            "lines[0].amount_minor",
+        ),
+        (sale(lines=[{"sku": "X", "quantity": 1, "amount_minor": 12.5}]), "lines[0].amount_minor"),
+        (sale(lines=[{"sku": "X", "quantity": True, "amount_minor": 1}]), "lines[0].quantity"),
         (sale(order=""), "order"),
-        (sale(fees=-1), "fees"),
-        (sale(lines=[], amount=None), "lines"),
+        (sale(fees_minor=-1), "fees_minor"),
+        (sale(fees=1), "fees"),
+        (sale(amount=1334), "amount"),
+        (sale(lines=[{"sku": "X", "quantity": 1, "amount": 1}]), "lines[0].amount"),
+        (sale(lines=[], amount_minor=None), "lines"),
         (sale(occurred_at="2024-05-01T10:00:00"), "occurred_at"),
     ],
 )
@@ -80,3 +92,19 @@ def test_load_json_reads_fractions_as_decimal_and_refuses_nan():
     for body in (b'{"a": NaN}', b"\xff", b"{", b"[" * 100_000):
         with pytest.raises(PayloadInvalid, match="body"):
             load_json(body)
+
+
+def test_old_unit_less_names_are_refused_naming_the_new_field():
+    with pytest.raises(PayloadInvalid) as caught:
+        parse_generic(sale(amount=5000))
+    assert "renamed 'amount_minor'" in caught.value.message
+    assert "minor unit" in caught.value.message
+
+
+@pytest.mark.parametrize("where", ["amount_minor", "fees_minor"])
+def test_amounts_past_the_ledger_bound_are_refused_at_the_edge(where):
+    with pytest.raises(PayloadInvalid) as caught:
+        parse_generic(sale(**{where: 2**62 + 1}))
+    assert caught.value.message.startswith(where)
+    (event,) = parse_generic(sale(amount_minor=2**62, fees_minor=0))
+    assert event.amount_minor == 2**62
