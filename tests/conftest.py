@@ -90,6 +90,12 @@ def admin(key_for: Callable[[Role], dict[str, str]]) -> dict[str, str]:
 
 
 @pytest.fixture
+def approver(key_for: Callable[[Role], dict[str, str]]) -> dict[str, str]:
+    """Headers with a second admin key: approval needs a second person."""
+    return key_for(Role.ADMIN)
+
+
+@pytest.fixture
 def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A Mosquitto started for this test on a free port."""
     instance = MosquittoBroker(tmp_path / "mosquitto")

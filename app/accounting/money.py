@@ -1,24 +1,33 @@
 """Money as integer minor units of an ISO 4217 currency, never float.
 
-The ledger's minor unit for a currency is the one in Babel's copy of the CLDR
-currency table (`babel.numbers.get_currency_precision`): JPY 0, USD 2, KWD 3.
+The ledger's minor unit for a currency is the one ISO 4217 itself gives (its
+"minor unit" column: JPY 0, USD 2, HUF 2, IDR 2, KWD 3, CLF 4), read from the
+`iso4217` package, a copy of the ISO table pinned to one exact version in
+pyproject.toml, so the meaning of an amount never depends on what else is
+installed. Each sale also stores the exponent it was recorded under
+(`sale.currency_exponent`), so a stored amount keeps its meaning even if a
+later edition of the table changed the currency.
+
 Some shops count their integer amounts in a different unit for a few
-currencies; `shop_exponent` and `from_shop_minor` convert those amounts into
-the ledger's unit, refusing any conversion that would lose a digit.
+currencies (kept apart here, each with its source); `shop_exponent` and
+`from_shop_minor` convert those amounts into the ledger's unit, refusing any
+conversion that would lose a digit.
 
 Errors (a `MoneyError` is an `app.errors.InvalidInput`, so the API answers 422)::
 
     MoneyError (InvalidInput, ValueError)
     +-- CurrencyError   unknown or malformed currency code
-    +-- AmountError     an amount that is not an exact decimal in that currency
+    +-- AmountError     an amount that is not an exact decimal in that currency,
+                        or beyond MAX_MINOR
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from iso4217 import Currency
 
 from app.errors import InvalidInput
 
@@ -34,27 +43,38 @@ _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]{1,40}(\.[0-9]{1,40})?")
 
 # ISO 4217 codes that are not money a shop can take: precious metals, bond
 # market units, SDR, SUCRE, the ADB unit, the testing and "no currency" codes
-# (their ISO minor unit is "N.A."), and withdrawn accounting units.
+# (their ISO minor unit is "N.A.", which also leaves them out below).
 _NOT_MONEY = frozenset(
     {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XEU", "XFO", "XFU"}
     | {"XPD", "XPT", "XRE", "XSU", "XTS", "XUA", "XXX"}
 )
 
-# Stripe's API counts amounts in its own minor units. Source: Stripe,
-# "Supported currencies" (docs.stripe.com/currencies): "Unless otherwise
-# noted, currencies are two-decimal"; the zero-decimal list below; the
-# three-decimal list below (their last digit must be 0, still a 3-digit unit).
-# Special cases from the same page and Stripe support's "Deprecation of
-# fractional ISK charges": ISK stays two-decimal in the API (100 = 1 krona)
-# although CLDR gives it 0, so a Stripe ISK amount is divided by 100 here.
-# HUF and TWD are zero-decimal for Stripe *payouts* only; charges are
-# two-decimal, as in CLDR, so they need no entry. UGX is in Stripe's
-# zero-decimal list, as in CLDR.
+# Stripe's API counts amounts in its own minor units, which for a few
+# currencies differ from ISO 4217. Source: Stripe, "Supported currencies"
+# (docs.stripe.com/currencies): "Unless otherwise noted, currencies are
+# two-decimal"; the zero-decimal list below; the three-decimal list below
+# (their last digit must be 0). Special cases from the same page: ISK is
+# zero-decimal in ISO 4217 but two-decimal in Stripe's API (100 = 1 krona,
+# fractions refused), so a Stripe ISK amount is divided by 100 here; HUF and
+# TWD are zero-decimal for Stripe *payouts* only, their charges are
+# two-decimal as in ISO 4217; UGX is in Stripe's zero-decimal list, as in
+# ISO 4217; MGA is zero-decimal for Stripe while ISO 4217 gives it 2, so a
+# Stripe MGA amount is multiplied by 100.
 _STRIPE_ZERO_DECIMAL = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
     | {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
 )
 _STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+@cache
+def _iso_exponents() -> dict[str, int]:
+    """ISO 4217 code -> minor unit digits, for every currency with a minor unit."""
+    return {
+        currency.code: currency.exponent
+        for currency in Currency
+        if currency.exponent is not None and currency.code not in _NOT_MONEY
+    }
 
 
 class MoneyError(InvalidInput, ValueError):
@@ -76,21 +96,21 @@ def normalize_currency(code: object) -> str:
     upper = code.strip().upper()
     if not _CODE.fullmatch(upper):
         raise CurrencyError(f"currency {code[:16]!r} is not a 3-letter ISO 4217 code")
-    if upper in _NOT_MONEY or upper not in list_currencies():
+    if upper not in _iso_exponents():
         raise CurrencyError(f"currency {upper!r} is not an ISO 4217 currency the ledger accepts")
     return upper
 
 
 def currency_exponent(code: str) -> int:
-    """Digits after the decimal point of the ledger's minor unit for `code` (CLDR)."""
-    return get_currency_precision(normalize_currency(code))
+    """Digits after the decimal point of the ledger's minor unit for `code` (ISO 4217)."""
+    return _iso_exponents()[normalize_currency(code)]
 
 
 def shop_exponent(shop: str, code: str) -> int:
     """Digits after the decimal point of the integer amounts `shop` sends for `code`.
 
     Only Stripe has a rule of its own; any other shop is taken to count in the
-    ledger's (CLDR) minor unit.
+    ledger's (ISO 4217) minor unit.
     """
     currency = normalize_currency(code)
     if shop == "stripe":
@@ -99,7 +119,7 @@ def shop_exponent(shop: str, code: str) -> int:
         if currency in _STRIPE_THREE_DECIMAL:
             return 3
         return 2
-    return get_currency_precision(currency)
+    return currency_exponent(currency)
 
 
 def from_shop_minor(amount: int, currency: str, shop: str) -> int:
@@ -139,10 +159,14 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
     return _bounded(-minor if sign else minor)
 
 
-def format_minor(minor: int, currency: str) -> str:
-    """Plain decimal text of a minor-unit amount, e.g. 2500 USD -> "25.00", for CSV and display."""
+def format_minor(minor: int, currency: str, exponent: int | None = None) -> str:
+    """Plain decimal text of a minor-unit amount, e.g. 2500 USD -> "25.00", for CSV and display.
+
+    `exponent` is a stored one (a sale's); by default the ISO 4217 one.
+    """
     _check_int(minor)
-    exponent = currency_exponent(currency)
+    if exponent is None:
+        exponent = currency_exponent(currency)
     sign = "-" if minor < 0 else ""
     digits = str(abs(minor))
     if exponent == 0:

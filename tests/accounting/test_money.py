@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -189,3 +190,30 @@ def test_from_shop_minor_converts_exactly_or_refuses():
         from_shop_minor(50050, "ISK", "stripe")
     with pytest.raises(AmountError):
         from_shop_minor(True, "USD", "stripe")
+
+
+@pytest.mark.parametrize(
+    ("code", "exponent"),
+    [("HUF", 2), ("IDR", 2), ("COP", 2), ("ISK", 0), ("JPY", 0), ("KWD", 3), ("CLF", 4)],
+)
+def test_exponents_are_iso_4217_whatever_else_is_installed(code, exponent):
+    # These are the ISO 4217 minor units; CLDR (Babel) disagrees on HUF, IDR and COP.
+    assert currency_exponent(code) == exponent
+    assert to_minor("1990", code) == 1990 * 10**exponent
+
+
+def test_the_iso_table_is_the_pinned_one():
+    from importlib.metadata import version
+
+    pinned = next(
+        line
+        for line in (Path(__file__).parents[2] / "pyproject.toml").read_text().splitlines()
+        if line.strip().startswith('"iso4217==')
+    )
+    assert version("iso4217") in pinned
+
+
+def test_stripe_exceptions_are_kept_apart_from_iso():
+    assert (currency_exponent("MGA"), shop_exponent("stripe", "MGA")) == (2, 0)
+    assert from_shop_minor(500, "MGA", "stripe") == 50000
+    assert shop_exponent("shopify", "MGA") == 2

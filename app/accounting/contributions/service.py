@@ -48,7 +48,7 @@ from app.accounting.money import format_minor, to_minor
 from app.accounting.products.tables import Product
 from app.crud import SortKey, get_or_404
 from app.db import utcnow
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput
 from app.lab.models import Contributor
 
 __all__ = [
@@ -104,8 +104,13 @@ def _measure(
     )
 
 
-def add_manual(db: Session, entry: ContributionEntry, created_by: str | None) -> Contribution:
-    """Record a hand-entered contribution, pending until an operator approves it."""
+def add_manual(
+    db: Session, entry: ContributionEntry, created_by: str | None, key_id: int | None = None
+) -> Contribution:
+    """Record a hand-entered contribution, pending until a second person approves it.
+
+    `key_id` is the API key that entered it: that key can never approve it.
+    """
     contributor = get_or_404(db, Contributor, entry.contributor_id)
     if entry.product_id is not None:
         get_or_404(db, Product, entry.product_id)
@@ -127,6 +132,7 @@ def add_manual(db: Session, entry: ContributionEntry, created_by: str | None) ->
         note=entry.note,
         occurred_at=entry.occurred_at or utcnow(),
         created_by=created_by,
+        created_by_key=key_id,
     )
     db.add(row)
     db.commit()
@@ -139,9 +145,21 @@ def decide(
     to: ContributionStatus,
     decided_by: str,
     reason: str | None = None,
+    key_id: int | None = None,
 ) -> Contribution:
-    """Approve, reject or exclude a contribution; Conflict if its status does not allow it."""
+    """Approve, reject or exclude a contribution; Conflict if its status does not allow it.
+
+    Approval needs a second person: the key (`key_id`) that entered a
+    contribution cannot approve it (Forbidden, 403); an admin or another
+    operator must. Rejecting or excluding one's own entry is allowed.
+    """
     row = get_or_404(db, Contribution, contribution_id)
+    if to is ContributionStatus.APPROVED and key_id is not None and row.created_by_key == key_id:
+        raise Forbidden(
+            f"contribution {contribution_id} was entered with this key ({decided_by}); "
+            "approval needs a second person: an admin or another operator must approve it",
+            {"created_by": row.created_by},
+        )
     allowed = _FROM[to]
     changed = db.execute(
         update(Contribution)

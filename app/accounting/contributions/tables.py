@@ -100,6 +100,8 @@ class Contribution(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by: str | None = Field(default=None, max_length=200)
+    # The API key that entered a manual row: it cannot approve that row.
+    created_by_key: int | None = Field(default=None)
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import Posting, post_transaction
-from app.accounting.money import normalize_currency
+from app.accounting.money import currency_exponent, normalize_currency
 from app.accounting.products.tables import ProductSku
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
 from app.accounting.sales.line_splits import (
@@ -121,6 +121,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         provider=event.provider,
         order_key=event.order_key[:200],
         currency=currency,
+        currency_exponent=currency_exponent(currency),
         occurred_at=event.occurred_at,
         gross_minor=event.amount_minor,
         fees_minor=event.fees_minor or 0,
@@ -196,6 +197,8 @@ def allocate_line(db: Session, line_id: int, product_id: int) -> SaleLine:
         raise Conflict(f"line {line.id} is already allocated to product {line.product_id}")
     sale = db.get(Sale, line.sale_id)
     assert sale is not None
+    if sale.voided_at is not None:
+        raise Conflict(f"line {line.id} belongs to sale {sale.id}, which was voided")
     moved = line.gross_minor - _net_refunded(line)
     if moved:
         post_transaction(
@@ -229,6 +232,8 @@ def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
             )
         )
         return "refund_parked", None
+    if sale.voided_at is not None:
+        return "sale_voided", sale.id
     if normalize_currency(event.currency) != sale.currency:
         return "refund_currency_mismatch", sale.id
     applied = _refund_sale(db, sale, event, f"refund:{event.event_id}")
@@ -347,6 +352,8 @@ def _apply_hold(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     sale = _find_sale(db, event.provider, event.order_key)
     if sale is None:
         return "dispute_for_unknown_order", None
+    if sale.voided_at is not None:
+        return "sale_voided", sale.id
     if sale.held:
         return "already_held", sale.id
     _move_held(db, sale, True, f"hold:{event.event_id}", event.occurred_at)

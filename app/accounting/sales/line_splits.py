@@ -19,7 +19,6 @@ from app.accounting.engine.snapshots import carry_from_json, split_from_json, sp
 from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.postings import Posting, post_transaction
-from app.accounting.money import currency_exponent
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.lab.models import COMMONS_FUND_ID
 
@@ -145,7 +144,7 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
     )
     result = compute_split(
         line.net_minor,
-        currency_exponent(sale.currency),
+        sale.currency_exponent,
         equation,
         contributions,
         COMMONS_FUND_ID,

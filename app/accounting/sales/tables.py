@@ -56,6 +56,8 @@ class Sale(SQLModel, table=True):
     provider: str = Field(max_length=32)
     order_key: str = Field(max_length=200)
     currency: str = Field(max_length=3)
+    # Digits of the minor unit the amounts were recorded in (ISO 4217 when recorded).
+    currency_exponent: int
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     gross_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     fees_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -64,6 +66,10 @@ class Sale(SQLModel, table=True):
     reference: str = Field(default="", max_length=500)
     test: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A mistaken sale voided by an admin: reversed in the ledger, never deleted.
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    voided_by: str | None = Field(default=None, max_length=200)
+    void_reason: str | None = Field(default=None, max_length=500)
 
 
 class SaleLine(SQLModel, table=True):

@@ -55,7 +55,7 @@ def list_contributions(
 @router.post("", response_model=ContributionPublic, status_code=201)
 def add_contribution(db: SessionDep, key: Writer, entry: ContributionEntry) -> ContributionPublic:
     """Enter a contribution by hand; it counts once approved."""
-    return contributions.to_public(contributions.add_manual(db, entry, f"key:{key.name}"))
+    return contributions.to_public(contributions.add_manual(db, entry, f"key:{key.name}", key.id))
 
 
 @router.post("/sync", response_model=SyncResult)
@@ -83,8 +83,10 @@ def read_contribution(
 def approve_contribution(
     db: SessionDep, key: Writer, contribution_id: ContributionId
 ) -> ContributionPublic:
-    """Approve a pending contribution so that it counts."""
-    row = contributions.decide(db, contribution_id, ContributionStatus.APPROVED, f"key:{key.name}")
+    """Approve a pending contribution so that it counts; not by the key that entered it."""
+    row = contributions.decide(
+        db, contribution_id, ContributionStatus.APPROVED, f"key:{key.name}", key_id=key.id
+    )
     return contributions.to_public(row)
 
 

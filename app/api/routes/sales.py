@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import Field
 from sqlmodel import SQLModel, col, select
 
 from app.accounting.products.tables import Product
 from app.accounting.sales.apply import allocate_line
 from app.accounting.sales.tables import RejectedDelivery, Sale, SaleLine
-from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
+from app.accounting.sales.void import void_sale
+from app.api.deps import API_PREFIX, Admin, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID, RowId
@@ -45,6 +47,7 @@ class SalePublic(SQLModel):
     provider: str
     order_key: str
     currency: str
+    currency_exponent: int
     occurred_at: datetime
     gross_minor: int
     fees_minor: int
@@ -52,6 +55,9 @@ class SalePublic(SQLModel):
     held: bool
     reference: str
     test: bool
+    voided_at: datetime | None
+    voided_by: str | None
+    void_reason: str | None
     lines: list[SaleLinePublic]
 
 
@@ -65,6 +71,12 @@ class RejectedDeliveryPublic(SQLModel):
     body_sha256: str
     body_size: int
     received_at: datetime
+
+
+class VoidRequest(Strict):
+    """Why a mistaken sale is voided (kept with it and in the ledger memo)."""
+
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
 
 
 class Allocation(Strict):
@@ -108,6 +120,17 @@ def list_sales(
 def read_sale(db: SessionDep, _key: Reader, sale_id: RowPath) -> SalePublic:
     """One sale."""
     return _public(db, get_or_404(db, Sale, sale_id))
+
+
+@router.post("/sales/{sale_id}/void", response_model=SalePublic)
+def void(db: SessionDep, key: Admin, sale_id: RowPath, body: VoidRequest) -> SalePublic:
+    """Void a mistaken sale: one reversing ledger transaction, nothing deleted (admins only).
+
+    Idempotent; 409 while a dispute holds it or when its shares were paid out.
+    """
+    sale = void_sale(db, sale_id, body.reason.strip(), f"key:{key.name}")
+    db.commit()
+    return _public(db, sale)
 
 
 @router.get("/sale-lines/unallocated", response_model=Page[SaleLinePublic])

@@ -218,7 +218,7 @@ def test_listing_syncs_and_filters(lab):
 # --- entered by hand --------------------------------------------------------------
 
 
-def test_manual_labour_counts_only_once_approved(client, admin, session):
+def test_manual_labour_counts_only_once_approved(client, admin, approver, session):
     ada = factories.contributor(client, admin, name="Ada", role="designer")
     product = factories.product(client, admin)
     body = added(
@@ -235,17 +235,17 @@ def test_manual_labour_counts_only_once_approved(client, admin, session):
     assert body["role"] == "designer" and body["display"] == "2:30:00 h"
     assert contributions_up_to(session, product["id"], NOW) == []
 
-    approved = client.post(f"/api/v1/contributions/{body['id']}/approve", headers=admin)
+    approved = client.post(f"/api/v1/contributions/{body['id']}/approve", headers=approver)
     assert approved.status_code == 200
     assert approved.json()["decided_by"].startswith("key:")
     (counted,) = contributions_up_to(session, product["id"], NOW)
     assert counted.quantity == Fraction(5, 2) and counted.role == "designer"
-    twice = client.post(f"/api/v1/contributions/{body['id']}/approve", headers=admin)
+    twice = client.post(f"/api/v1/contributions/{body['id']}/approve", headers=approver)
     assert twice.status_code == 409
     assert "approved" in twice.json()["error"]["message"]
 
 
-def test_reject_keeps_the_reason_and_never_counts(client, admin, session):
+def test_reject_keeps_the_reason_and_never_counts(client, admin, approver, session):
     ada = factories.contributor(client, admin)
     product = factories.product(client, admin)
     body = added(
@@ -268,7 +268,8 @@ def test_reject_keeps_the_reason_and_never_counts(client, admin, session):
     read = client.get(f"/api/v1/contributions/{body['id']}", headers=admin).json()
     assert read["reason"] == "no receipt" and read["status"] == "rejected"
     assert (
-        client.post(f"/api/v1/contributions/{body['id']}/approve", headers=admin).status_code == 409
+        client.post(f"/api/v1/contributions/{body['id']}/approve", headers=approver).status_code
+        == 409
     )
     assert contributions_up_to(session, product["id"], NOW) == []
 
@@ -340,11 +341,14 @@ def test_viewers_read_and_only_operators_and_admins_write(client, admin, key_for
     assert client.post("/api/v1/contributions/sync", headers=viewer).status_code == 403
     assert (
         client.post(f"/api/v1/contributions/{row['id']}/approve", headers=operator).status_code
-        == 200
+        == 403
+    )
+    assert (
+        client.post(f"/api/v1/contributions/{row['id']}/approve", headers=admin).status_code == 200
     )
 
 
-def test_only_contributions_up_to_the_moment_count(client, admin, session):
+def test_only_contributions_up_to_the_moment_count(client, admin, approver, session):
     ada = factories.contributor(client, admin)
     product = factories.product(client, admin)
     for when, hours in (("2026-01-10T12:00:00Z", "1"), ("2026-02-10T12:00:00+01:00", "2")):
@@ -357,7 +361,7 @@ def test_only_contributions_up_to_the_moment_count(client, admin, session):
             hours=hours,
             occurred_at=when,
         )
-        client.post(f"/api/v1/contributions/{row['id']}/approve", headers=admin)
+        client.post(f"/api/v1/contributions/{row['id']}/approve", headers=approver)
     # 12:00+01:00 is 11:00 UTC: counted from that moment on, not a second before.
     cut = datetime(2026, 2, 10, 10, 59, 59, tzinfo=UTC)
     assert [c.quantity for c in contributions_up_to(session, product["id"], cut)] == [1]
@@ -366,7 +370,9 @@ def test_only_contributions_up_to_the_moment_count(client, admin, session):
     assert [c.quantity for c in contributions_up_to(session, product["id"], NOW)] == [1, 2]
 
 
-def test_citations_and_money_the_equation_cannot_read_are_left_out(client, admin, session):
+def test_citations_and_money_the_equation_cannot_read_are_left_out(
+    client, admin, approver, session
+):
     ada = factories.contributor(client, admin)
     product = factories.product(client, admin)
     rows = [
@@ -379,7 +385,7 @@ def test_citations_and_money_the_equation_cannot_read_are_left_out(client, admin
         )
     ]
     for row in rows:
-        client.post(f"/api/v1/contributions/{row['id']}/approve", headers=admin)
+        client.post(f"/api/v1/contributions/{row['id']}/approve", headers=approver)
     points, percent, eur, usd = (row["id"] for row in rows)
     counted = counted_contributions(session, product["id"], NOW, currency="EUR")
     assert counted.left_out == [percent, usd]
@@ -422,3 +428,30 @@ def test_contributions_up_to_leaves_the_callers_transaction_to_the_caller(lab, s
         assert other.exec(select(Product).where(Product.name.startswith("uncommitted"))).all() == []
         assert other.exec(select(Contribution)).all() == []
     assert sync_derived_contributions(session) == 1
+
+
+def test_approval_needs_a_second_person(client, admin, key_for):
+    ada = factories.contributor(client, admin)
+    first, second = key_for(Role.OPERATOR), key_for(Role.OPERATOR)
+    row = added(client, first, contributor_id=ada["id"], kind="design", hours="2")
+    own = client.post(f"/api/v1/contributions/{row['id']}/approve", headers=first)
+    assert own.status_code == 403
+    error = own.json()["error"]
+    assert "approval needs a second person" in error["message"]
+    assert "admin or another operator" in error["message"]
+    assert client.get(f"/api/v1/contributions/{row['id']}", headers=admin).json()["status"] == (
+        "pending"
+    )
+    other = client.post(f"/api/v1/contributions/{row['id']}/approve", headers=second)
+    assert other.status_code == 200 and other.json()["status"] == "approved"
+    own_admin = added(client, admin, contributor_id=ada["id"], kind="design", hours="1")
+    assert (
+        client.post(f"/api/v1/contributions/{own_admin['id']}/approve", headers=admin).status_code
+        == 403
+    )
+    rejected = client.post(
+        f"/api/v1/contributions/{own_admin['id']}/reject",
+        json={"reason": "typed twice"},
+        headers=admin,
+    )
+    assert rejected.status_code == 200  # withdrawing one's own entry needs nobody else

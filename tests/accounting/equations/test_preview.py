@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import Session
 
-from app.api.keys import Role
+from app.api.keys import Role, create_key
 from app.lab.models import COMMONS_FUND_ID
 from tests import factories
 from tests.lab.conftest import Lab
@@ -43,7 +44,11 @@ def team(client, admin):
 
 
 def approve(client, admin, **body):
-    row = client.post("/api/v1/contributions", json=body, headers=admin).json()
+    """Enter a contribution with an operator's key; `admin`, a second person, approves it."""
+    with Session(client.app.state.engine) as db:
+        _row, plain = create_key(db, "entering operator", Role.OPERATOR)
+    entered = {"Authorization": f"Bearer {plain}"}
+    row = client.post("/api/v1/contributions", json=body, headers=entered).json()
     response = client.post(f"/api/v1/contributions/{row['id']}/approve", headers=admin)
     assert response.status_code == 200, response.text
     return row
