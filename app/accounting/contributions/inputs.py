@@ -6,7 +6,9 @@ as they are; citations Fraction(millipoints, 1000) points or
 Fraction(basis_points, 100) percent.
 
 Two kinds of rows cannot be counted under every equation, and are left out
-(listed in `CountedContributions.left_out`) rather than misread:
+(listed in `CountedContributions.left_out`, and with the reason in
+`CountedContributions.excluded`, which every split snapshot and preview
+shows) rather than misread:
 
 - a citation in percent under an equation counting citations as points, or
   the other way round (the engine reads every citation in the equation's mode);
@@ -44,11 +46,31 @@ _CITATION_UNIT: dict[str, Unit] = {"points": Unit.MILLIPOINT, "percent": Unit.BA
 
 
 @dataclass(frozen=True, slots=True)
+class Exclusion:
+    """An approved contribution a split could not count, and why."""
+
+    contribution_id: int
+    contributor_id: int
+    kind: str
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        """The exclusion as stored in a split's snapshot."""
+        return {
+            "contribution_id": self.contribution_id,
+            "contributor_id": self.contributor_id,
+            "kind": self.kind,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CountedContributions:
-    """What a split of a product would count, and the ids of approved rows it cannot count."""
+    """What a split of a product would count, and the approved rows it cannot count."""
 
     inputs: list[ContributionInput]
     left_out: list[int]
+    excluded: list[Exclusion]
 
 
 def _quantity(unit: str, quantity: int) -> Fraction:
@@ -62,16 +84,25 @@ def _quantity(unit: str, quantity: int) -> Fraction:
     return Fraction(quantity)
 
 
-def _countable(
+def _why_not_counted(
     kind_text: str, unit: str, row_currency: str | None, citation_unit: Unit, currency: str | None
-) -> bool:
-    """Whether the engine can read such a row under the equation and currency given."""
+) -> str | None:
+    """Why the engine cannot read such a row under this equation and currency; None if it can."""
     kind = ContributionKind(kind_text)
     if kind is ContributionKind.CITATION:
-        return unit == citation_unit
+        if unit == citation_unit:
+            return None
+        given = "percent" if unit == Unit.BASIS_POINT else "points"
+        wanted = "percent" if citation_unit == Unit.BASIS_POINT else "points"
+        return f"citation given in {given}; this equation counts citations in {wanted}"
     if kind in MONEY_KINDS:
-        return currency is None or row_currency == currency
-    return kind in TIME_KINDS
+        if currency is None or row_currency == currency:
+            return None
+        return (
+            f"{kind.value} in {row_currency}, the sale is in {currency}: the ledger keeps no "
+            "exchange rates, so it counts only money in the sale's currency"
+        )
+    return None if kind in TIME_KINDS else f"kind {kind.value} is not counted"
 
 
 _C = Contribution.__table__  # type: ignore[attr-defined]
@@ -129,7 +160,7 @@ def counted_contributions(
     inputs: list[ContributionInput] = []
     skipped = False
     for cid, kind, unit, role, machine_id, machine_kind, row_currency, total in groups:
-        if not _countable(kind, unit, row_currency, citation_unit, currency):
+        if _why_not_counted(kind, unit, row_currency, citation_unit, currency) is not None:
             skipped = True
             continue
         inputs.append(
@@ -144,28 +175,32 @@ def counted_contributions(
         )
     if grouped:
         inputs.sort(key=lambda i: (i.contributor_id, i.kind, i.role or "", i.machine_id or 0))
-    left_out = _left_out(db, where, citation_unit, currency) if skipped else []
+    excluded = _excluded(db, where, citation_unit, currency) if skipped else []
+    left_out = [exclusion.contribution_id for exclusion in excluded]
     if left_out:
         log.info(
             "contributions left out of product %s: %s (citation unit or currency)",
             product_id,
             left_out,
         )
-    return CountedContributions(inputs, left_out)
+    return CountedContributions(inputs, left_out, excluded)
 
 
-def _left_out(
+def _excluded(
     db: Session, where: tuple[ColumnElement[bool], ...], citation_unit: Unit, currency: str | None
-) -> list[int]:
-    """Ids of the approved rows the engine cannot read, in id order."""
+) -> list[Exclusion]:
+    """The approved rows the engine cannot read, with why, in id order."""
     rows = db.execute(
-        select(_C.c.id, _C.c.kind, _C.c.unit, _C.c.currency).where(*where).order_by(_C.c.id)
+        select(_C.c.id, _C.c.contributor_id, _C.c.kind, _C.c.unit, _C.c.currency)
+        .where(*where)
+        .order_by(_C.c.id)
     ).all()
-    return [
-        row_id
-        for row_id, kind, unit, row_currency in rows
-        if not _countable(kind, unit, row_currency, citation_unit, currency)
-    ]
+    found: list[Exclusion] = []
+    for row_id, contributor_id, kind, unit, row_currency in rows:
+        why = _why_not_counted(kind, unit, row_currency, citation_unit, currency)
+        if why is not None:
+            found.append(Exclusion(row_id, contributor_id, kind, why))
+    return found
 
 
 def contributions_up_to(

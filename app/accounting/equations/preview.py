@@ -1,8 +1,9 @@
 """Who would get what from a sale of a product now, under one equation version or two.
 
-The preview runs the real engine (`compute_split`) over the product's approved
-contributions up to now. Carries and cap progress come from the two hooks
-below, empty until stored splits exist to fill them. With a second version,
+The preview takes the very path a real sale's line takes (`plan_split`): the
+product's approved contributions up to now, its stored carries and cap
+progress, a cap kept in another currency counted as reached (noted), and the
+contributions it cannot count listed as excluded with why. With a second version,
 `difference` is that version's share minus the first one's, per recipient.
 """
 
@@ -15,16 +16,15 @@ from fractions import Fraction
 from sqlmodel import Session, SQLModel, col, select
 
 from app.accounting.contributions.derived import sync_derived_contributions
-from app.accounting.contributions.inputs import counted_contributions
 from app.accounting.engine.snapshots import fraction_to_json
-from app.accounting.engine.split import SplitResult, compare_splits, compute_split
+from app.accounting.engine.split import compare_splits
 from app.accounting.equations.versions import EquationRecord, fraction_text, record_in_force
 from app.accounting.equations.versions import record_version as stored_version
 from app.accounting.money import currency_exponent, format_minor, normalize_currency, to_minor
-from app.accounting.sales.line_splits import cap_paid, product_carry
+from app.accounting.sales.line_splits import PlannedSplit, plan_split
 from app.db import utcnow
 from app.errors import InvalidInput
-from app.lab.models import COMMONS_FUND_ID, Contributor
+from app.lab.models import Contributor
 
 _POINTS_DECIMALS = 3
 
@@ -58,8 +58,18 @@ class BucketLine(SQLModel):
     shares: list[RecipientShare]
 
 
+class ExcludedContribution(SQLModel):
+    """An approved contribution the split cannot count, and why (as a real sale's snapshot says)."""
+
+    contribution_id: int
+    contributor_id: int
+    display_name: str
+    kind: str
+    reason: str
+
+
 class SplitPreview(SQLModel):
-    """A split under one equation version; `left_out` are contribution ids it could not count."""
+    """A split under one equation version; `left_out` are the ids of `excluded`."""
 
     version: int
     effective_from: datetime | None
@@ -67,6 +77,8 @@ class SplitPreview(SQLModel):
     points: list[PointsLine]
     buckets: list[BucketLine]
     left_out: list[int]
+    excluded: list[ExcludedContribution]
+    notes: list[str]
 
 
 class Difference(SQLModel):
@@ -102,14 +114,6 @@ def parse_amount(amount: str, currency: str) -> tuple[int, str]:
     return minor, code
 
 
-def _commons_fund_id(db: Session) -> int:
-    """The commons fund's contributor id."""
-    found = db.exec(
-        select(Contributor.id).where(col(Contributor.is_commons_fund)).order_by(col(Contributor.id))
-    ).first()
-    return COMMONS_FUND_ID if found is None else found
-
-
 def _names(db: Session, ids: Iterable[int]) -> dict[int, str]:
     """Display names of contributors by id."""
     wanted = sorted(set(ids))
@@ -121,38 +125,16 @@ def _names(db: Session, ids: Iterable[int]) -> dict[int, str]:
 
 def _split(
     db: Session, product_id: int, record: EquationRecord, minor: int, currency: str, at: datetime
-) -> tuple[SplitResult, list[int]]:
-    """Run the engine for one equation version."""
-    if record.cap_currency is not None and record.cap_currency != currency:
-        raise InvalidInput(
-            f"version {record.equation.version} has caps in {record.cap_currency}; "
-            f"preview a sale in {record.cap_currency}",
-            {"field": "currency"},
-        )
-    counted = counted_contributions(
-        db,
-        product_id,
-        at,
-        citation_mode=record.equation.rates.citation_mode,
-        currency=currency,
-        sync=False,
-        grouped=True,
-    )
+) -> PlannedSplit:
+    """Run the same path as a real sale's line (`plan_split`) for one equation version."""
     try:
-        result = compute_split(
-            minor,
-            currency_exponent(currency),
-            record.equation,
-            counted.inputs,
-            _commons_fund_id(db),
-            cap_paid_so_far=cap_paid(db, product_id, currency),
-            carry=product_carry(db, product_id, currency),
+        return plan_split(
+            db, product_id, record, minor, currency, currency_exponent(currency), at, sync=False
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(
             f"version {record.equation.version} cannot split this sale: {exc}"
         ) from None
-    return result, counted.left_out
 
 
 def _shares(shares: dict[int, int], names: dict[int, str], currency: str) -> list[RecipientShare]:
@@ -174,12 +156,12 @@ def _rounded(points: Fraction) -> str:
 
 
 def _view(
-    result: SplitResult,
+    planned: PlannedSplit,
     record: EquationRecord,
-    left_out: list[int],
     names: dict[int, str],
     cur: str,
 ) -> SplitPreview:
+    result = planned.result
     return SplitPreview(
         version=result.equation_version,
         effective_from=record.effective_from,
@@ -204,7 +186,18 @@ def _view(
             )
             for b in result.buckets
         ],
-        left_out=left_out,
+        left_out=[e.contribution_id for e in planned.excluded],
+        excluded=[
+            ExcludedContribution(
+                contribution_id=e.contribution_id,
+                contributor_id=e.contributor_id,
+                display_name=names.get(e.contributor_id, ""),
+                kind=e.kind,
+                reason=e.reason,
+            )
+            for e in planned.excluded
+        ],
+        notes=planned.notes,
     )
 
 
@@ -225,15 +218,16 @@ def preview_sale(
         if version is None
         else stored_version(db, product_id, version)
     )
-    result, left_out = _split(db, product_id, record, minor, code, at)
-    other: tuple[SplitResult, EquationRecord, list[int]] | None = None
+    planned = _split(db, product_id, record, minor, code, at)
+    other: tuple[PlannedSplit, EquationRecord] | None = None
     if compare is not None:
         other_record = stored_version(db, product_id, compare)
-        other_result, other_left = _split(db, product_id, other_record, minor, code, at)
-        other = (other_result, other_record, other_left)
-    ids = set(result.points) | set(result.shares)
+        other = (_split(db, product_id, other_record, minor, code, at), other_record)
+    ids = set(planned.result.points) | set(planned.result.shares)
+    ids |= {e.contributor_id for e in planned.excluded}
     if other is not None:
-        ids |= set(other[0].points) | set(other[0].shares)
+        ids |= set(other[0].result.points) | set(other[0].result.shares)
+        ids |= {e.contributor_id for e in other[0].excluded}
     names = _names(db, ids)
     preview = Preview(
         product_id=product_id,
@@ -241,10 +235,10 @@ def preview_sale(
         currency=code,
         amount_minor=minor,
         amount=format_minor(minor, code),
-        split=_view(result, record, left_out, names, code),
+        split=_view(planned, record, names, code),
     )
     if other is not None:
-        preview.compare = _view(other[0], other[1], other[2], names, code)
+        preview.compare = _view(other[0], other[1], names, code)
         preview.difference = [
             Difference(
                 contributor_id=cid,
@@ -252,6 +246,6 @@ def preview_sale(
                 difference_minor=delta,
                 difference=format_minor(delta, code),
             )
-            for cid, delta in compare_splits(result, other[0]).items()
+            for cid, delta in compare_splits(planned.result, other[0].result).items()
         ]
     return preview

@@ -4,17 +4,25 @@ A line's split uses the product's equation in force at the sale time over the
 contributions up to the sale time, the product's carried remainders (per
 currency) and its capped buckets' progress; the shares are posted to the ledger
 as payables. A refund reverses the line's splits in the same proportions.
+
+`plan_split` is the one path from a product, an amount and a moment to a
+split: a real sale's line and the preview both take it, so the preview shows
+what a sale would do. Approved contributions it cannot count (money in another
+currency, a citation in the other unit) are listed as excluded, with why, in
+the split's snapshot and in the preview; a cap kept in another currency is
+noted and counts as reached.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from app.accounting.contributions.inputs import contributions_up_to
+from app.accounting.contributions.inputs import Exclusion, counted_contributions
 from app.accounting.engine.snapshots import carry_from_json, split_from_json, split_to_json
 from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
@@ -72,6 +80,55 @@ def _cap_progress(
     return {b.name: b.cap_minor for b in record.equation.buckets if b.cap_minor is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedSplit:
+    """A split as the engine computed it, the contributions it left out, and notes on it."""
+
+    result: SplitResult
+    excluded: list[Exclusion]
+    notes: list[str]
+
+
+def plan_split(
+    db: Session,
+    product_id: int,
+    record: EquationRecord,
+    net_minor: int,
+    currency: str,
+    exponent: int,
+    at: datetime,
+    *,
+    sync: bool = True,
+) -> PlannedSplit:
+    """Split `net_minor` of `currency` under `record` as of `at` (no writes but derived syncs)."""
+    equation = record.equation
+    counted = counted_contributions(
+        db,
+        product_id,
+        at,
+        citation_mode=equation.rates.citation_mode,
+        currency=currency,
+        sync=sync,
+        grouped=True,
+    )
+    notes = []
+    if record.cap_currency is not None and record.cap_currency != currency:
+        notes.append(
+            f"caps of version {equation.version} are kept in {record.cap_currency}; a sale in "
+            f"{currency} pays nothing towards them, so the capped shares flow on"
+        )
+    result = compute_split(
+        net_minor,
+        exponent,
+        equation,
+        counted.inputs,
+        COMMONS_FUND_ID,
+        cap_paid_so_far=_cap_progress(db, product_id, currency, record),
+        carry=product_carry(db, product_id, currency),
+    )
+    return PlannedSplit(result, counted.excluded, notes)
+
+
 def _add_cap_payments(
     db: Session, product_id: int, currency: str, payments: dict[str, int]
 ) -> None:
@@ -99,8 +156,15 @@ def _store(
     kind: str,
     result: SplitResult,
     transaction_id: str,
+    excluded: list[Exclusion] | None = None,
+    notes: list[str] | None = None,
 ) -> Split:
     assert line.id is not None
+    snapshot = split_to_json(result)
+    if excluded is not None:
+        snapshot["excluded"] = [exclusion.to_json() for exclusion in excluded]
+    if notes:
+        snapshot["notes"] = notes
     split = Split(
         sale_line_id=line.id,
         product_id=product_id,
@@ -108,7 +172,7 @@ def _store(
         kind=kind,
         amount_minor=result.net_minor,
         equation_version=result.equation_version,
-        snapshot=json.dumps(split_to_json(result), sort_keys=True),
+        snapshot=json.dumps(snapshot, sort_keys=True),
         transaction_id=transaction_id,
     )
     db.add(split)
@@ -133,24 +197,10 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
         return None
     product_id = line.product_id
     record = record_in_force(db, product_id, at)
-    equation = record.equation
-    contributions = contributions_up_to(
-        db,
-        product_id,
-        at,
-        citation_mode=equation.rates.citation_mode,
-        currency=sale.currency,
-        grouped=True,
+    planned = plan_split(
+        db, product_id, record, line.net_minor, sale.currency, sale.currency_exponent, at
     )
-    result = compute_split(
-        line.net_minor,
-        sale.currency_exponent,
-        equation,
-        contributions,
-        COMMONS_FUND_ID,
-        cap_paid_so_far=_cap_progress(db, product_id, sale.currency, record),
-        carry=product_carry(db, product_id, sale.currency),
-    )
+    result = planned.result
     postings = [Posting(sales_account(product_id), sale.currency, line.net_minor)]
     postings += [
         Posting(payable_account(c), sale.currency, -a)
@@ -164,7 +214,17 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
         postings=postings,
         occurred_at=at,
     )
-    return _store(db, line, product_id, sale.currency, "sale", result, transaction_id)
+    return _store(
+        db,
+        line,
+        product_id,
+        sale.currency,
+        "sale",
+        result,
+        transaction_id,
+        planned.excluded,
+        planned.notes,
+    )
 
 
 def reverse_line(

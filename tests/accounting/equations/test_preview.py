@@ -223,7 +223,7 @@ def test_bad_preview_requests_are_clear(client, admin, team, params, status, fra
     assert fragment in response.json()["error"]["message"]
 
 
-def test_caps_are_previewed_only_in_their_currency(client, admin, team):
+def test_caps_in_another_currency_are_previewed_as_a_sale_splits_them(client, admin, team):
     product, _ada, _bob = team
     funder = factories.contributor(client, admin)
     buckets = [
@@ -238,8 +238,12 @@ def test_caps_are_previewed_only_in_their_currency(client, admin, team):
         {"name": "makers", "mode": "remaining", "percent": "100"},
     ]
     equation(client, admin, product["id"], buckets, cap_currency="EUR")
-    wrong = preview(client, admin, product["id"], amount="100.00", currency="USD")
-    assert wrong.status_code == 422 and "EUR" in wrong.json()["error"]["message"]
+    # A USD sale pays nothing towards a EUR cap: the capped share flows on, as a real sale does.
+    usd = preview(client, admin, product["id"], amount="100.00", currency="USD")
+    assert usd.status_code == 200, usd.text
+    assert funder["id"] not in shares(usd.json()["split"])
+    assert sum(shares(usd.json()["split"]).values()) == 10000
+    assert "kept in EUR" in usd.json()["split"]["notes"][0]
     # 100.00 EUR: the payback claims 50.00 but its cap stops it at 20.00; the 80.00 left
     # go to the makers (Ada 6000, Bob 2000).
     body = preview(client, admin, product["id"], amount="100.00", currency="EUR").json()
