@@ -12,19 +12,24 @@ date          yes       when the order was placed: RFC 3339, an ISO 8601 time
 currency      yes [1]_  ISO 4217 code
 sku           no        empty: the line is unallocated revenue
 quantity      yes       whole number, 0 or more
-amount        yes       the line's total in major units, a decimal: "25.00"
-fees          no        the shop's fees for the whole order, a decimal: on one
+amount_major  yes       the line's total in MAJOR units, a decimal: "25.00" is
+                        25 euros (the generic webhook, by contrast, takes minor
+                        units: 2500)
+fees_major    no        the shop's fees for the whole order in major units: on one
                         row of the order, or the same value on each of its rows
 refunded      no        "true"/"yes": the whole line was refunded; "false"/"no"
-                        or empty: nothing was; a decimal: that much of the line
+                        or empty: nothing was; a decimal in major units: that
+                        much of the line
 description   no        shown beside the line
 ============  ========  =========================================================
 
 .. [1] unless `default_currency` is given (Tindie sells in USD only).
 
 Tindie's order export names are accepted too: `number` (order), `price_total`
-(amount), `product` (description), and `total_tindiefee` plus `total_ccfee`,
-added together (fees). Several columns may feed `fees` and are added up.
+(amount_major), `product` (description), and `total_tindiefee` plus
+`total_ccfee`, added together (fees_major); Tindie writes them in major units.
+Several columns may feed `fees_major` and are added up. The unit-less names
+`amount` and `fees` are refused, naming the column to use instead.
 
 Each order gives a sale (`<order>:sale`) whose lines add up to its total and,
 when any line is refunded, one refund (`<order>:refund`) dated like the order,
@@ -53,18 +58,20 @@ COLUMN_ALIASES: dict[str, str] = {
     "currency": "currency",
     "sku": "sku",
     "quantity": "quantity",
-    "amount": "amount",
-    "fees": "fees",
+    "amount_major": "amount_major",
+    "fees_major": "fees_major",
     "refunded": "refunded",
     "description": "description",
     # Tindie
     "number": "order",
-    "price_total": "amount",
+    "price_total": "amount_major",
     "product": "description",
-    "total_tindiefee": "fees",
-    "total_ccfee": "fees",
+    "total_tindiefee": "fees_major",
+    "total_ccfee": "fees_major",
 }
-_REQUIRED = ("order", "date", "quantity", "amount")
+# Columns renamed to name their unit: refused under the old name, naming the new one.
+RENAMED_COLUMNS: dict[str, str] = {"amount": "amount_major", "fees": "fees_major"}
+_REQUIRED = ("order", "date", "quantity", "amount_major")
 _TRUE = frozenset({"true", "yes", "y"})
 _FALSE = frozenset({"", "false", "no", "n"})
 _MAX_TEXT = 200
@@ -117,7 +124,7 @@ def parse_sales_csv(
     for key, order in orders.items():
         if sum(line.gross_minor for line in order.lines) > MAX_MINOR:
             raise SalesCsvError(
-                order.first_row, "amount", f"order {key} is too large for the ledger"
+                order.first_row, "amount_major", f"order {key} is too large for the ledger"
             )
         events.append(_sale(provider, key, order))
         if order.refunds:
@@ -129,10 +136,18 @@ def _columns(header: list[str], default_currency: str | None) -> dict[str, list[
     """Canonical column name -> the positions feeding it."""
     columns: dict[str, list[int]] = {}
     for position, name in enumerate(header):
+        renamed = RENAMED_COLUMNS.get(name.strip().lower())
+        if renamed is not None:
+            raise SalesCsvError(
+                1,
+                name.strip(),
+                f"renamed {renamed!r}: the column holds a decimal in major units "
+                "(\"25.00\" is 25 euros)",
+            )
         canonical = COLUMN_ALIASES.get(name.strip().lower())
         if canonical is None:
             continue
-        if canonical in columns and canonical != "fees":
+        if canonical in columns and canonical != "fees_major":
             raise SalesCsvError(1, name.strip(), f"a second column for {canonical!r}")
         columns.setdefault(canonical, []).append(position)
     needed = _REQUIRED if default_currency is not None else (*_REQUIRED, "currency")
@@ -177,15 +192,15 @@ def _add_row(
         raise SalesCsvError(number, column, f"differs from row {order.first_row} of order {key}")
     if fees is not None:
         if order.fees is not None and order.fees != fees:
-            raise SalesCsvError(number, "fees", f"differs from an earlier row of order {key}")
+            raise SalesCsvError(number, "fees_major", f"differs from an earlier row of order {key}")
         order.fees = fees
     quantity_text = _cell(row, columns, "quantity")
     if not _WHOLE.fullmatch(quantity_text):
         raise SalesCsvError(number, "quantity", f"{quantity_text[:20]!r} is not a whole number")
     quantity = int(quantity_text)
-    amount = _money(_cell(row, columns, "amount"), code, number, "amount")
+    amount = _money(_cell(row, columns, "amount_major"), code, number, "amount_major")
     if amount < 0:
-        raise SalesCsvError(number, "amount", "a sold line cannot be negative")
+        raise SalesCsvError(number, "amount_major", "a sold line cannot be negative")
     sku = _cell(row, columns, "sku") or None
     if sku is not None and (len(sku) > 255 or not sku.isprintable()):
         raise SalesCsvError(number, "sku", "must be printable and at most 255 characters")
@@ -218,12 +233,12 @@ def _money(value: str, code: str, number: int, column: str) -> int:
 
 def _fees(row: list[str], columns: dict[str, list[int]], code: str, number: int) -> int | None:
     """The order's fees on this row: the sum of the fee columns, None when all are blank."""
-    cells = [row[p].strip() for p in columns.get("fees", []) if p < len(row) and row[p].strip()]
+    cells = [row[p].strip() for p in columns.get("fees_major", []) if p < len(row) and row[p].strip()]
     if not cells:
         return None
-    total = sum(_money(cell, code, number, "fees") for cell in cells)
+    total = sum(_money(cell, code, number, "fees_major") for cell in cells)
     if total < 0:
-        raise SalesCsvError(number, "fees", "fees cannot be negative")
+        raise SalesCsvError(number, "fees_major", "fees cannot be negative")
     return total
 
 

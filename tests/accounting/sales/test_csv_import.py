@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from app.accounting.sales.csv_import import SalesCsvError, parse_sales_csv
 from app.errors import InvalidInput
 
-LAYOUT = """order,date,currency,sku,quantity,amount,fees,refunded,description
+LAYOUT = """order,date,currency,sku,quantity,amount_major,fees_major,refunded,description
 1001,2024-05-01T10:00:00+02:00,EUR,BOARD-R1,2,50.00,2.10,,Board
 1001,2024-05-01T10:00:00+02:00,EUR,,1,4.50,2.10,,Shipping
 1002,2024-05-02,KWD,KIT-1,1,1.234,,true,
@@ -50,7 +50,9 @@ def test_a_refunded_order_gives_a_sale_and_a_refund():
 
 
 def test_a_partial_refund_amount_is_taken_as_given():
-    text = "order,date,currency,sku,quantity,amount,refunded\n7,2024-01-01,USD,A,3,30.00,10.00\n"
+    text = (
+        "order,date,currency,sku,quantity,amount_major,refunded\n7,2024-01-01,USD,A,3,30.00,10.00\n"
+    )
     sale, refund = parse_sales_csv(text)
     assert (sale.amount_minor, refund.amount_minor) == (3000, 1000)
     assert refund.refund_lines[0].quantity == 0
@@ -84,33 +86,45 @@ def test_a_byte_order_mark_and_blank_rows_are_tolerated():
     ("text", "row", "column"),
     [
         ("", 1, None),
-        ("order,date,currency,sku,quantity\n", 1, "amount"),
-        ("order,date,sku,quantity,amount\n1,2024-01-01,A,1,1.00\n", 1, "currency"),
-        ("order,order,date,currency,quantity,amount\n", 1, "order"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,USD,1,25.001\n", 2, "amount"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,USD,1,25.00\n2,x,USD,1,1\n", 3, "date"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,ZZZ,1,25.00\n", 2, "currency"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,USD,two,25.00\n", 2, "quantity"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,USD,²,25.00\n", 2, "quantity"),
-        ("order,date,currency,quantity,amount\n1,2024-01-01,USD,1,-1.00\n", 2, "amount"),
-        ("order,date,currency,quantity,amount\n,2024-01-01,USD,1,1.00\n", 2, "order"),
+        ("order,date,currency,sku,quantity\n", 1, "amount_major"),
+        ("order,date,sku,quantity,amount_major\n1,2024-01-01,A,1,1.00\n", 1, "currency"),
+        ("order,order,date,currency,quantity,amount_major\n", 1, "order"),
         (
-            "order,date,currency,quantity,amount\n1,2024-01-01,USD,1,1\n1,2024-01-01,EUR,1,1\n",
+            "order,date,currency,quantity,amount_major\n1,2024-01-01,USD,1,25.001\n",
+            2,
+            "amount_major",
+        ),
+        (
+            "order,date,currency,quantity,amount_major\n1,2024-01-01,USD,1,25.00\n2,x,USD,1,1\n",
+            3,
+            "date",
+        ),
+        ("order,date,currency,quantity,amount_major\n1,2024-01-01,ZZZ,1,25.00\n", 2, "currency"),
+        ("order,date,currency,quantity,amount_major\n1,2024-01-01,USD,two,25.00\n", 2, "quantity"),
+        ("order,date,currency,quantity,amount_major\n1,2024-01-01,USD,²,25.00\n", 2, "quantity"),
+        (
+            "order,date,currency,quantity,amount_major\n1,2024-01-01,USD,1,-1.00\n",
+            2,
+            "amount_major",
+        ),
+        ("order,date,currency,quantity,amount_major\n,2024-01-01,USD,1,1.00\n", 2, "order"),
+        (
+            "order,date,currency,quantity,amount_major\n1,2024-01-01,USD,1,1\n1,2024-01-01,EUR,1,1\n",
             3,
             "currency",
         ),
         (
-            "order,date,currency,quantity,amount,fees\n1,2024-01-01,USD,1,1,1\n1,2024-01-01,USD,1,1,2\n",
+            "order,date,currency,quantity,amount_major,fees_major\n1,2024-01-01,USD,1,1,1\n1,2024-01-01,USD,1,1,2\n",
             3,
-            "fees",
+            "fees_major",
         ),
         (
-            "order,date,currency,quantity,amount,refunded\n1,2024-01-01,USD,1,1,2.00\n",
+            "order,date,currency,quantity,amount_major,refunded\n1,2024-01-01,USD,1,1,2.00\n",
             2,
             "refunded",
         ),
         (
-            "order,date,currency,quantity,amount,refunded\n1,2024-01-01,USD,1,1,maybe\n",
+            "order,date,currency,quantity,amount_major,refunded\n1,2024-01-01,USD,1,1,maybe\n",
             2,
             "refunded",
         ),
@@ -125,8 +139,19 @@ def test_bad_files_name_the_row_and_column(text, row, column):
         assert repr(column) in caught.value.message
 
 
+@pytest.mark.parametrize(("old", "new"), [("amount", "amount_major"), ("fees", "fees_major")])
+def test_unit_less_column_names_are_refused_naming_the_new_one(old, new):
+    header = "order,date,currency,quantity,amount_major".replace("amount_major", old)
+    if old == "fees":
+        header += ",amount_major"
+    with pytest.raises(SalesCsvError) as caught:
+        parse_sales_csv(header + "\n1,2024-01-01,USD,1,5000\n")
+    assert caught.value.column == old
+    assert f"renamed {new!r}" in caught.value.message and "major units" in caught.value.message
+
+
 def test_broken_quoting_is_reported_not_swallowed():
-    text = 'order,date,currency,quantity,amount\n1,2024-01-01,USD,1,"1.00\n'
+    text = 'order,date,currency,quantity,amount_major\n1,2024-01-01,USD,1,"1.00\n'
     with pytest.raises(SalesCsvError, match="not valid CSV") as caught:
         parse_sales_csv(text)
     assert caught.value.row == 2
@@ -147,8 +172,8 @@ rows = st.lists(st.lists(cells | st.text(max_size=6), max_size=9), max_size=6)
             "date",
             "currency",
             "quantity",
-            "amount",
-            "fees",
+            "amount_major",
+            "fees_major",
             "refunded",
             "sku",
             "description",

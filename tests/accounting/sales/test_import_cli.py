@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-CSV = """order,date,currency,sku,quantity,amount,fees,refunded,description
+CSV = """order,date,currency,sku,quantity,amount_major,fees_major,refunded,description
 T-1001,2026-04-01T10:00:00Z,USD,BOARD-R1,1,25.00,1.50,,Board
 T-1001,2026-04-01T10:00:00Z,USD,STICKER,2,3.00,1.50,,Stickers
 T-1002,2026-04-02T11:00:00Z,USD,BOARD-R1,1,25.00,1.30,25.00,Board (refunded)
@@ -46,7 +46,9 @@ def test_csv_export_is_imported_once(money_lab, database_url, tmp_path):
 
 def test_a_bad_row_is_named(money_lab, database_url, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("order,date,currency,sku,quantity,amount\nT-1,2026-04-01,USD,X,one,1.00\n")
+    path.write_text(
+        "order,date,currency,sku,quantity,amount_major\nT-1,2026-04-01,USD,X,one,1.00\n"
+    )
     result = run_import(path, database_url)
     assert result.returncode == 2
     assert "quantity" in result.stderr and "2" in result.stderr
