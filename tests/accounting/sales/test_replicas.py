@@ -234,3 +234,29 @@ def test_caps_and_carries_hold_over_concurrent_sales_on_two_replicas(money_lab, 
     for before, after in itertools.pairwise(snapshots):
         assert after["carry_before"] == before["carry_after"]
     _ledger_ok(lab)
+
+
+def test_concurrent_voids_and_a_refund_over_two_replicas_reverse_once(money_lab, urls, session):
+    lab = money_lab
+    _sale(lab, "evt_sale", "cs_v", 2500)
+    sale = lab.client.get("/api/v1/sales", headers=lab.admin).json()["items"][0]
+    calls = [
+        lambda n=n: post(
+            urls[n % 2],
+            f"/api/v1/sales/{sale['id']}/void",
+            json={"reason": f"test order {n}"},
+            headers=lab.admin,
+        )
+        for n in range(6)
+    ]
+    calls += [_stripe(urls[n % 2], stripe_refund(f"evt_rv_{n}", "pi_cs_v", 500)) for n in range(4)]
+    results = fire(calls)
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    assert len({r.json()["void_reason"] for r in results[:6]}) == 1  # one void, seen by all
+    entries = lab.client.get(
+        "/api/v1/ledger/entries", params={"limit": 500}, headers=lab.admin
+    ).json()["items"]
+    assert len({e["transaction_id"] for e in entries if e["kind"] == "void"}) == 1
+    rows = lab.client.get("/api/v1/ledger/balances", headers=lab.admin).json()["balances"]
+    assert [r for r in rows if r["balance_minor"]] == []  # back to zero, refunds or not
+    _ledger_ok(lab)
