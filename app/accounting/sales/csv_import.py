@@ -142,7 +142,7 @@ def _columns(header: list[str], default_currency: str | None) -> dict[str, list[
                 1,
                 name.strip(),
                 f"renamed {renamed!r}: the column holds a decimal in major units "
-                "(\"25.00\" is 25 euros)",
+                '("25.00" is 25 euros)',
             )
         canonical = COLUMN_ALIASES.get(name.strip().lower())
         if canonical is None:
@@ -233,7 +233,9 @@ def _money(value: str, code: str, number: int, column: str) -> int:
 
 def _fees(row: list[str], columns: dict[str, list[int]], code: str, number: int) -> int | None:
     """The order's fees on this row: the sum of the fee columns, None when all are blank."""
-    cells = [row[p].strip() for p in columns.get("fees_major", []) if p < len(row) and row[p].strip()]
+    cells = [
+        row[p].strip() for p in columns.get("fees_major", []) if p < len(row) and row[p].strip()
+    ]
     if not cells:
         return None
     total = sum(_money(cell, code, number, "fees_major") for cell in cells)
