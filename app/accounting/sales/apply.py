@@ -78,7 +78,13 @@ def _find_sale(db: Session, provider: str, order_key: str) -> Sale | None:
 
 
 def apply_shop_event(db: Session, event: ShopEvent) -> str:
-    """Apply one event in the caller's transaction, under the books' lock; what it did."""
+    """Apply one event in the caller's transaction, under the books' lock; what it did.
+
+    A redelivery is answered before the lock (a recorded event stays recorded);
+    anything that may move money is checked again, and applied, under it.
+    """
+    if already_recorded(db, event.provider, event.event_id):
+        return "duplicate"
     lock_books(db)
     if already_recorded(db, event.provider, event.event_id):
         return "duplicate"
