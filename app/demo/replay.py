@@ -76,8 +76,8 @@ def demo_sales(day: datetime) -> list[dict[str, object]]:
             "order": f"demo-order-{n}",
             "occurred_at": at.isoformat().replace("+00:00", "Z"),
             "currency": "EUR",
-            "lines": [{"sku": s, "quantity": q, "amount": a} for s, q, a in lines],
-            "fees": fees,
+            "lines": [{"sku": s, "quantity": q, "amount_minor": a} for s, q, a in lines],
+            "fees_minor": fees,
             "reference": f"demo order {n}",
         }
 

@@ -231,8 +231,10 @@ _GENERIC_SALE = {
     "order": "order-1017",
     "occurred_at": "2026-03-02T10:15:00Z",
     "currency": "EUR",
-    "lines": [{"sku": "BOARD-R1", "quantity": 2, "amount": 5000, "description": "Board rev 1"}],
-    "fees": 145,
+    "lines": [
+        {"sku": "BOARD-R1", "quantity": 2, "amount_minor": 5000, "description": "Board rev 1"}
+    ],
+    "fees_minor": 145,
     "reference": "invoice 1017",
 }
 
@@ -240,7 +242,8 @@ _GENERIC_SALE = {
 # not see them: they are documented here, in each shop's own format.
 WEBHOOK_BODIES: dict[str, tuple[str, Examples]] = {
     "generic_webhook": (
-        "LabLedger's generic format, signed with X-LabLedger-Signature (docs/webhooks.md).",
+        "LabLedger's generic format, signed with X-LabLedger-Signature (docs/webhooks.md); "
+        "every amount is an integer in the currency's minor unit (5000 EUR = 50.00).",
         {
             "sale": {"summary": "A sale", "value": _GENERIC_SALE},
             "refund": {
@@ -250,7 +253,7 @@ WEBHOOK_BODIES: dict[str, tuple[str, Examples]] = {
                     "type": "refund",
                     "order": "order-1017",
                     "currency": "EUR",
-                    "amount": 2500,
+                    "amount_minor": 2500,
                 },
             },
         },
