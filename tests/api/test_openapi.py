@@ -115,7 +115,7 @@ def test_webhook_examples_are_what_each_shops_parser_reads():
     parse = {
         "generic_webhook": lambda v: parse_generic(v, received_at=now),
         "stripe_webhook": lambda v: parse_stripe(v, received_at=now),
-        "shopify_webhook": lambda v: parse_shopify("orders/paid", "evt-1", v, received_at=now),
+        "shopify_webhook": lambda v: parse_shopify("orders/paid", v, received_at=now),
         "woocommerce_webhook": lambda v: parse_woocommerce("order.updated", v, {}, received_at=now),
     }
     for name, (_description, examples) in WEBHOOK_BODIES.items():

@@ -34,6 +34,7 @@ _RENAMED = {
     "read_head": "read_ledger_head",
     "list_entries": "list_ledger_entries",
     "allocate": "allocate_sale_line",
+    "void": "void_sale",
     "stream": "stream_changes",
     "preview": "preview_sale",
     "close_session_route": "close_session",

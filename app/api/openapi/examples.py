@@ -143,6 +143,9 @@ REQUEST_EXAMPLES: dict[str, Examples] = {
         },
     ),
     "allocate_sale_line": _one("Give an unmatched line its product", {"product_id": 1}),
+    "void_sale": _one(
+        "A sale sent in the wrong unit", {"reason": "amount sent as 5000 meaning 50.00"}
+    ),
     "make_payout_batch": _one(
         "Pay every EUR balance of 10.00 or more", {"currency": "EUR", "minimum": "10.00"}
     ),
