@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Route, expect
 
+from app.api.keys import Role
 from tests import factories
 from tests.accounting.sales.test_flow import post_stripe
 from tests.ingest.conftest import Publisher, eventually
@@ -24,7 +25,7 @@ def _wait_subscribed(server) -> None:
     eventually(lambda: ingest.router.filters and ingest.router.filters <= ingest.link.acknowledged)
 
 
-def _something_to_review(server, lab, admin) -> None:
+def _something_to_review(server, lab, admin, entered_by=None) -> None:
     """An unattributed run, an unknown card, a pending contribution and an open session."""
     factories.machine(server.http, admin, name="Laser", adapter="lab", address="laser")
     lab.state("running", 5 * 3600, machine="Laser", job="sign.svg", progress=40)
@@ -34,7 +35,7 @@ def _something_to_review(server, lab, admin) -> None:
         "/api/v1/contributions",
         json={"contributor_id": lab.bob["id"], "kind": "design", "hours": "2.5",
               "product_id": lab.product["id"], "note": "enclosure redesign"},
-        headers=admin,
+        headers=entered_by or admin,
     )  # fmt: skip
     assert pending.status_code == 201, pending.text
     factories.reader(server.http, admin, name="door")
@@ -130,12 +131,13 @@ def test_an_unattributed_run_is_assigned_in_place_on_review(server, lab, admin, 
     assert after["attribution"] == "manual"
 
 
-def test_enrol_approve_reject_and_close_work_in_place_on_review(server, lab, admin, page):
-    _something_to_review(server, lab, admin)
+def test_enrol_approve_reject_and_close_work_in_place_on_review(server, lab, admin, key_for, page):
+    operator = key_for(Role.OPERATOR)  # approval needs a second person: an operator enters
+    _something_to_review(server, lab, admin, operator)
     extra = server.http.post(
         "/api/v1/contributions",
         json={"contributor_id": lab.ada["id"], "kind": "documentation", "hours": "1"},
-        headers=admin,
+        headers=operator,
     )
     assert extra.status_code == 201, extra.text
     login(page, server, admin)
