@@ -9,7 +9,7 @@
   may not approve it).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0011
 """
 
 import importlib
