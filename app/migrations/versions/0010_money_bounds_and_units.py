@@ -22,7 +22,7 @@ import app.db
 from app.accounting.money import currency_exponent
 
 revision: str = "0010"
-down_revision: str | tuple[str, ...] | None = "0007"
+down_revision: str | tuple[str, ...] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
