@@ -9,7 +9,7 @@
   may not approve it).
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0009
 """
 
 import importlib
@@ -22,7 +22,7 @@ import app.db
 from app.accounting.money import currency_exponent
 
 revision: str = "0010"
-down_revision: str | tuple[str, ...] | None = "0011"
+down_revision: str | tuple[str, ...] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
