@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         le=86400,
         description="A badge-in this soon after a run started claims the run.",
     )
+    redelivery_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="A copy of a message without id or time within this is a redelivery.",
+    )
 
     interlock_confirm_s: float = Field(
         default=5.0,

@@ -84,7 +84,7 @@ def create_app(
 
     hub = ChangeHub()
     engine = get_engine(settings.database_url)
-    rules = ScanRules(debounce_s=settings.badge_debounce_s, grace_s=settings.attribution_grace_s)
+    rules = ScanRules.from_settings(settings)
     broker_status = BrokerStatus()
     ingest = IngestService(
         settings, engine, broker_status, hub.publish, worker_config or WorkerConfig(rules=rules)

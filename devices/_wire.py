@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 
 from devices.events import DecodeError
-from devices.ids import derive_event_id
+from devices.ids import derive_event_id, timeless_event_ids
 
 JsonObject = dict[str, object]
 
@@ -104,21 +104,23 @@ def basename(path: str | None) -> str | None:
     return name or None
 
 
-def message_event_id(topic: str, device_time: str | None, payload: bytes, index: int = 0) -> str:
-    """The id of the `index`-th event a message yields; index 0 is the plain derived id."""
-    source = topic if index == 0 else f"{topic}#{index}"
-    return derive_event_id(source, device_time, payload)
+def message_event_ids(
+    topic: str, device_time: str | None, payload: bytes, received_at: datetime
+) -> tuple[str, str | None]:
+    """(event id, fingerprint) of a message: from its device time, or timeless without one."""
+    if device_time is None:
+        return timeless_event_ids(topic, payload, received_at)
+    return derive_event_id(topic, device_time, payload), None
 
 
-def availability_event_id(topic: str, payload: bytes, received_at: datetime) -> str:
-    """Id for an availability message, which has no time and repeats verbatim.
+def availability_event_ids(topic: str, payload: bytes, received_at: datetime) -> tuple[str, str]:
+    """(id, fingerprint) of an availability message, which has no time and repeats verbatim.
 
     A retained `offline` is the same bytes every time the device drops, so an id
     from content alone would make the app discard every disconnect after the
-    first. The receive time goes into the id instead: a redelivered copy may then
-    count twice, which is harmless since a repeated offline state changes nothing.
+    first: it is timeless, a redelivery recognised only within the app's window.
     """
-    return derive_event_id(topic, received_at.isoformat(), payload)
+    return timeless_event_ids(topic, payload, received_at)
 
 
 def require_topic_part(name: str, value: str, *, allow_slash: bool) -> str:

@@ -23,9 +23,10 @@ shows live progress. Reports carry no device clock: events are timed at
 receipt. `print_error` has no field on `MachineState`; it serves only to tell
 a cancel from a failure.
 
-Ids: `sequence_id` restarts with the printer, so no payload field is unique;
-the id is derived from topic, `sequence_id` and the exact payload bytes, which
-a redelivery repeats.
+Ids: `sequence_id` restarts with the printer and reports carry no time, so no
+payload field is unique: ids are timeless (`devices.ids.timeless_event_ids`),
+the receive time in the id and the topic and exact payload bytes (which a
+redelivery repeats) in the fingerprint.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from devices._wire import (
     JsonObject,
     basename,
     load_object,
-    message_event_id,
     require_topic_part,
     scalar_text,
     to_int,
@@ -45,6 +45,7 @@ from devices._wire import (
     to_text,
 )
 from devices.events import DecodeError, MachineState, Result, RunState
+from devices.ids import timeless_event_ids
 from devices.timebase import as_utc
 
 # print_error codes Bambu sends when a person stops the job (0300_400C, 0500_400E).
@@ -97,10 +98,10 @@ class BambuCodec:
         if report.get("command") != "push_status":
             return []  # acknowledgements of commands (pause, gcode_line, ...)
         self._report.update(report)
-        event_id = message_event_id(topic, scalar_text(report.get("sequence_id")), payload)
-        return self._changes(event_id, as_utc(received_at))
+        ids = timeless_event_ids(topic, payload, as_utc(received_at))
+        return self._changes(ids, as_utc(received_at))
 
-    def _changes(self, event_id: str, at: datetime) -> list[Result]:
+    def _changes(self, ids: tuple[str, str], at: datetime) -> list[Result]:
         """The event the merged report calls for, if its state or running progress moved."""
         gcode_state = to_text(self._report.get("gcode_state"))
         if gcode_state is None:
@@ -130,7 +131,8 @@ class BambuCodec:
                 machine=self.machine,
                 state=state,
                 at=at,
-                event_id=event_id,
+                event_id=ids[0],
+                fingerprint=ids[1],
                 job=job if state is not RunState.IDLE else None,
                 progress=progress if state is not RunState.IDLE else None,
             )

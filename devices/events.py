@@ -4,6 +4,12 @@ Times are timezone-aware UTC. Each event carries a stable `event_id`: the
 payload's own id where the device gives one, otherwise one derived with
 `devices.ids.derive_event_id` from source, device time and content, so that a
 redelivered message always gets the same id.
+
+A message with neither an id nor a device time cannot be told from a later
+identical one by its content: two scans of one card are the same bytes. Its
+`event_id` then includes the receive time (every delivery is new) and its
+`fingerprint` (source and content, `devices.ids.timeless_event_ids`) lets the
+app recognise a redelivery within a bounded window instead of forever.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class BadgeScan:
     badge: str
     at: datetime
     event_id: str
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class MachineState:
     energy_wh: float | None = None
     material: float | None = None
     reported_busy_s: float | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

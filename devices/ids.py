@@ -9,6 +9,7 @@ either their content or their device time differs.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 
 def derive_event_id(source: str, device_time: str | None, content: bytes) -> str:
@@ -18,3 +19,15 @@ def derive_event_id(source: str, device_time: str | None, content: bytes) -> str
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()[:32]
+
+
+def timeless_event_ids(source: str, content: bytes, received_at: datetime) -> tuple[str, str]:
+    """(event id, fingerprint) of a message with neither an id nor a device time.
+
+    The id includes the receive time, so a later identical message (the same card
+    scanned again) is a new event; the fingerprint is the content-only id, by which
+    a redelivery is recognised within a bounded window (see `devices.events`).
+    """
+    return derive_event_id(source, received_at.isoformat(), content), derive_event_id(
+        source, None, content
+    )

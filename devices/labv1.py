@@ -17,7 +17,10 @@ date-time is a `DecodeError`. ``null`` stands for an absent optional field.
 Time: ``at`` goes through `devices.timebase.from_rfc3339`, so a zone-less ``at``
 gives the receive time. The event id is the payload's ``id``, otherwise one
 derived from the topic, the ``at`` text and the payload bytes, so a redelivered
-message keeps its id. The encoders write ``id`` and ``at``, so that
+message keeps its id. A message with neither ``id`` nor ``at`` is timeless
+(`devices.ids.timeless_event_ids`): its id includes the receive time and its
+fingerprint (topic and bytes) recognises a redelivery within the app's window,
+so a card scanned again later is a new scan. The encoders write ``id`` and ``at``, so that
 ``decode(*encode(x)) == [x]``; they refuse (ValueError) what decode would refuse.
 """
 
@@ -31,7 +34,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from devices.events import BadgeScan, DecodeError, Event, MachineState, Result, RunState
-from devices.ids import derive_event_id
+from devices.ids import derive_event_id, timeless_event_ids
 from devices.rfid import normalise_badge
 from devices.timebase import as_utc, from_rfc3339
 
@@ -148,13 +151,17 @@ def _at(fields: dict[str, Any], received_at: datetime) -> tuple[datetime, str | 
     return from_rfc3339(text.upper(), received_at), text
 
 
-def _event_id(fields: dict[str, Any], topic: str, at_text: str | None, payload: bytes) -> str:
+def _event_ids(
+    fields: dict[str, Any], topic: str, at_text: str | None, payload: bytes, received_at: datetime
+) -> tuple[str, str | None]:
     given = _text(fields, "id", MAX_ID)
     if given is not None:
         if not given:
             raise _Invalid("id is empty")
-        return given
-    return derive_event_id(topic, at_text, payload)
+        return given, None
+    if at_text is None:
+        return timeless_event_ids(topic, payload, as_utc(received_at))
+    return derive_event_id(topic, at_text, payload), None
 
 
 class LabV1Codec:
@@ -192,7 +199,8 @@ def _badge(reader: str, topic: str, payload: bytes, received_at: datetime) -> Ba
     if badge is None:
         raise _Invalid("badge is not a card number or UID")
     at, at_text = _at(fields, received_at)
-    return BadgeScan(reader, badge, at=at, event_id=_event_id(fields, topic, at_text, payload))
+    event_id, fingerprint = _event_ids(fields, topic, at_text, payload, received_at)
+    return BadgeScan(reader, badge, at=at, event_id=event_id, fingerprint=fingerprint)
 
 
 def _machine_state(machine: str, topic: str, payload: bytes, received_at: datetime) -> MachineState:
@@ -201,11 +209,13 @@ def _machine_state(machine: str, topic: str, payload: bytes, received_at: dateti
     if not isinstance(state, str) or state not in STATES:
         raise _Invalid("state is missing or not one of " + "|".join(sorted(STATES)))
     at, at_text = _at(fields, received_at)
+    event_id, fingerprint = _event_ids(fields, topic, at_text, payload, received_at)
     return MachineState(
         machine,
         RunState(state),
         at,
-        _event_id(fields, topic, at_text, payload),
+        event_id,
+        fingerprint=fingerprint,
         job=_text(fields, "job", MAX_JOB),
         progress=_number(fields, "progress", lambda p: 0 <= p <= 100),
         power_w=_number(fields, "power_w", lambda _: True),

@@ -27,10 +27,10 @@ from datetime import datetime
 
 from devices._wire import (
     JsonObject,
-    availability_event_id,
+    availability_event_ids,
     basename,
     load_object,
-    message_event_id,
+    message_event_ids,
     require_topic_part,
     scalar_text,
     to_float,
@@ -83,10 +83,14 @@ class MoonrakerCodec:
         elif stats is not None:
             return [DecodeError(topic, "'print_stats' is not an object", payload)]
         progress = _progress(status)
-        event_id = message_event_id(topic, scalar_text(message.get("eventtime")), payload)
-        return self._changes(progress, event_id, as_utc(received_at))
+        ids = message_event_ids(
+            topic, scalar_text(message.get("eventtime")), payload, as_utc(received_at)
+        )
+        return self._changes(progress, ids, as_utc(received_at))
 
-    def _changes(self, progress: float | None, event_id: str, at: datetime) -> list[Result]:
+    def _changes(
+        self, progress: float | None, ids: tuple[str, str | None], at: datetime
+    ) -> list[Result]:
         """The event the merged status calls for, if any."""
         raw_state = to_text(self._print_stats.get("state"))
         if raw_state is None:
@@ -117,7 +121,8 @@ class MoonrakerCodec:
                 machine=self.machine,
                 state=state,
                 at=at,
-                event_id=event_id,
+                event_id=ids[0],
+                fingerprint=ids[1],
                 job=basename(to_text(self._print_stats.get("filename"))),
                 progress=self._progress if state in _ACTIVE else None,
                 reported_busy_s=busy if busy is not None and busy >= 0 else None,
@@ -140,8 +145,16 @@ class MoonrakerCodec:
         self._state = state
         self._raw_state = None
         at = as_utc(received_at)
-        event_id = availability_event_id(topic, payload, at)
-        return [MachineState(machine=self.machine, state=state, at=at, event_id=event_id)]
+        event_id, fingerprint = availability_event_ids(topic, payload, at)
+        return [
+            MachineState(
+                machine=self.machine,
+                state=state,
+                at=at,
+                event_id=event_id,
+                fingerprint=fingerprint,
+            )
+        ]
 
 
 def _progress(status: JsonObject) -> float | None:

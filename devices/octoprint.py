@@ -26,11 +26,11 @@ from datetime import datetime
 
 from devices._wire import (
     JsonObject,
-    availability_event_id,
+    availability_event_ids,
     basename,
     load_object,
     load_text,
-    message_event_id,
+    message_event_ids,
     require_topic_part,
     scalar_text,
     to_float,
@@ -90,12 +90,14 @@ class OctoPrintCodec:
         job = job or self._job
         self._state = state
         busy = to_float(message.get("time")) if state in _ENDINGS else None
+        ids = _event_ids(topic, message, payload, received_at)
         return [
             MachineState(
                 machine=self.machine,
                 state=state,
                 at=from_unix(message.get("_timestamp"), received_at),
-                event_id=_event_id(topic, message, payload),
+                event_id=ids[0],
+                fingerprint=ids[1],
                 job=job,
                 reported_busy_s=busy if busy is not None and busy >= 0 else None,
             )
@@ -111,12 +113,14 @@ class OctoPrintCodec:
         progress = to_percent(message.get("progress"))
         if progress is None:
             return [DecodeError(topic, "progress is not a percentage", payload)]
+        ids = _event_ids(topic, message, payload, received_at)
         return [
             MachineState(
                 machine=self.machine,
                 state=RunState.RUNNING,
                 at=from_unix(message.get("_timestamp"), received_at),
-                event_id=_event_id(topic, message, payload),
+                event_id=ids[0],
+                fingerprint=ids[1],
                 job=self._job or basename(to_text(message.get("path"))),
                 progress=progress,
             )
@@ -133,8 +137,16 @@ class OctoPrintCodec:
             return [DecodeError(topic, "LWT is neither connected nor disconnected", payload)]
         self._state = state
         at = as_utc(received_at)
-        event_id = availability_event_id(topic, payload, at)
-        return [MachineState(machine=self.machine, state=state, at=at, event_id=event_id)]
+        event_id, fingerprint = availability_event_ids(topic, payload, at)
+        return [
+            MachineState(
+                machine=self.machine,
+                state=state,
+                at=at,
+                event_id=event_id,
+                fingerprint=fingerprint,
+            )
+        ]
 
 
 def _job_name(message: JsonObject) -> str | None:
@@ -150,6 +162,9 @@ def _job_name(message: JsonObject) -> str | None:
     return None
 
 
-def _event_id(topic: str, message: JsonObject, payload: bytes) -> str:
-    """Id from topic, the plugin's `_timestamp` and the payload bytes."""
-    return message_event_id(topic, scalar_text(message.get("_timestamp")), payload)
+def _event_ids(
+    topic: str, message: JsonObject, payload: bytes, received_at: datetime
+) -> tuple[str, str | None]:
+    """Id from topic, the plugin's `_timestamp` and the payload bytes (timeless without it)."""
+    device_time = scalar_text(message.get("_timestamp"))
+    return message_event_ids(topic, device_time, payload, as_utc(received_at))

@@ -55,7 +55,9 @@ class PowerTransition:
     power_w: float
     energy_wh: float | None = None
 
-    def as_event(self, machine: str, event_id: str) -> MachineState:
+    def as_event(
+        self, machine: str, event_id: str, fingerprint: str | None = None
+    ) -> MachineState:
         """The machine-state event this transition is reported as."""
         return MachineState(
             machine=machine,
@@ -64,6 +66,7 @@ class PowerTransition:
             event_id=event_id,
             power_w=self.power_w,
             energy_wh=self.energy_wh,
+            fingerprint=fingerprint,
         )
 
 
@@ -177,12 +180,17 @@ def _energy_between(start: PowerSample, end: PowerSample) -> float | None:
 
 
 def availability_events(
-    detector: PowerRunDetector, machine: str, online: bool, at: datetime, event_id: str
+    detector: PowerRunDetector,
+    machine: str,
+    online: bool,
+    at: datetime,
+    ids: tuple[str, str | None],
 ) -> list[Result]:
     """A plug coming online (state unknown until readings) or going offline (ends any run)."""
+    event_id, fingerprint = ids
     if online:
-        return [MachineState(machine, RunState.UNKNOWN, at, event_id)]
+        return [MachineState(machine, RunState.UNKNOWN, at, event_id, fingerprint=fingerprint)]
     ended = detector.interrupt()
     if ended is None:
-        return [MachineState(machine, RunState.OFFLINE, at, event_id)]
-    return [ended.as_event(machine, event_id)]
+        return [MachineState(machine, RunState.OFFLINE, at, event_id, fingerprint=fingerprint)]
+    return [ended.as_event(machine, event_id, fingerprint)]

@@ -30,10 +30,10 @@ from datetime import datetime
 
 from devices._wire import (
     JsonObject,
-    availability_event_id,
+    availability_event_ids,
     load_object,
     load_text,
-    message_event_id,
+    message_event_ids,
     require_topic_part,
     scalar_text,
     to_float,
@@ -127,21 +127,19 @@ class ShellyCodec:
         transition = self.detector.observe(at, power_w, total_wh)
         if transition is None:
             return []
-        event_id = message_event_id(topic, scalar_text(ts), payload)
-        return [transition.as_event(self.machine, event_id)]
+        event_id, fingerprint = message_event_ids(topic, scalar_text(ts), payload, received_at)
+        return [transition.as_event(self.machine, event_id, fingerprint)]
 
     def _availability(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """The retained availability flag."""
         word = (load_text(payload) or "").lower()
         if word not in ("true", "false"):
             return [DecodeError(topic, "online is neither true nor false", payload)]
-        event_id = availability_event_id(topic, payload, received_at)
+        ids = availability_event_ids(topic, payload, received_at)
         online = word == "true"
         if not online:
             self._last_payloads.clear()
-        return availability_events(
-            self.detector, self.machine, word == "true", received_at, event_id
-        )
+        return availability_events(self.detector, self.machine, online, received_at, ids)
 
 
 def _merge(known: JsonObject, update: JsonObject) -> None:

@@ -26,10 +26,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from devices._wire import (
-    availability_event_id,
+    availability_event_ids,
     load_object,
     load_text,
-    message_event_id,
+    message_event_ids,
     require_topic_part,
     scalar_text,
     to_float,
@@ -92,8 +92,9 @@ class TasmotaCodec:
         transition = self.detector.observe(received_at, power_w, total_wh)
         if transition is None:
             return []
-        event_id = message_event_id(topic, scalar_text(message.get("Time")), payload)
-        return [transition.as_event(self.machine, event_id)]
+        time_text = scalar_text(message.get("Time"))
+        event_id, fingerprint = message_event_ids(topic, time_text, payload, received_at)
+        return [transition.as_event(self.machine, event_id, fingerprint)]
 
     def _reading(self, value: object) -> float | None:
         """A per-channel value: the configured channel, or all channels summed."""
@@ -111,10 +112,8 @@ class TasmotaCodec:
         word = (load_text(payload) or "").lower()
         if word not in ("online", "offline"):
             return [DecodeError(topic, "LWT is neither Online nor Offline", payload)]
-        event_id = availability_event_id(topic, payload, received_at)
+        ids = availability_event_ids(topic, payload, received_at)
         online = word == "online"
         if not online:
             self._last_sensor = None
-        return availability_events(
-            self.detector, self.machine, word == "online", received_at, event_id
-        )
+        return availability_events(self.detector, self.machine, online, received_at, ids)

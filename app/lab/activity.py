@@ -1,7 +1,9 @@
 """Tables of what happens in the lab: device events, sessions, runs, machine status.
 
 Device events are recorded once each (their `event_id` is unique), so a
-redelivered message is a no-op; sessions and runs are derived from them.
+redelivered message is a no-op; a message without an id or a time is recognised
+by its `fingerprint` within the redelivery window only. Sessions and runs are
+derived from them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class DeviceEvent(SQLModel, table=True):
     state: str | None = Field(default=None, max_length=16)
     card_id: str | None = Field(default=None, max_length=64)
     body: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # Set for a message without id or time: a copy within the redelivery window is a duplicate.
+    fingerprint: str | None = Field(default=None, max_length=64, index=True)
 
 
 class DecodeReject(SQLModel, table=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -53,10 +53,19 @@ def _label_id(label: str) -> int | None:
     return int(label) if label.isdigit() and len(label) < 12 else None
 
 
-def _already_recorded(db: Session, event_id: str) -> bool:
-    return (
-        db.exec(select(DeviceEvent.id).where(DeviceEvent.event_id == event_id)).first() is not None
+def _already_recorded(db: Session, row: DeviceEvent, window_s: float) -> bool:
+    """The same id, or for a timeless event the same fingerprint within the window."""
+    if db.exec(select(DeviceEvent.id).where(DeviceEvent.event_id == row.event_id)).first():
+        return True
+    if row.fingerprint is None:
+        return False
+    window = timedelta(seconds=window_s)
+    copy = select(DeviceEvent.id).where(
+        DeviceEvent.fingerprint == row.fingerprint,
+        col(DeviceEvent.at) >= row.at - window,
+        col(DeviceEvent.at) <= row.at + window,
     )
+    return db.exec(copy).first() is not None
 
 
 def _body(event: MachineState) -> str:
@@ -71,21 +80,22 @@ def _body(event: MachineState) -> str:
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
-def _record_once(db: Session, row: DeviceEvent, outcome: BatchOutcome) -> bool:
-    """Insert the event unless its id is recorded already; the machine's lock is taken first.
+def _record_once(db: Session, row: DeviceEvent, rules: ScanRules, outcome: BatchOutcome) -> bool:
+    """Insert the event unless it is recorded already; the machine's lock is taken first.
 
     In a prepared batch the ids recorded before it were read in one statement, and
-    the insert waits for the batch's flush (the unique event id still guards it).
+    the insert waits for the batch's flush (the unique event id still guards it). A
+    timeless event (one with a fingerprint) is looked up within the redelivery window.
     """
     if row.machine_id is not None:
         lock_status(db, row.machine_id)
-    if outcome.recorded is not None:
+    if outcome.recorded is not None and row.fingerprint is None:
         if row.event_id in outcome.recorded:
             outcome.duplicates += 1
             return False
         outcome.recorded.add(row.event_id)
         db.add(row)
-    elif _already_recorded(db, row.event_id):
+    elif _already_recorded(db, row, rules.redelivery_window_s):
         outcome.duplicates += 1
         return False
     else:
@@ -114,8 +124,9 @@ def record_machine_state(
         at=event.at,
         state=event.state.value,
         body=_body(event),
+        fingerprint=event.fingerprint,
     )
-    if not _record_once(db, row, outcome):
+    if not _record_once(db, row, rules, outcome):
         return
     apply_machine_sample(db, machine, StateSample.from_row(row), rules.grace_s)
     if event.state.value == "offline":
@@ -142,8 +153,9 @@ def record_badge_scan(
         machine_id=reader.machine_id,
         at=event.at,
         card_id=event.badge,
+        fingerprint=event.fingerprint,
     )
-    if not _record_once(db, row, outcome):
+    if not _record_once(db, row, rules, outcome):
         return
     verdict = gate.screen(db, reader, event.badge, event.at)
     if verdict.allowed or verdict.reason == DenyReason.UNKNOWN_CARD:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from app.config import Settings
 from app.lab.activity import CloseReason, DeviceEvent, LabSession, MachineStatus, UnknownScan
 from app.lab.models import Badge, BadgeStatus, Contributor, Machine, Reader
 from app.lab.runs import attribute_grace, lock_status
@@ -24,10 +25,20 @@ SYSTEM = "system"
 
 @dataclass(frozen=True)
 class ScanRules:
-    """The timing rules for scans: debounce of repeats, and the attribution grace window."""
+    """The lab's timing rules: debounce, attribution grace, redelivery window, session limits."""
 
     debounce_s: float = 5.0
     grace_s: float = 600.0
+    redelivery_window_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScanRules:
+        """The rules as the service is configured."""
+        return cls(
+            debounce_s=settings.badge_debounce_s,
+            grace_s=settings.attribution_grace_s,
+            redelivery_window_s=settings.redelivery_window_s,
+        )
 
 
 def open_session_on(db: Session, machine_id: int) -> LabSession | None:

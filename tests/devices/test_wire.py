@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 
 from devices._wire import (
-    availability_event_id,
+    availability_event_ids,
     load_object,
-    message_event_id,
+    message_event_ids,
     require_topic_part,
     to_float,
     to_int,
@@ -45,16 +45,25 @@ def test_load_object_says_why_a_payload_is_not_an_object():
     assert load_object("t", b'{"a": 1}') == {"a": 1}
 
 
-def test_events_of_one_message_get_distinct_stable_ids():
-    first = message_event_id("t", "1", b"p")
-    assert first == message_event_id("t", "1", b"p") != message_event_id("t", "1", b"p", 1)
-
-
-def test_availability_ids_differ_between_two_drops():
+def test_a_message_with_a_device_time_keeps_its_id_whenever_it_arrives():
     later = T0 + timedelta(hours=1)
-    assert availability_event_id("t", b"Offline", T0) != availability_event_id(
+    first = message_event_ids("t", "1", b"p", T0)
+    assert first == message_event_ids("t", "1", b"p", later) and first[1] is None
+    assert first != message_event_ids("t", "2", b"p", T0)
+
+
+def test_a_timeless_message_is_new_at_every_arrival_but_keeps_its_fingerprint():
+    later = T0 + timedelta(minutes=2)
+    (first, print1), (second, print2) = (message_event_ids("t", None, b"p", t) for t in (T0, later))
+    assert first != second and print1 == print2 is not None
+
+
+def test_availability_ids_differ_between_two_drops_with_one_fingerprint():
+    later = T0 + timedelta(hours=1)
+    early, late = availability_event_ids("t", b"Offline", T0), availability_event_ids(
         "t", b"Offline", later
     )
+    assert early[0] != late[0] and early[1] == late[1]
 
 
 @pytest.mark.parametrize("value", ["", " a", "a/+", "#", "a//b", "/a", "a/", "x\x00"])

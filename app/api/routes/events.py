@@ -43,8 +43,7 @@ def _payload(body: MachineEventIn | BadgeEventIn, drop: str) -> bytes:
 
 
 def _rules(request: Request) -> ScanRules:
-    settings = request.app.state.settings
-    return ScanRules(debounce_s=settings.badge_debounce_s, grace_s=settings.attribution_grace_s)
+    return ScanRules.from_settings(request.app.state.settings)
 
 
 def _decoded(topic: str, payload: bytes) -> BadgeScan | MachineState:

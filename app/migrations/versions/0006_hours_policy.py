@@ -1,0 +1,29 @@
+"""Hours: timeless event fingerprints, session limits and review flags.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | tuple[str, ...] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    with op.batch_alter_table("device_event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f("ix_device_event_fingerprint"), ["fingerprint"])
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    with op.batch_alter_table("device_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_event_fingerprint"))
+        batch_op.drop_column("fingerprint")
