@@ -39,7 +39,6 @@ from devices._wire import (
     basename,
     load_object,
     require_topic_part,
-    scalar_text,
     to_int,
     to_percent,
     to_text,

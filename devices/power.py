@@ -55,9 +55,7 @@ class PowerTransition:
     power_w: float
     energy_wh: float | None = None
 
-    def as_event(
-        self, machine: str, event_id: str, fingerprint: str | None = None
-    ) -> MachineState:
+    def as_event(self, machine: str, event_id: str, fingerprint: str | None = None) -> MachineState:
         """The machine-state event this transition is reported as."""
         return MachineState(
             machine=machine,

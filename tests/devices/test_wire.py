@@ -60,8 +60,9 @@ def test_a_timeless_message_is_new_at_every_arrival_but_keeps_its_fingerprint():
 
 def test_availability_ids_differ_between_two_drops_with_one_fingerprint():
     later = T0 + timedelta(hours=1)
-    early, late = availability_event_ids("t", b"Offline", T0), availability_event_ids(
-        "t", b"Offline", later
+    early, late = (
+        availability_event_ids("t", b"Offline", T0),
+        availability_event_ids("t", b"Offline", later),
     )
     assert early[0] != late[0] and early[1] == late[1]
 
