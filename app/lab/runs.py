@@ -156,7 +156,7 @@ class RunFolder:
             self._end(run, sample, reason)
             run = None
         elif state == "offline" and run is not None:
-            self._end_offline(run)
+            self._end_offline(run, sample)
             run = None
         if run is not None:
             run.last_sample_at = max(run.last_sample_at, sample.at)
@@ -291,8 +291,19 @@ class RunFolder:
         if sample.progress is not None:
             run.progress = sample.progress
 
-    def _end_offline(self, run: MachineRun) -> None:
-        """Close at the last good sample: the outage's length is not machine time."""
+    def _end_offline(self, run: MachineRun, sample: StateSample) -> None:
+        """Close at the last good sample: the outage's length is not machine time.
+
+        An offline event that carries the device's last reading (a plug reports its
+        last power and the run's energy up to it, dated to that reading) is that
+        last good sample: the run keeps the time and energy measured up to it.
+        """
+        if sample.power_w is not None or sample.energy_wh is not None:
+            run.last_sample_at = max(run.last_sample_at, sample.at)
+            if sample.energy_wh is not None:
+                run.energy_wh = sample.energy_wh
+            if sample.material is not None:
+                run.material = sample.material
         if run.status == RunStatus.RUNNING and run.busy_since is not None:
             run.busy_s += _seconds(run.last_sample_at, run.busy_since)
         run.busy_since = None
