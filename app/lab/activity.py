@@ -60,7 +60,7 @@ class DeviceEvent(SQLModel, table=True):
     __tablename__ = "device_event"
     __table_args__ = (
         UniqueConstraint("event_id"),
-        Index("ix_device_event_machine_order", "machine_id", "at", "event_id"),
+        Index("ix_device_event_machine_order", "machine_id", "at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,9 +1,12 @@
-"""Machine runs, folded from a machine's state events in (event time, event id) order.
+"""Machine runs, folded from a machine's state events in (event time, arrival) order.
 
 Each machine's events are applied one at a time under a lock on its status row,
-so replicas serialise on the database. An event that arrives later than events
+so replicas serialise on the database. Events with the same time (the lines of
+one serial read) keep the order they arrived in: the recorder inserts them in
+that order under the machine's lock, so the row id is a per-source sequence, and
+folding never orders by the hashed event id. An event timed earlier than events
 already applied (out of order) makes the machine's recent runs be refolded from
-the event log, so the result does not depend on arrival order. Rows of runs
+the event log, so the result does not depend on arrival order across times. Rows of runs
 that survive a refold are reused, keeping their ids and manual assignments.
 """
 
@@ -337,10 +340,8 @@ def apply_machine_sample(
     """Apply one recorded sample: in order directly, out of order by refolding."""
     assert machine.id is not None
     status = lock_status(db, machine.id)
-    if status.last_event_at is not None and (sample.at, sample.event_id) < (
-        status.last_event_at,
-        status.last_event_id or "",
-    ):
+    # Same time as the last event applied: this one arrived after it, so it is in order.
+    if status.last_event_at is not None and sample.at < status.last_event_at:
         refold(db, machine, status, sample.at, grace_s)
         return
     RunFolder(db, machine, status, grace_s).apply(sample)
@@ -366,7 +367,7 @@ def refold(
     before = db.exec(
         select(DeviceEvent)
         .where(DeviceEvent.machine_id == machine.id, col(DeviceEvent.at) < start)
-        .order_by(col(DeviceEvent.at).desc(), col(DeviceEvent.event_id).desc())
+        .order_by(col(DeviceEvent.at).desc(), col(DeviceEvent.id).desc())
     ).first()
     status.state = before.state or "unknown" if before else "unknown"
     status.since = before.at if before else None
@@ -382,7 +383,7 @@ def refold(
             col(DeviceEvent.at) >= start,
             DeviceEvent.kind == "machine",
         )
-        .order_by(col(DeviceEvent.at), col(DeviceEvent.event_id))
+        .order_by(col(DeviceEvent.at), col(DeviceEvent.id))
     ).all()
     for row in events:
         folder.apply(StateSample.from_row(row))

@@ -113,3 +113,31 @@ def test_a_port_that_disappears_is_reopened(service, admin):
         assert sessions[0]["machine_id"] is None and sessions[0]["contributor_id"] == ada["id"]
     finally:
         second.close()
+
+
+def test_lines_of_one_read_are_folded_in_arrival_order(service, admin):
+    client = service
+    printer = PtyDevice()
+    try:
+        machine = factories.machine(
+            client, admin, name="MK3", adapter="marlin", address=f"{printer.path}@115200"
+        )
+        wait_port_open(client, "machine", machine["id"])
+        printer.write(b"X")  # the reader's first read takes one byte; the stream comes next
+        time.sleep(0.3)
+        printer.write(
+            b"\n//action:start\n//action:pause\n//action:resume\n//action:pause\n"
+            b"//action:resume\nDone printing file\n"
+        )
+        (run,) = eventually(
+            lambda: [
+                r
+                for r in client.get("/api/v1/runs", headers=admin).json()["items"]
+                if r["ended_at"]
+            ]
+        )
+        assert run["end_reason"] == "finished" and run["flagged"] is False
+        assert run["progress"] == 100
+        assert len(client.get("/api/v1/runs", headers=admin).json()["items"]) == 1
+    finally:
+        printer.close()

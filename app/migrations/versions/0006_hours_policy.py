@@ -20,10 +20,15 @@ def upgrade() -> None:
     with op.batch_alter_table("device_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_device_event_fingerprint"), ["fingerprint"])
+        # Runs fold in (time, arrival) order: the row id, not the hashed event id.
+        batch_op.drop_index("ix_device_event_machine_order")
+        batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "id"])
 
 
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("device_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_device_event_machine_order")
+        batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "event_id"])
         batch_op.drop_index(batch_op.f("ix_device_event_fingerprint"))
         batch_op.drop_column("fingerprint")
