@@ -2,6 +2,10 @@
 
 Codec objects keep state (Bambu's merged report, a plug's power detector), so a
 rebuild keeps each codec whose machine or reader is configured as before.
+
+Devices name a `lab` machine or an MQTT reader in lab/v1 topics by its address
+or by its name (as over HTTP): both topics are bound, the name only when it is
+a valid topic level (no `/`, `+`, `#`).
 """
 
 from __future__ import annotations
@@ -52,6 +56,13 @@ def _reader_key(reader: Reader) -> CodecKey:
     return ("reader", reader.id, reader.protocol, reader_address(reader), None)
 
 
+def _name_alias(kind: str, row_id: int, name: str, address: str) -> CodecKey | None:
+    """The binding key of a lab/v1 topic that names a machine or reader by its name."""
+    if name == address or any(char in name for char in "/+#\x00") or name != name.strip():
+        return None
+    return (f"{kind}-name", row_id, "lab" if kind == "machine" else "mqtt", name, None)
+
+
 class TopicRouter:
     """Maps incoming topics to the codecs of active machines and readers."""
 
@@ -87,6 +98,19 @@ class TopicRouter:
                 )
             except ValueError as exc:
                 problems[f"machine {machine.id}"] = str(exc)
+                continue
+            assert machine.id is not None
+            alias = (
+                _name_alias("machine", machine.id, machine.name, machine.address)
+                if machine.adapter == "lab"
+                else None
+            )
+            if alias is not None:
+                wanted[alias] = self._bindings.get(alias) or Binding(
+                    alias,
+                    machine_codec("lab", str(machine.id), machine.name),  # type: ignore[arg-type]
+                    tuple(machine_topics("lab", machine.name)),
+                )
         for reader in db.exec(select(Reader).where(Reader.active)).all():
             if is_stream_reader(reader.protocol):
                 continue
@@ -99,6 +123,15 @@ class TopicRouter:
                 )
             except ValueError as exc:
                 problems[f"reader {reader.id}"] = str(exc)
+                continue
+            assert reader.id is not None
+            alias = _name_alias("reader", reader.id, reader.name, reader_address(reader))
+            if alias is not None:
+                wanted[alias] = self._bindings.get(alias) or Binding(
+                    alias,
+                    reader_codec("mqtt", str(reader.id), reader.name),  # type: ignore[arg-type]
+                    tuple(reader_topics("mqtt", reader.name)),
+                )
         self._index = TopicIndex((f, b) for b in wanted.values() for f in b.filters)
         self._bindings = wanted
         self.problems = problems

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.crud import apply_update, get_or_404
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.lab.activity import MachineStatus
 from app.lab.models import (
+    Adapter,
     Badge,
     BadgeCreate,
     BadgeStatus,
@@ -148,6 +149,29 @@ def revoke_badge(session: Session, row: Badge) -> Badge:
 # --- machines -----------------------------------------------------------------
 
 
+def find_machine(session: Session, ref: str) -> Machine | None:
+    """The active machine a device names by its name or, failing that, by its address."""
+    by_name = session.exec(select(Machine).where(Machine.name == ref, Machine.active)).first()
+    if by_name is not None:
+        return by_name
+    by_address = session.exec(
+        select(Machine)
+        .where(Machine.address == ref, Machine.active)
+        .order_by(col(Machine.adapter) != Adapter.LAB, col(Machine.id))
+    ).all()
+    return by_address[0] if by_address else None
+
+
+def find_reader(session: Session, ref: str) -> Reader | None:
+    """The active reader a device names by its name or, failing that, by its address."""
+    by_name = session.exec(select(Reader).where(Reader.name == ref, Reader.active)).first()
+    if by_name is not None:
+        return by_name
+    return session.exec(
+        select(Reader).where(Reader.address == ref, Reader.active).order_by(col(Reader.id))
+    ).first()
+
+
 def _machine_clash(
     session: Session, name: str | None, adapter: str, address: str, me: int | None
 ) -> None:
@@ -155,6 +179,24 @@ def _machine_clash(
         same_name = session.exec(select(Machine).where(Machine.name == name)).first()
         if same_name is not None and same_name.id != me:
             raise Conflict(f"a machine named {name!r} exists (machine {same_name.id})")
+        # Devices name a machine by name or address: one must not be another's other.
+        named = session.exec(
+            select(Machine).where(Machine.address == name, Machine.adapter == Adapter.LAB)
+        ).first()
+        if named is not None and named.id != me:
+            raise Conflict(
+                f"the name {name!r} is the address of machine {named.id}: devices name "
+                "machines by name or address, so choose another",
+                {"machine_id": named.id},
+            )
+    if adapter == Adapter.LAB:
+        other = session.exec(select(Machine).where(Machine.name == address)).first()
+        if other is not None and other.id != me:
+            raise Conflict(
+                f"the address {address!r} is the name of machine {other.id}: devices name "
+                "machines by name or address, so choose another",
+                {"machine_id": other.id},
+            )
     same_address = session.exec(
         select(Machine).where(Machine.adapter == adapter, Machine.address == address)
     ).first()
@@ -219,7 +261,7 @@ def deactivate_machine(session: Session, row: Machine) -> Machine:
 
 
 def _reader_checks(
-    session: Session, name: str | None, machine_id: int | None, me: int | None
+    session: Session, name: str | None, address: str | None, machine_id: int | None, me: int | None
 ) -> None:
     if machine_id is not None:
         get_or_404(session, Machine, machine_id)
@@ -227,11 +269,25 @@ def _reader_checks(
         same = session.exec(select(Reader).where(Reader.name == name)).first()
         if same is not None and same.id != me:
             raise Conflict(f"a reader named {name!r} exists (reader {same.id})")
+    # Devices name a reader by name or address: one must not be another reader's other.
+    for value, column, other_column in (
+        (name, Reader.name, Reader.address),
+        (address, Reader.address, Reader.name),
+    ):
+        if value is None:
+            continue
+        other = session.exec(select(Reader).where(other_column == value)).first()
+        if other is not None and other.id != me:
+            raise Conflict(
+                f"{value!r} is already reader {other.id}'s name or address: devices name "
+                "readers by either, so choose another",
+                {"reader_id": other.id, "field": column.key},
+            )
 
 
 def create_reader(session: Session, data: ReaderCreate) -> Reader:
     """Add a reader bound to a machine, or to the door when no machine is given."""
-    _reader_checks(session, data.name, data.machine_id, None)
+    _reader_checks(session, data.name, data.address, data.machine_id, None)
     row = Reader(**data.model_dump())
     session.add(row)
     _commit(session, "a reader with this name exists")
@@ -240,7 +296,7 @@ def create_reader(session: Session, data: ReaderCreate) -> Reader:
 
 def update_reader(session: Session, row: Reader, data: ReaderUpdate) -> Reader:
     """Rebind or rename a reader."""
-    _reader_checks(session, data.name, data.machine_id, row.id)
+    _reader_checks(session, data.name, data.address, data.machine_id, row.id)
     apply_update(row, data, nullable={"machine_id", "address", "product_id"})
     _commit(session, "a reader with this name exists")
     return row

@@ -1,7 +1,8 @@
 """Device events over HTTP, and what ingest could not use (unknown scans, rejects).
 
 Events posted here go through the same lab/v1 codec and the same recorder as
-MQTT ones, so validation and dedupe are identical.
+MQTT ones, so validation and dedupe are identical. A machine or reader is named
+by its name or its address, as in lab/v1 topics.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.crud import SortKey, page
 from app.errors import InvalidInput, NotFound
 from app.fields import MAX_ID
 from app.lab.activity import DecodeReject, UnknownScan
-from app.lab.models import Machine, Reader
+from app.lab.service import find_machine, find_reader
 from app.lab.recorder import BatchOutcome, record_event
 from app.lab.schemas import (
     BadgeEventIn,
@@ -76,9 +77,9 @@ def post_badge_event(
     request: Request, db: SessionDep, _key: Device, body: BadgeEventIn
 ) -> EventOutcome:
     """Record a badge scan from an HTTP reader (role device)."""
-    reader = db.exec(select(Reader).where(Reader.name == body.reader, Reader.active)).first()
+    reader = find_reader(db, body.reader)
     if reader is None or reader.id is None:
-        raise NotFound(f"no active reader named {body.reader!r}")
+        raise NotFound(f"no active reader with the name or address {body.reader!r}")
     event = _decoded(f"lab/v1/badge/reader-{reader.id}", _payload(body, "reader"))
     assert isinstance(event, BadgeScan)
     outcome = _record(request, db, dataclasses.replace(event, reader=str(reader.id)))
@@ -94,9 +95,9 @@ def post_machine_event(
     request: Request, db: SessionDep, _key: Device, body: MachineEventIn
 ) -> EventOutcome:
     """Record a machine state from an HTTP device (role device)."""
-    machine = db.exec(select(Machine).where(Machine.name == body.machine, Machine.active)).first()
+    machine = find_machine(db, body.machine)
     if machine is None or machine.id is None:
-        raise NotFound(f"no active machine named {body.machine!r}")
+        raise NotFound(f"no active machine with the name or address {body.machine!r}")
     event = _decoded(f"lab/v1/machine/machine-{machine.id}/state", _payload(body, "machine"))
     assert isinstance(event, MachineState)
     outcome = _record(request, db, dataclasses.replace(event, machine=str(machine.id)))
