@@ -89,9 +89,7 @@ class RejectPublic(SQLModel):
 class BadgeEventIn(Strict):
     """A badge scan from a device that speaks HTTP; validated like lab/v1 MQTT."""
 
-    reader: str = Field(
-        min_length=1, max_length=200, description="The reader's name or address."
-    )
+    reader: str = Field(min_length=1, max_length=200, description="The reader's name or address.")
     badge: str = Field(min_length=1, max_length=64)
     at: datetime | None = None
     id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -100,9 +98,7 @@ class BadgeEventIn(Strict):
 class MachineEventIn(Strict):
     """A machine state from a device that speaks HTTP; validated like lab/v1 MQTT."""
 
-    machine: str = Field(
-        min_length=1, max_length=200, description="The machine's name or address."
-    )
+    machine: str = Field(min_length=1, max_length=200, description="The machine's name or address.")
     state: str = Field(min_length=1, max_length=16)
     at: datetime | None = None
     id: str | None = Field(default=None, min_length=1, max_length=128)

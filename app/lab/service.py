@@ -270,9 +270,9 @@ def _reader_checks(
         if same is not None and same.id != me:
             raise Conflict(f"a reader named {name!r} exists (reader {same.id})")
     # Devices name a reader by name or address: one must not be another reader's other.
-    for value, column, other_column in (
-        (name, Reader.name, Reader.address),
-        (address, Reader.address, Reader.name),
+    for value, field, other_column in (
+        (name, "name", col(Reader.address)),
+        (address, "address", col(Reader.name)),
     ):
         if value is None:
             continue
@@ -281,7 +281,7 @@ def _reader_checks(
             raise Conflict(
                 f"{value!r} is already reader {other.id}'s name or address: devices name "
                 "readers by either, so choose another",
-                {"reader_id": other.id, "field": column.key},
+                {"reader_id": other.id, "field": field},
             )
 
 

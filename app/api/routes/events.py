@@ -22,7 +22,6 @@ from app.crud import SortKey, page
 from app.errors import InvalidInput, NotFound
 from app.fields import MAX_ID
 from app.lab.activity import DecodeReject, UnknownScan
-from app.lab.service import find_machine, find_reader
 from app.lab.recorder import BatchOutcome, record_event
 from app.lab.schemas import (
     BadgeEventIn,
@@ -31,6 +30,7 @@ from app.lab.schemas import (
     RejectPublic,
     UnknownScanPublic,
 )
+from app.lab.service import find_machine, find_reader
 from app.lab.sessions import ScanRules
 from devices.events import BadgeScan, DecodeError, MachineState
 from devices.labv1 import LabV1Codec
