@@ -22,3 +22,8 @@ BATCH_RETRIES = Counter(
     "labledger_ingest_batch_retries_total", "Batches written again after a failure"
 )
 BROKER_DROPPED = Gauge("labledger_broker_dropped_messages", "Messages the MQTT broker dropped")
+ROUTING_PROBLEMS = Gauge(
+    "labledger_ingest_routing_problems",
+    "Active machines or readers that cannot be listened to (see routing_problem on each)",
+    ["kind"],
+)

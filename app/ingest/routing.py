@@ -10,6 +10,7 @@ a valid topic level (no `/`, `+`, `#`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +29,10 @@ from devices.registry import (
     reader_topics,
 )
 
+log = logging.getLogger(__name__)
+
 CodecKey = tuple[str, int, str, str, tuple[float | None, float, float] | None]
+RowKey = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class TopicRouter:
     def __init__(self) -> None:
         self._bindings: dict[CodecKey, Binding] = {}
         self._index: TopicIndex[Binding] = TopicIndex()
-        self.problems: dict[str, str] = {}
+        self.problems: dict[RowKey, str] = {}
 
     @property
     def filters(self) -> set[str]:
@@ -79,7 +83,7 @@ class TopicRouter:
     def rebuild(self, db: Session) -> None:
         """Rebuild from the database, keeping codecs whose configuration did not change."""
         wanted: dict[CodecKey, Binding] = {}
-        problems: dict[str, str] = {}
+        problems: dict[RowKey, str] = {}
         for machine in db.exec(select(Machine).where(Machine.active)).all():
             if is_stream_adapter(machine.adapter):
                 continue
@@ -96,8 +100,8 @@ class TopicRouter:
                     ),  # type: ignore[arg-type]
                     tuple(machine_topics(machine.adapter, machine.address)),
                 )
-            except ValueError as exc:
-                problems[f"machine {machine.id}"] = str(exc)
+            except Exception as exc:  # one bad row must not stop the others being routed
+                problems[("machine", key[1])] = _why(exc)
                 continue
             assert machine.id is not None
             alias = (
@@ -121,8 +125,8 @@ class TopicRouter:
                     reader_codec(reader.protocol, str(reader.id), reader_address(reader)),  # type: ignore[arg-type]
                     tuple(reader_topics(reader.protocol, reader_address(reader))),
                 )
-            except ValueError as exc:
-                problems[f"reader {reader.id}"] = str(exc)
+            except Exception as exc:  # one bad row must not stop the others being routed
+                problems[("reader", key[1])] = _why(exc)
                 continue
             assert reader.id is not None
             alias = _name_alias("reader", reader.id, reader.name, reader_address(reader))
@@ -134,6 +138,7 @@ class TopicRouter:
                 )
         self._index = TopicIndex((f, b) for b in wanted.values() for f in b.filters)
         self._bindings = wanted
+        report_problems(self.problems, problems, "routing")
         self.problems = problems
 
     def matches(self, topic: str) -> bool:
@@ -153,3 +158,17 @@ class TopicRouter:
         for binding in bindings:
             results.extend(binding.codec.decode(topic, payload, received_at))
         return results
+
+
+def _why(exc: Exception) -> str:
+    """A routing problem in words: a config error's own message, else the error's kind."""
+    return str(exc) if isinstance(exc, ValueError) else f"codec failed: {type(exc).__name__}"
+
+
+def report_problems(before: dict[RowKey, str], now: dict[RowKey, str], what: str) -> None:
+    """Log each problem once when it appears, and keep the per-kind gauge current."""
+    for (kind, row_id), message in sorted(now.items()):
+        if before.get((kind, row_id)) != message:
+            log.warning("%s %s cannot be listened to (%s): %s", kind, row_id, what, message)
+    for kind, row_id in sorted(set(before) - set(now)):
+        log.info("%s %s is listened to again (%s)", kind, row_id, what)

@@ -13,11 +13,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from app.config import Settings
+from app.ingest import metrics
 from app.ingest.interlock import InterlockConfig, InterlockDriver
 from app.ingest.leases import SlotLeases
 from app.ingest.mqtt_client import MqttLink
 from app.ingest.replies import ReplySender
-from app.ingest.routing import TopicRouter, reader_address
+from app.ingest.routing import RowKey, TopicRouter, reader_address, report_problems
 from app.ingest.serial_reader import PortSpec, SerialPortReader, parse_address
 from app.ingest.serial_targets import serial_target_problem
 from app.ingest.status import BrokerStatus, LinkState
@@ -82,6 +83,7 @@ class IngestService:
             on_replies=self.replies.send,
         )
         self.ports: dict[tuple[str, int], SerialPortReader] = {}
+        self.port_problems: dict[RowKey, str] = {}
         if not settings.mqtt_enabled:
             status.state = LinkState.DISABLED
 
@@ -182,6 +184,21 @@ class IngestService:
         for link in links:
             link.set_filters(self._filters())
         self._sync_ports()
+        problems = self.problems()
+        for kind in ("machine", "reader"):
+            metrics.ROUTING_PROBLEMS.labels(kind).set(sum(1 for k, _ in problems if k == kind))
+
+    def problems(self) -> dict[RowKey, str]:
+        """Every active machine or reader this replica cannot listen to, and why."""
+        found = {**self.port_problems, **self.router.problems}
+        for key, port in self.ports.items():
+            if not port.connected and port.last_error and key not in found:
+                found[key] = f"serial port {port.spec.url} is not open: {port.last_error}"
+        return found
+
+    def problem(self, kind: str, row_id: int) -> str | None:
+        """Why this replica cannot listen to one machine or reader, or None."""
+        return self.problems().get((kind, row_id))
 
     def _sync_ports(self) -> None:
         wanted = self._port_specs()
@@ -206,25 +223,38 @@ class IngestService:
 
     def _port_specs(self) -> dict[tuple[str, int], tuple[PortSpec, StreamCodec]]:
         specs: dict[tuple[str, int], tuple[PortSpec, StreamCodec]] = {}
+        problems: dict[RowKey, str] = {}
         with Session(self.engine) as db:
             machines = db.exec(select(Machine).where(Machine.active)).all()
             readers = db.exec(select(Reader).where(Reader.active)).all()
         for machine in machines:
-            if machine.id is None or not is_stream_adapter(machine.adapter):
+            key = ("machine", machine.id or 0)
+            try:
+                if not is_stream_adapter(machine.adapter):
+                    continue
+                url, baud = parse_address(machine.address, machine.adapter)
+                codec = machine_codec(machine.adapter, str(machine.id), machine.address)
+            except Exception as exc:  # one bad row must not stop the other ports
+                problems[key] = str(exc)
                 continue
-            if not self._allowed("machine", machine.id, machine.address):
+            if not self._allowed("machine", machine.id or 0, machine.address):
+                problems[key] = "network serial target not in LABLEDGER_SERIAL_NETWORK_ALLOW"
                 continue
-            url, baud = parse_address(machine.address, machine.adapter)
-            codec = machine_codec(machine.adapter, str(machine.id), machine.address)
-            key = ("machine", machine.id)
             specs[key] = (PortSpec(key, url, baud, machine.adapter, 2.0), codec)  # type: ignore[assignment]
         for reader in readers:
-            if reader.id is None or not is_stream_reader(reader.protocol):
+            key = ("reader", reader.id or 0)
+            try:
+                if not is_stream_reader(reader.protocol):
+                    continue
+                url, baud = parse_address(reader_address(reader), reader.protocol)
+                codec = reader_codec(reader.protocol, str(reader.id), url)
+            except Exception as exc:  # one bad row must not stop the other ports
+                problems[key] = str(exc)
                 continue
-            if not self._allowed("reader", reader.id, reader_address(reader)):
+            if not self._allowed("reader", reader.id or 0, reader_address(reader)):
+                problems[key] = "network serial target not in LABLEDGER_SERIAL_NETWORK_ALLOW"
                 continue
-            url, baud = parse_address(reader_address(reader), reader.protocol)
-            codec = reader_codec(reader.protocol, str(reader.id), url)
-            key = ("reader", reader.id)
             specs[key] = (PortSpec(key, url, baud, reader.protocol, None), codec)  # type: ignore[assignment]
+        report_problems(self.port_problems, problems, "serial")
+        self.port_problems = problems
         return specs

@@ -243,6 +243,7 @@ class IngestWorker:
         self.batches_written += 1
         metrics.EVENTS_APPLIED.inc(outcome.applied)
         metrics.DUPLICATES.inc(outcome.duplicates)
+        metrics.REJECTS.labels("unroutable").inc(outcome.unroutable)
         if outcome.applied:
             self._on_change(outcome.machines)
         if outcome.replies and self._on_replies is not None:
@@ -266,6 +267,7 @@ class IngestWorker:
                 outcome = self._write([failed])
             total.applied += outcome.applied
             total.duplicates += outcome.duplicates
+            total.unroutable += outcome.unroutable
             total.machines |= outcome.machines
             total.replies += outcome.replies
         return total

@@ -270,7 +270,7 @@ class MachineUpdate(Strict):
 
 
 class MachinePublic(SQLModel):
-    """A machine as the API shows it."""
+    """A machine as the API shows it; `routing_problem` says why it is not listened to."""
 
     id: int
     name: str
@@ -289,6 +289,7 @@ class MachinePublic(SQLModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+    routing_problem: str | None = None
 
 
 # --- readers ------------------------------------------------------------------
@@ -334,7 +335,7 @@ class ReaderUpdate(Strict):
 
 
 class ReaderPublic(SQLModel):
-    """A reader as the API shows it."""
+    """A reader as the API shows it; `routing_problem` says why it is not listened to."""
 
     id: int
     name: str
@@ -345,3 +346,4 @@ class ReaderPublic(SQLModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+    routing_problem: str | None = None

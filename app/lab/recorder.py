@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.db import utcnow
 from app.lab.access import gate, interlock
 from app.lab.access.gate import ScanReply
 from app.lab.access.models import DenyReason
@@ -107,6 +108,12 @@ def _record_once(db: Session, row: DeviceEvent, rules: ScanRules, outcome: Batch
     return True
 
 
+def _unroutable(db: Session, source: str, reason: str, outcome: BatchOutcome) -> None:
+    """An event for a machine or reader that is gone is kept as a reject, not dropped."""
+    outcome.unroutable += 1
+    record_reject(db, DecodeError(source, reason, b""), utcnow())
+
+
 def record_machine_state(
     db: Session, event: MachineState, source: str, rules: ScanRules, outcome: BatchOutcome
 ) -> None:
@@ -114,7 +121,7 @@ def record_machine_state(
     machine_id = _label_id(event.machine)
     machine = db.get(Machine, machine_id) if machine_id is not None else None
     if machine is None or machine.id is None:
-        outcome.unroutable += 1
+        _unroutable(db, source, f"no machine {event.machine!r} to record this state for", outcome)
         return
     row = DeviceEvent(
         event_id=event.event_id,
@@ -143,7 +150,7 @@ def record_badge_scan(
     reader_id = _label_id(event.reader)
     reader = db.get(Reader, reader_id) if reader_id is not None else None
     if reader is None or reader.id is None:
-        outcome.unroutable += 1
+        _unroutable(db, source, f"no reader {event.reader!r} to record this scan for", outcome)
         return
     row = DeviceEvent(
         event_id=event.event_id,

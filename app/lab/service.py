@@ -9,6 +9,7 @@ from app.crud import apply_update, get_or_404
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.lab.activity import MachineStatus
+from app.lab.adapters import MachineSettings, SettingProblem, machine_problem, reader_problem
 from app.lab.models import (
     Adapter,
     Badge,
@@ -222,12 +223,30 @@ def _check_interlock(interlock: str | None, address: str | None) -> None:
         raise InvalidInput(str(exc), {"field": "interlock_address"}) from None
 
 
+def _trackable(problem: SettingProblem | None) -> None:
+    """A setting the ingest router would refuse is refused here, naming the field."""
+    if problem is not None:
+        raise InvalidInput(problem.message, {"field": problem.field})
+
+
+def machine_settings(row: Machine) -> MachineSettings:
+    """The settings of a machine row that decide how it is listened to."""
+    return MachineSettings(
+        adapter=row.adapter,
+        address=row.address,
+        running_threshold_w=row.running_threshold_w,
+        run_start_after_s=row.run_start_after_s,
+        run_stop_after_s=row.run_stop_after_s,
+    )
+
+
 def create_machine(session: Session, data: MachineCreate) -> Machine:
     """Add a machine credited to its provider."""
     _active_contributor(session, data.provider_id)
     _machine_clash(session, data.name, data.adapter, data.address, None)
     _check_interlock(data.interlock, data.interlock_address)
     row = Machine(**data.model_dump())
+    _trackable(machine_problem(machine_settings(row)))
     session.add(row)
     session.flush()
     assert row.id is not None
@@ -245,6 +264,7 @@ def update_machine(session: Session, row: Machine, data: MachineUpdate) -> Machi
     )
     apply_update(row, data, nullable={"running_threshold_w", "interlock", "interlock_address"})
     _check_interlock(row.interlock, row.interlock_address)
+    _trackable(machine_problem(machine_settings(row)))
     _commit(session, "a machine with this name or address exists")
     return row
 
@@ -289,6 +309,7 @@ def create_reader(session: Session, data: ReaderCreate) -> Reader:
     """Add a reader bound to a machine, or to the door when no machine is given."""
     _reader_checks(session, data.name, data.address, data.machine_id, None)
     row = Reader(**data.model_dump())
+    _trackable(reader_problem(row.protocol, row.address, row.name))
     session.add(row)
     _commit(session, "a reader with this name exists")
     return row
@@ -298,6 +319,7 @@ def update_reader(session: Session, row: Reader, data: ReaderUpdate) -> Reader:
     """Rebind or rename a reader."""
     _reader_checks(session, data.name, data.address, data.machine_id, row.id)
     apply_update(row, data, nullable={"machine_id", "address", "product_id"})
+    _trackable(reader_problem(row.protocol, row.address, row.name))
     _commit(session, "a reader with this name exists")
     return row
 

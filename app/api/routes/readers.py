@@ -15,11 +15,23 @@ from app.api.serial_checks import check_serial_address
 from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
 from app.lab import service
+from app.lab.adapters import reader_problem
 from app.lab.models import Reader, ReaderCreate, ReaderProtocol, ReaderPublic, ReaderUpdate
 from devices.registry import is_stream_reader
 
 router = APIRouter(prefix=f"{API_PREFIX}/readers", tags=["readers"])
 ReaderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _public(request: Request, row: Reader) -> ReaderPublic:
+    """A reader with why it cannot be listened to, if it cannot (only active ones are)."""
+    public = ReaderPublic.model_validate(row, from_attributes=True)
+    if row.active and row.id is not None:
+        problem = reader_problem(row.protocol, row.address, row.name)
+        public.routing_problem = (
+            problem.message if problem else request.app.state.ingest.problem("reader", row.id)
+        )
+    return public
 
 
 def _product_exists(session: Session, product_id: int | None) -> None:
@@ -30,6 +42,7 @@ def _product_exists(session: Session, product_id: int | None) -> None:
 
 @router.get("", response_model=Page[ReaderPublic])
 def list_readers(
+    request: Request,
     session: SessionDep,
     _key: ReaderKey,
     limit: Limit = 50,
@@ -38,7 +51,7 @@ def list_readers(
     machine_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     protocol: ReaderProtocol | None = None,
     active: bool | None = None,
-) -> Page[Reader]:
+) -> Page[ReaderPublic]:
     """Readers, filtered by machine, protocol or activity."""
     query = select(Reader)
     if machine_id is not None:
@@ -48,32 +61,40 @@ def list_readers(
     if active is not None:
         query = query.where(Reader.active == active)
     found = page(session, Reader, query, (SortKey(col(Reader.id)),), limit, offset, after)
-    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
+    return Page(
+        items=[_public(request, row) for row in found.rows],
+        next=found.next,
+        total=found.total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("", response_model=ReaderPublic, status_code=201)
 def create_reader(
     request: Request, session: SessionDep, _key: Writer, data: ReaderCreate
-) -> Reader:
-    """Add a reader."""
+) -> ReaderPublic:
+    """Add a reader; settings it could not be listened to with are refused (422)."""
     check_serial_address(request, is_stream_reader(data.protocol), data.address or data.name)
     _product_exists(session, data.product_id)
     row = service.create_reader(session, data)
     request.app.state.ingest.refresh()
-    return row
+    return _public(request, row)
 
 
 @router.get("/{reader_id}", response_model=ReaderPublic)
-def read_reader(session: SessionDep, _key: ReaderKey, reader_id: ReaderId) -> Reader:
-    """One reader."""
-    return get_or_404(session, Reader, reader_id)
+def read_reader(
+    request: Request, session: SessionDep, _key: ReaderKey, reader_id: ReaderId
+) -> ReaderPublic:
+    """One reader, with `routing_problem` when it cannot be listened to."""
+    return _public(request, get_or_404(session, Reader, reader_id))
 
 
 @router.patch("/{reader_id}", response_model=ReaderPublic)
 def update_reader(
     request: Request, session: SessionDep, _key: Writer, reader_id: ReaderId, data: ReaderUpdate
-) -> Reader:
-    """Rebind or rename a reader."""
+) -> ReaderPublic:
+    """Rebind or rename a reader; settings it could not be listened to with are refused."""
     current = get_or_404(session, Reader, reader_id)
     address = data.address if "address" in data.model_fields_set else current.address
     protocol = data.protocol or current.protocol
@@ -81,14 +102,14 @@ def update_reader(
     _product_exists(session, data.product_id)
     row = service.update_reader(session, current, data)
     request.app.state.ingest.refresh()
-    return row
+    return _public(request, row)
 
 
 @router.post("/{reader_id}/deactivate", response_model=ReaderPublic)
 def deactivate_reader(
     request: Request, session: SessionDep, _key: Writer, reader_id: ReaderId
-) -> Reader:
+) -> ReaderPublic:
     """Deactivate a reader."""
     row = service.deactivate_reader(session, get_or_404(session, Reader, reader_id))
     request.app.state.ingest.refresh()
-    return row
+    return _public(request, row)
