@@ -243,7 +243,8 @@ class IngestWorker:
         self.batches_written += 1
         metrics.EVENTS_APPLIED.inc(outcome.applied)
         metrics.DUPLICATES.inc(outcome.duplicates)
-        metrics.REJECTS.labels("unroutable").inc(outcome.unroutable)
+        if outcome.unroutable:
+            metrics.REJECTS.labels("unroutable").inc(outcome.unroutable)
         if outcome.applied:
             self._on_change(outcome.machines)
         if outcome.replies and self._on_replies is not None:
