@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         le=86400,
         description="A badge-in this soon after a run started claims the run.",
     )
+    max_session_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="A machine session longer than this is closed at it and flagged for review.",
+    )
+    door_max_session_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="A door (presence) session longer than this is closed and flagged.",
+    )
     redelivery_window_s: float = Field(
         default=60.0,
         ge=0,

@@ -27,7 +27,7 @@ from app.ingest.routing import TopicRouter
 from app.lab.access.gate import ScanReply
 from app.lab.activity import DecodeReject
 from app.lab.recorder import BatchOutcome, prepare_batch, record_event, record_reject
-from app.lab.sessions import ScanRules, close_idle_sessions
+from app.lab.sessions import ScanRules, close_idle_sessions, close_overlong_sessions
 from devices.events import DecodeError, Result
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ class IngestWorker:
             self._last_sweep = now
             try:
                 with Session(self.engine) as db:
-                    closed = close_idle_sessions(db, datetime.now(UTC))
+                    moment = datetime.now(UTC)
+                    closed = close_overlong_sessions(db, moment, self.config.rules)
+                    closed += close_idle_sessions(db, moment, self.config.rules)
                     db.commit()
                 if closed:
                     self._on_change(set())

@@ -25,6 +25,7 @@ class CloseReason(StrEnum):
     TIMEOUT = "timeout"
     OFFLINE = "offline"
     ADMIN = "admin"
+    MAX_LENGTH = "max_length"
 
 
 class RunStatus(StrEnum):
@@ -144,6 +145,9 @@ class LabSession(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=200)
     last_activity_at: datetime = Field(sa_type=UTCDateTime)
     open_event_id: str | None = Field(default=None, max_length=128)
+    # A session closed at its maximum length waits for review: its labour is pending.
+    flagged: bool = Field(default=False)
+    flag_reason: str | None = Field(default=None, max_length=200)
 
 
 class MachineRun(SQLModel, table=True):

@@ -219,6 +219,7 @@ class Machine(SQLModel, table=True):
     interlock: str | None = Field(default=None, max_length=16)
     interlock_address: str | None = Field(default=None, max_length=500)
     interlock_cooldown_s: int = Field(default=0)
+    max_session_s: int | None = Field(default=None)
     active: bool = Field(default=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -234,6 +235,9 @@ class MachineCreate(Strict):
     With `requires_induction` a badge-in needs a valid induction; with an
     `interlock` (and its `interlock_address`) LabLedger switches the machine's
     power relay, waiting `interlock_cooldown_s` after a run before switching off.
+    A session at the machine longer than
+    `max_session_s` (default `LABLEDGER_MAX_SESSION_S`) is closed at that length and
+    flagged for review.
     """
 
     name: Name
@@ -249,6 +253,7 @@ class MachineCreate(Strict):
     interlock: Interlock | None = None
     interlock_address: ShortText | None = None
     interlock_cooldown_s: int = Field(default=0, ge=0, le=86400)
+    max_session_s: int | None = Field(default=None, ge=60, le=7 * 86400)
 
 
 class MachineUpdate(Strict):
@@ -267,6 +272,7 @@ class MachineUpdate(Strict):
     interlock: Interlock | None = None
     interlock_address: ShortText | None = None
     interlock_cooldown_s: int | None = Field(default=None, ge=0, le=86400)
+    max_session_s: int | None = Field(default=None, ge=60, le=7 * 86400)
 
 
 class MachinePublic(SQLModel):
@@ -286,6 +292,7 @@ class MachinePublic(SQLModel):
     interlock: Interlock | None
     interlock_address: str | None
     interlock_cooldown_s: int
+    max_session_s: int | None
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -137,7 +137,7 @@ def record_machine_state(
         return
     apply_machine_sample(db, machine, StateSample.from_row(row), rules.grace_s)
     if event.state.value == "offline":
-        close_on_offline(db, machine.id, event.at)
+        close_on_offline(db, machine.id, event.at, rules)
     else:
         touch_machine_session(db, machine.id, event.at)
     interlock.reconcile(db, machine, event.at)

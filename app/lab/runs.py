@@ -274,7 +274,19 @@ class RunFolder:
         run.session_id = session.id if session else None
         run.attribution = attribution if session else None
 
+    def _drop_grace_after_end(self, run: MachineRun) -> None:
+        """A grace claim by a badge-in after the run ended does not stand (refolds end late)."""
+        if run.attribution != "grace" or run.session_id is None or run.ended_at is None:
+            return
+        session = self.db.get(LabSession, run.session_id)
+        if session is not None and session.opened_at >= run.ended_at:
+            run.operator_id = run.product_id = run.session_id = run.attribution = None
+
     def _end(self, run: MachineRun, sample: StateSample, reason: EndReason) -> None:
+        self._finish(run, sample, reason)
+        self._drop_grace_after_end(run)
+
+    def _finish(self, run: MachineRun, sample: StateSample, reason: EndReason) -> None:
         if run.status == RunStatus.RUNNING and run.busy_since is not None:
             run.busy_s += _seconds(sample.at, run.busy_since)
         run.busy_since = None
@@ -316,6 +328,7 @@ class RunFolder:
         run.provenance = Provenance.CLOSED_AT_LAST_SAMPLE
         run.flagged = True
         run.flag_reason = "device went offline during the run"
+        self._drop_grace_after_end(run)
 
     def _late_busy_report(self, sample: StateSample) -> None:
         """A device's own print time that follows the end (Marlin's M31) corrects the last run."""
@@ -393,7 +406,11 @@ def refold(
 
 
 def attribute_grace(db: Session, machine_id: int, session: LabSession, grace_s: float) -> None:
-    """Give a badge-in the unattributed runs started on its machine shortly before it."""
+    """Give a badge-in the unattributed runs started shortly before it and still going.
+
+    The grace window is for "start the print, then badge": a run that had ended
+    before the badge-in was someone else's (or nobody's), and stays for review.
+    """
     window_start = session.opened_at - timedelta(seconds=grace_s)
     runs = db.exec(
         select(MachineRun).where(
@@ -401,6 +418,7 @@ def attribute_grace(db: Session, machine_id: int, session: LabSession, grace_s: 
             col(MachineRun.operator_id).is_(None),
             col(MachineRun.started_at) >= window_start,
             col(MachineRun.started_at) <= session.opened_at,
+            or_(col(MachineRun.ended_at).is_(None), col(MachineRun.ended_at) > session.opened_at),
         )
     ).all()
     for run in runs:

@@ -26,6 +26,8 @@ class SessionPublic(SQLModel):
     close_reason: str | None
     closed_by: str | None
     last_activity_at: datetime
+    flagged: bool = False
+    flag_reason: str | None = None
 
 
 class SessionTag(Strict):

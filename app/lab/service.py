@@ -262,7 +262,11 @@ def update_machine(session: Session, row: Machine, data: MachineUpdate) -> Machi
     _machine_clash(
         session, data.name, data.adapter or row.adapter, data.address or row.address, row.id
     )
-    apply_update(row, data, nullable={"running_threshold_w", "interlock", "interlock_address"})
+    apply_update(
+        row,
+        data,
+        nullable={"running_threshold_w", "interlock", "interlock_address", "max_session_s"},
+    )
     _check_interlock(row.interlock, row.interlock_address)
     _trackable(machine_problem(machine_settings(row)))
     _commit(session, "a machine with this name or address exists")

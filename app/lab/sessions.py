@@ -6,6 +6,14 @@ closes it (`badge_out`); another badge at the same machine hands over
 going offline closes it (`offline`); an operator can close it (`admin`). A
 repeat of the same scan within the debounce window does nothing. An unknown or
 revoked badge opens nothing and is kept as an unknown scan for enrolment.
+
+Labour is bounded: a session is never longer than its limit (the machine's
+`max_session_s`, else `ScanRules.max_session_s`; `door_max_session_s` at the
+door). However it would close (a badge-out days later, a handover, a timeout,
+the periodic sweep of `close_overlong_sessions`), a session past its limit is
+closed at the limit with reason `max_length` and flagged for review, so its
+labour waits for an operator instead of counting. A scan of the same badge
+after the limit is then a new badge-in, not a badge-out.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ class ScanRules:
     debounce_s: float = 5.0
     grace_s: float = 600.0
     redelivery_window_s: float = 60.0
+    max_session_s: float = 12 * 3600.0
+    door_max_session_s: float = 12 * 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScanRules:
@@ -38,7 +48,15 @@ class ScanRules:
             debounce_s=settings.badge_debounce_s,
             grace_s=settings.attribution_grace_s,
             redelivery_window_s=settings.redelivery_window_s,
+            max_session_s=settings.max_session_s,
+            door_max_session_s=settings.door_max_session_s,
         )
+
+    def limit_s(self, machine: Machine | None) -> float:
+        """The longest a session may last at this machine (None: the door)."""
+        if machine is None:
+            return self.door_max_session_s
+        return float(machine.max_session_s or self.max_session_s)
 
 
 def open_session_on(db: Session, machine_id: int) -> LabSession | None:
@@ -86,13 +104,60 @@ def _forget_open_sessions(db: Session) -> None:
 
 
 def close_session(
-    db: Session, session: LabSession, at: datetime, reason: CloseReason, by: str
+    db: Session,
+    session: LabSession,
+    at: datetime,
+    reason: CloseReason,
+    by: str,
+    rules: ScanRules | None = None,
 ) -> None:
-    """Close a session with its reason and who or what closed it."""
+    """Close a session with its reason and who or what closed it, bounded by `rules`' limit."""
     _forget_open_sessions(db)
+    if rules is not None and _past_limit(db, session, at, rules):
+        _close_at_limit(db, session, rules)
+        return
     session.closed_at = max(at, session.opened_at)
     session.close_reason = reason
     session.closed_by = by[:200]
+
+
+def _limit_s(db: Session, session: LabSession, rules: ScanRules) -> float:
+    machine = db.get(Machine, session.machine_id) if session.machine_id is not None else None
+    return rules.limit_s(machine)
+
+
+def _past_limit(db: Session, session: LabSession, at: datetime, rules: ScanRules) -> bool:
+    return at - session.opened_at > timedelta(seconds=_limit_s(db, session, rules))
+
+
+def _close_at_limit(db: Session, session: LabSession, rules: ScanRules) -> None:
+    """Close a session at its maximum length, flagged: its labour waits for review."""
+    _forget_open_sessions(db)
+    limit = _limit_s(db, session, rules)
+    session.closed_at = session.opened_at + timedelta(seconds=limit)
+    session.close_reason = CloseReason.MAX_LENGTH
+    session.closed_by = SYSTEM
+    session.flagged = True
+    session.flag_reason = (
+        f"open longer than the maximum session of {_hours(limit)}: closed there, "
+        "review before its labour counts"
+    )
+
+
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:g} h" if hours >= 1 else f"{seconds / 60:g} min"
+
+
+def _still_open(
+    db: Session, session: LabSession | None, at: datetime, rules: ScanRules
+) -> LabSession | None:
+    """The session, unless it is past its limit at `at`: then it is closed there, flagged."""
+    if session is not None and _past_limit(db, session, at, rules):
+        _close_at_limit(db, session, rules)
+        db.flush()
+        return None
+    return session
 
 
 def _is_repeat(
@@ -151,16 +216,16 @@ def handle_scan(
         return "debounced"
     assert contributor.id is not None
     if reader.machine_id is None:
-        return _door_scan(db, reader, badge, contributor, at, event_id)
+        return _door_scan(db, reader, badge, contributor, at, event_id, rules)
     machine = db.get(Machine, reader.machine_id)
     assert machine is not None and machine.id is not None
-    current = open_session_on(db, machine.id)
+    current = _still_open(db, open_session_on(db, machine.id), at, rules)
     outcome = "opened"
     if current is not None:
         if current.contributor_id == contributor.id:
-            close_session(db, current, at, CloseReason.BADGE_OUT, contributor.name)
+            close_session(db, current, at, CloseReason.BADGE_OUT, contributor.name, rules)
             return "closed"
-        close_session(db, current, at, CloseReason.HANDOVER, contributor.name)
+        close_session(db, current, at, CloseReason.HANDOVER, contributor.name, rules)
         db.flush()
         outcome = "handover"
     product_id = reader.product_id or _last_product(db, contributor.id, machine.id)
@@ -183,9 +248,15 @@ def handle_scan(
 
 
 def _door_scan(
-    db: Session, reader: Reader, badge: Badge, contributor: Contributor, at: datetime, event_id: str
+    db: Session,
+    reader: Reader,
+    badge: Badge,
+    contributor: Contributor,
+    at: datetime,
+    event_id: str,
+    rules: ScanRules,
 ) -> str:
-    """At the door a scan toggles the person's presence in the lab."""
+    """At the door a scan toggles the person's presence in the lab (within the door's limit)."""
     present = db.exec(
         select(LabSession).where(
             LabSession.contributor_id == contributor.id,
@@ -193,8 +264,9 @@ def _door_scan(
             col(LabSession.closed_at).is_(None),
         )
     ).first()
+    present = _still_open(db, present, at, rules)
     if present is not None:
-        close_session(db, present, at, CloseReason.BADGE_OUT, contributor.name)
+        close_session(db, present, at, CloseReason.BADGE_OUT, contributor.name, rules)
         return "closed"
     assert contributor.id is not None
     db.add(
@@ -219,14 +291,32 @@ def touch_machine_session(db: Session, machine_id: int, at: datetime) -> None:
         session.last_activity_at = at
 
 
-def close_on_offline(db: Session, machine_id: int, at: datetime) -> None:
+def close_on_offline(
+    db: Session, machine_id: int, at: datetime, rules: ScanRules | None = None
+) -> None:
     """A machine that goes offline ends the session at it."""
     session = open_session_on(db, machine_id)
     if session is not None:
-        close_session(db, session, at, CloseReason.OFFLINE, SYSTEM)
+        close_session(db, session, at, CloseReason.OFFLINE, SYSTEM, rules or ScanRules())
 
 
-def close_idle_sessions(db: Session, now: datetime) -> int:
+def close_overlong_sessions(db: Session, now: datetime, rules: ScanRules) -> int:
+    """Close open sessions (machine and door) past their limit at it, flagged; returns how many."""
+    earliest = now - timedelta(seconds=60)  # no limit is shorter than a minute
+    rows = db.exec(
+        select(LabSession, Machine)
+        .join(Machine, col(Machine.id) == LabSession.machine_id, isouter=True)
+        .where(col(LabSession.closed_at).is_(None), col(LabSession.opened_at) < earliest)
+    ).all()
+    closed = 0
+    for session, machine in rows:
+        if now - session.opened_at > timedelta(seconds=rules.limit_s(machine)):
+            _close_at_limit(db, session, rules)
+            closed += 1
+    return closed
+
+
+def close_idle_sessions(db: Session, now: datetime, rules: ScanRules | None = None) -> int:
     """Close sessions whose machine has been idle past its timeout; returns how many."""
     rows = db.exec(
         select(LabSession, Machine, MachineStatus)
@@ -240,6 +330,6 @@ def close_idle_sessions(db: Session, now: datetime) -> int:
             continue
         deadline = session.last_activity_at + timedelta(seconds=machine.idle_timeout_s)
         if deadline <= now:
-            close_session(db, session, deadline, CloseReason.TIMEOUT, SYSTEM)
+            close_session(db, session, deadline, CloseReason.TIMEOUT, SYSTEM, rules or ScanRules())
             closed += 1
     return closed

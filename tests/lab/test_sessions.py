@@ -92,10 +92,19 @@ def test_machine_going_offline_closes_the_session(lab):
 
 
 def test_operator_closes_a_session(lab):
-    lab.scan(ADA, 0)
+    from datetime import UTC, datetime
+
+    lab.scan(ADA, (datetime.now(UTC) - T0).total_seconds() - 60)
     session = lab.sessions()[0]
     closed = lab.client.post(f"/api/v1/sessions/{session['id']}/close", headers=lab.admin)
     assert closed.json()["close_reason"] == "admin"
+
+
+def test_an_operator_closing_a_session_past_its_limit_flags_it(lab):
+    lab.scan(ADA, 0)  # months ago
+    session = lab.sessions()[0]
+    closed = lab.client.post(f"/api/v1/sessions/{session['id']}/close", headers=lab.admin)
+    assert closed.json()["close_reason"] == "max_length" and closed.json()["flagged"] is True
     again = lab.client.post(f"/api/v1/sessions/{session['id']}/close", headers=lab.admin)
     assert again.status_code == 409
 

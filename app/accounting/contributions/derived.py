@@ -13,7 +13,9 @@ session and ended run that is inserted or updated in `contribution_pending`,
 and a sync handles only the queued ids, then removes them. A full sync over
 all history is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
 
-Derived rows are approved as they are made. A later sync moves them when their
+Derived rows are approved as they are made, except the labour of a session
+flagged for review (closed at its maximum length): that row is `pending` until
+an operator approves it. A later sync moves them when their
 session or run is re-tagged to another product, re-assigned or re-timed, and
 never touches their status, so a row an operator excluded stays excluded.
 Inserts skip rows another sync made at the same moment (ON CONFLICT DO
@@ -156,8 +158,22 @@ def _only(column: Any, ids: list[int] | None) -> ColumnElement[bool]:
     return true() if ids is None else column.in_(ids)
 
 
+def _session_stamps(now: datetime) -> tuple[Any, ...]:
+    """As `_stamps`, but a flagged session's labour is pending review, not approved."""
+    status, _note, created_at, created_by, decided_by, decided_at = _stamps(now)
+    flagged = _S.c.flagged.is_(True)
+    return (
+        case((flagged, literal(ContributionStatus.PENDING.value, String)), else_=status),
+        case((flagged, func.coalesce(_S.c.flag_reason, "")), else_=literal("", String)),
+        created_at,
+        created_by,
+        case((flagged, literal(None, String)), else_=decided_by),
+        case((flagged, literal(None, UTCDateTime())), else_=decided_at),
+    )
+
+
 def _insert_sessions(db: Session, dialect: str, now: datetime, ids: list[int] | None) -> int:
-    """Labour rows for closed sessions that have none yet."""
+    """Labour rows for closed sessions that have none yet (pending review when flagged)."""
     rows = (
         select(
             _S.c.contributor_id,
@@ -171,7 +187,7 @@ def _insert_sessions(db: Session, dialect: str, now: datetime, ids: list[int] | 
             literal(ContributionSource.SESSION.value, String),
             _S.c.id,
             _S.c.closed_at,
-            *_stamps(now),
+            *_session_stamps(now),
         )
         .join(_P, _P.c.id == _S.c.contributor_id)
         .where(

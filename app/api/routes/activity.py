@@ -19,7 +19,7 @@ from app.lab.activity import CloseReason, LabSession, MachineRun, RunStatus
 from app.lab.models import Contributor, Machine
 from app.lab.queries import MachineStateView, machine_state
 from app.lab.schemas import RunAssignment, RunPublic, SessionPublic, SessionTag
-from app.lab.sessions import close_session
+from app.lab.sessions import ScanRules, close_session
 
 router = APIRouter(prefix=API_PREFIX, tags=["sessions and runs"])
 SESSION_ORDER = (SortKey(col(LabSession.opened_at), True), SortKey(col(LabSession.id), True))
@@ -73,12 +73,15 @@ def read_session(db: SessionDep, _key: Reader, session_id: RowPath) -> LabSessio
 
 
 @router.post("/sessions/{session_id}/close", response_model=SessionPublic)
-def close_session_route(db: SessionDep, key: Writer, session_id: RowPath) -> LabSession:
-    """An operator closes an open session (reason `admin`)."""
+def close_session_route(
+    request: Request, db: SessionDep, key: Writer, session_id: RowPath
+) -> LabSession:
+    """An operator closes an open session (reason `admin`; past its limit, `max_length`)."""
     session = get_or_404(db, LabSession, session_id)
     if session.closed_at is not None:
         raise Conflict(f"session {session_id} is already closed ({session.close_reason})")
-    close_session(db, session, datetime.now(UTC), CloseReason.ADMIN, f"key:{key.name}")
+    rules = ScanRules.from_settings(request.app.state.settings)
+    close_session(db, session, datetime.now(UTC), CloseReason.ADMIN, f"key:{key.name}", rules)
     db.commit()
     return session
 

@@ -24,9 +24,22 @@ def upgrade() -> None:
         batch_op.drop_index("ix_device_event_machine_order")
         batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "id"])
 
+    with op.batch_alter_table("lab_session", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("flagged", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(sa.Column("flag_reason", sa.String(length=200), nullable=True))
+    with op.batch_alter_table("machine", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("max_session_s", sa.Integer(), nullable=True))
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("machine", schema=None) as batch_op:
+        batch_op.drop_column("max_session_s")
+    with op.batch_alter_table("lab_session", schema=None) as batch_op:
+        batch_op.drop_column("flag_reason")
+        batch_op.drop_column("flagged")
     with op.batch_alter_table("device_event", schema=None) as batch_op:
         batch_op.drop_index("ix_device_event_machine_order")
         batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "event_id"])
