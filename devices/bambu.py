@@ -12,9 +12,20 @@ values). Reports may be partial, so each is merged into the last known state.
   ha-bambulab error table): Bambu reports a stop as `FAILED` -> cancelled.
 - `IDLE`, `SLICING`, `INIT` straight after running or paused, with no terminal
   state in between: the job ended abnormally (stopped without a report, power
-  cut mid-print) -> cancelled. Otherwise `IDLE` -> idle, and `SLICING` (cloud
-  slicing before a job) and `INIT` (booting) -> idle, as no job runs yet.
+  cut mid-print) -> interrupted, which is not a user's cancel (that comes as
+  `FAILED` with a cancel error) and is flagged for review by the app. Otherwise
+  `IDLE` -> idle, and `SLICING` (cloud slicing before a job) and `INIT`
+  (booting) -> idle, as no job runs yet.
 - `OFFLINE` -> offline; `UNKNOWN` and anything unlisted -> unknown.
+
+A status report is a `print` object whose `command` is `push_status`, or that
+has no `command` at all (firmware and relays that leave it out): it is merged.
+Every message that yields no event is returned as `Ignored`, with reason
+`own_request` (our `pushall` on `device/<serial>/request`), `no_print_report`
+(`info`, `system`, `mc_print` messages), `command_reply` (a `print` object with
+another `command`: replies to pause, gcode_line, ...), `awaiting_full_report`
+(deltas before the first `gcode_state`) or `unchanged` (no state change, and no
+progress change while running).
 
 The job is `subtask_name`, else the file name of `gcode_file`; an ending keeps
 the name the run had. A `MachineState` is emitted when the mapped state
@@ -43,7 +54,7 @@ from devices._wire import (
     to_percent,
     to_text,
 )
-from devices.events import DecodeError, MachineState, Result, RunState
+from devices.events import DecodeError, Ignored, MachineState, Result, RunState
 from devices.ids import timeless_event_ids
 from devices.timebase import as_utc
 
@@ -59,6 +70,7 @@ _DIRECT_STATES = {
 }
 _RESTING_STATES = frozenset({"IDLE", "SLICING", "INIT"})
 _ACTIVE = frozenset({RunState.RUNNING, RunState.PAUSED})
+_ENDINGS = frozenset({RunState.FINISHED, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED})
 
 
 class BambuCodec:
@@ -83,7 +95,7 @@ class BambuCodec:
     def decode(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """Merge one report and return the state change or progress it brings, if any."""
         if topic == self.request_topic:
-            return []  # our own requests, seen when subscribed to device/<serial>/#
+            return [Ignored(topic, "own_request")]  # seen when subscribed to device/<serial>/#
         if topic != self.report_topic:
             return [DecodeError(topic, f"not a report topic of printer {self.serial}", payload)]
         message = load_object(topic, payload)
@@ -91,11 +103,12 @@ class BambuCodec:
             return [message]
         report = message.get("print")
         if report is None:
-            return []  # info / system / mc_print messages carry no job state
+            return [Ignored(topic, "no_print_report")]  # info / system / mc_print
         if not isinstance(report, dict):
             return [DecodeError(topic, "'print' is not an object", payload)]
-        if report.get("command") != "push_status":
-            return []  # acknowledgements of commands (pause, gcode_line, ...)
+        command = report.get("command")
+        if command is not None and command != "push_status":
+            return [Ignored(topic, "command_reply")]  # replies to pause, gcode_line, ...
         self._report.update(report)
         ids = timeless_event_ids(topic, payload, as_utc(received_at))
         return self._changes(ids, as_utc(received_at))
@@ -104,7 +117,7 @@ class BambuCodec:
         """The event the merged report calls for, if its state or running progress moved."""
         gcode_state = to_text(self._report.get("gcode_state"))
         if gcode_state is None:
-            return []  # only deltas so far: wait for a full report (pushall)
+            return [Ignored(self.report_topic, "awaiting_full_report")]  # deltas before pushall
         gcode_state = gcode_state.upper()
         progress = to_percent(self._report.get("mc_percent"))
         job = to_text(self._report.get("subtask_name")) or basename(
@@ -116,10 +129,10 @@ class BambuCodec:
         elif self._state is RunState.RUNNING and progress != self._progress:
             state = RunState.RUNNING
         else:
-            return []
+            return [Ignored(self.report_topic, "unchanged")]
         if state in _ACTIVE:
             self._job = job if self._state not in _ACTIVE else job or self._job
-        elif state in (RunState.FINISHED, RunState.FAILED, RunState.CANCELLED):
+        elif state in _ENDINGS:
             job = self._job or job  # the name the run had, even if the report cleared it
         else:
             self._job = None
@@ -145,5 +158,5 @@ class BambuCodec:
             error = to_int(self._report.get("print_error"))
             return RunState.CANCELLED if error in USER_CANCEL_ERRORS else RunState.FAILED
         if gcode_state in _RESTING_STATES:
-            return RunState.CANCELLED if self._state in _ACTIVE else RunState.IDLE
+            return RunState.INTERRUPTED if self._state in _ACTIVE else RunState.IDLE
         return RunState.UNKNOWN

@@ -28,6 +28,9 @@ class RunState(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The job stopped without the device saying how (a printer back to idle with no
+    # end report): not a user's cancel; the run is flagged for review.
+    INTERRUPTED = "interrupted"
     OFFLINE = "offline"
     UNKNOWN = "unknown"
 
@@ -69,5 +72,17 @@ class DecodeError:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A message a codec read and, by a documented rule, turned into no event.
+
+    Returned rather than dropped, so the app counts every ignore (by `reason`, a
+    short fixed label each codec documents) and nothing a device sends vanishes.
+    """
+
+    source: str
+    reason: str
+
+
 Event = BadgeScan | MachineState
-Result = Event | DecodeError
+Result = Event | DecodeError | Ignored

@@ -14,10 +14,10 @@ State rules (a `MachineState` is emitted only when the state changes):
 - M27 ``SD printing byte a/b`` -> running with progress ``100*a/b`` percent
   (M27 also answers so while paused: then only the progress moves).
   ``Not SD printing`` while running or paused, with no ``Done printing file``
-  or cancel seen, -> finished when the last progress was 100 %, otherwise idle
-  (the job ended and the printer did not say how; as for Bambu, running -> idle
-  means an abnormal end). At start-up it gives idle; after an end it changes
-  nothing.
+  or cancel seen, -> finished when the last progress was 100 %, otherwise
+  interrupted (the job ended and the printer did not say how: not a user's
+  cancel, flagged for review by the app, as for Bambu). At start-up it gives
+  idle; after an end it changes nothing.
 - ``Done printing file`` -> finished with progress 100.
 - ``Error:Printer halted...`` or the boot line ``start`` during a job -> failed.
 - M31 ``echo:Print time: 1d 2h 3m 4s`` (Marlin's ``duration_t``: years, days,
@@ -35,6 +35,10 @@ State rules (a `MachineState` is emitted only when the state changes):
 - Prusa ``NORMAL MODE: Percent done: 21; print time remaining in mins: 33``
   updates `progress` and `remaining_min` only (it never starts a job).
 
+Every line that changes no state (``ok``, temperatures, busy keepalives, a
+repeated state, progress while paused, ...) is returned as `Ignored` with
+reason ``no_state_change``, so it is counted, not silently dropped.
+
 Serial lines carry no device time: event ids derive from the machine, the
 receive time and a running count of lines decoded, independent of read sizes.
 """
@@ -47,7 +51,7 @@ from datetime import datetime
 from functools import reduce
 from typing import Final
 
-from devices.events import DecodeError, MachineState, Result, RunState
+from devices.events import DecodeError, Ignored, MachineState, Result, RunState
 from devices.ids import derive_event_id
 from devices.linebuffer import LineBuffer, OverlongLine
 from devices.timebase import as_utc
@@ -68,7 +72,7 @@ _PRUSA_PROGRESS = re.compile(
     r"(?:NORMAL|SILENT) MODE: Percent done: (-?\d+); print time remaining in mins: (-?\d+)"
 )
 _ACTIVE = frozenset({RunState.RUNNING, RunState.PAUSED})
-_ENDS = frozenset({RunState.FINISHED, RunState.CANCELLED, RunState.FAILED})
+_ENDS = frozenset({RunState.FINISHED, RunState.CANCELLED, RunState.FAILED, RunState.INTERRUPTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +149,7 @@ class MarlinCodec:
             self._lines_decoded += 1
             self.last_line_at = at
             result = self._line(line.decode("utf-8", errors="replace").strip(), line, at)
-            if result is not None:
-                out.append(result)
+            out.append(result if result is not None else Ignored(self.machine, "no_state_change"))
         return out
 
     def _event(
@@ -226,7 +229,7 @@ class MarlinCodec:
             return self._event(RunState.IDLE, at)
         if self.state in _ACTIVE:
             done = self.progress is not None and self.progress >= 100
-            return self._event(RunState.FINISHED if done else RunState.IDLE, at)
+            return self._event(RunState.FINISHED if done else RunState.INTERRUPTED, at)
         return None
 
     def _sd_printing(self, match: re.Match[str], raw: bytes, at: datetime) -> Result | None:

@@ -9,13 +9,18 @@ and `docs/printer_objects.md` (`print_stats` fields and states).
 - `state`: `standby` -> idle, `printing` -> running, `paused` -> paused,
   `complete` -> finished, `error` -> failed, `cancelled` -> cancelled; an
   unlisted state -> unknown. `standby` straight after printing or paused, with
-  no ending in between, means the job was reset without ending -> cancelled.
+  no ending in between, means the job was reset without ending -> interrupted
+  (not a user's cancel, which Klipper reports as `cancelled`).
 - Ending events carry Klipper's own `print_duration` (busy time, pauses
   excluded) as `reported_busy_s` and `filament_used` (mm) as `material`.
 - Progress (percent) comes from `display_status.progress` or
   `virtual_sdcard.progress` (0..1) when subscribed; while running, a change of
   a whole percent emits a state with it, finer steps would only add noise.
 - `server` `offline` -> offline; `online` -> unknown until the next status.
+
+A status that yields no event is returned as `Ignored`: `awaiting_print_stats`
+(no `print_stats` seen yet) or `unchanged` (same state, progress moved less
+than a whole percent).
 
 `eventtime` is Klipper's monotonic clock, not wall time: events are timed at
 receipt (`devices.timebase`), and `eventtime` only feeds the derived id.
@@ -37,7 +42,7 @@ from devices._wire import (
     to_percent,
     to_text,
 )
-from devices.events import DecodeError, MachineState, Result, RunState
+from devices.events import DecodeError, Ignored, MachineState, Result, RunState
 from devices.timebase import as_utc
 
 _STATES = {
@@ -49,7 +54,7 @@ _STATES = {
     "cancelled": RunState.CANCELLED,
 }
 _ACTIVE = frozenset({RunState.RUNNING, RunState.PAUSED})
-_ENDINGS = frozenset({RunState.FINISHED, RunState.FAILED, RunState.CANCELLED})
+_ENDINGS = frozenset({RunState.FINISHED, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED})
 
 
 class MoonrakerCodec:
@@ -94,14 +99,14 @@ class MoonrakerCodec:
         """The event the merged status calls for, if any."""
         raw_state = to_text(self._print_stats.get("state"))
         if raw_state is None:
-            return []  # no print_stats seen yet
+            return [Ignored(self.status_topic, "awaiting_print_stats")]
         progress_moved = progress is not None and _whole(progress) != _whole(self._progress)
         state: RunState | None
         if raw_state != self._raw_state:
             self._raw_state = raw_state
             state = _STATES.get(raw_state.lower(), RunState.UNKNOWN)
             if state is RunState.IDLE and self._state in _ACTIVE:
-                state = RunState.CANCELLED
+                state = RunState.INTERRUPTED
             if state is RunState.RUNNING and self._state not in _ACTIVE:
                 self._progress = progress  # a new job: the last job's progress no longer applies
         elif self._state is RunState.RUNNING and progress_moved:
@@ -111,7 +116,7 @@ class MoonrakerCodec:
         if progress is not None:
             self._progress = progress
         if state is None:
-            return []
+            return [Ignored(self.status_topic, "unchanged")]
         self._state = state
         ending = state in _ENDINGS
         busy = to_float(self._print_stats.get("print_duration")) if ending else None

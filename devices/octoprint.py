@@ -8,7 +8,9 @@ docs.octoprint.org "Events" (payload keys, `time` in seconds, `reason`).
   `PrintDone` -> finished; `PrintFailed` -> failed, or cancelled when its
   `reason` is `cancelled` (OctoPrint fires it beside `PrintCancelled`);
   `PrintCancelled` -> cancelled. `time` on an ending event becomes
-  `reported_busy_s`. Every other event is ignored.
+  `reported_busy_s`. Every other event and topic is returned as `Ignored`
+  (`other_topic`), as is a progress while no print is known to run
+  (`progress_while_not_printing`).
 - `progress/printing` is retained, so a stale one arrives on every subscribe:
   it yields a running state with progress only while this codec has seen the
   printer running, never on its own.
@@ -37,7 +39,7 @@ from devices._wire import (
     to_percent,
     to_text,
 )
-from devices.events import DecodeError, MachineState, Result, RunState
+from devices.events import DecodeError, Ignored, MachineState, Result, RunState
 from devices.timebase import as_utc, from_unix
 
 _EVENT_STATES = {
@@ -73,7 +75,7 @@ class OctoPrintCodec:
             return self._progress(topic, payload, received_at)
         if rest.startswith("event/") and rest[len("event/") :] in _EVENT_STATES:
             return self._event(rest[len("event/") :], topic, payload, received_at)
-        return []  # temperatures, slicing progress, other events
+        return [Ignored(topic, "other_topic")]  # temperatures, slicing progress, other events
 
     def _event(self, name: str, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
         """A print lifecycle event."""
@@ -109,7 +111,7 @@ class OctoPrintCodec:
         if isinstance(message, DecodeError):
             return [message]
         if self._state is not RunState.RUNNING:
-            return []
+            return [Ignored(topic, "progress_while_not_printing")]
         progress = to_percent(message.get("progress"))
         if progress is None:
             return [DecodeError(topic, "progress is not a percentage", payload)]

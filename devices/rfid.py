@@ -42,7 +42,8 @@ Reader protocols of `RfidReaderCodec`
   odd parity over the last 12.
 
 A card held on the reader repeats its frame: a badge read again within
-`debounce_s` of its previous read (by receive time) is dropped. Serial lines
+`debounce_s` of its previous read (by receive time) is returned as `Ignored`
+(``held_card``), counted but not a scan. Serial lines
 carry no device time and no redelivery, so event ids derive from the reader,
 the receive time and a per-codec running count of frames decoded; they do not
 depend on how the stream was split into reads.
@@ -55,7 +56,7 @@ from datetime import datetime
 from functools import reduce
 from typing import Final
 
-from devices.events import BadgeScan, DecodeError, Result
+from devices.events import BadgeScan, DecodeError, Ignored, Result
 from devices.ids import derive_event_id
 from devices.linebuffer import LineBuffer, OverlongLine
 from devices.timebase import as_utc
@@ -162,6 +163,7 @@ class RfidReaderCodec:
                 continue
             self._frames_decoded += 1
             if self._held(item, at):
+                out.append(Ignored(self.reader, "held_card"))
                 continue
             content = f"{self._frames_decoded}:{item}".encode()
             event_id = derive_event_id(self.reader, at.isoformat(), content)

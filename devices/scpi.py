@@ -15,8 +15,9 @@ Busy rule, per query:
   mask holds SCPI-99's SWEeping (bit 3), MEASuring (bit 4) and PROGram running
   (bit 14); instruments that map their own bits there take another mask.
 
-Busy is reported as running, not busy as idle, and only changes are emitted.
-An identity answer fed to the codec is kept in `idn` rather than refused.
+Busy is reported as running, not busy as idle, and only changes are emitted:
+an answer that changes nothing is `Ignored` (``unchanged``), as are an identity
+answer, kept in `idn` (``identity``), and a blank line (``blank``).
 Event ids derive from the machine, the receive time and a running count of
 answers decoded, independent of read sizes.
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from devices.events import DecodeError, MachineState, Result, RunState
+from devices.events import DecodeError, Ignored, MachineState, Result, RunState
 from devices.ids import derive_event_id
 from devices.linebuffer import LineBuffer, OverlongLine
 from devices.timebase import as_utc
@@ -104,21 +105,19 @@ class ScpiCodec:
             if isinstance(line, OverlongLine):
                 out.append(DecodeError(self.machine, "answer too long", line.raw))
                 continue
-            result = self._answer(line, at)
-            if result is not None:
-                out.append(result)
+            out.append(self._answer(line, at))
         return out
 
-    def _answer(self, raw: bytes, at: datetime) -> Result | None:
+    def _answer(self, raw: bytes, at: datetime) -> Result:
         text = raw.decode("ascii", errors="replace").strip()
         if not text:
-            return None
+            return Ignored(self.machine, "blank")
         value = _integer(text)
         if value is None:
             idn = parse_idn(text)
             if idn is not None:
                 self.idn = idn
-                return None
+                return Ignored(self.machine, "identity")
             return DecodeError(self.machine, f"not an answer to {self.query}", raw)
         if not 0 <= value <= _LIMITS[self.query]:
             return DecodeError(self.machine, f"{self.query} answer out of range", raw)
@@ -131,7 +130,7 @@ class ScpiCodec:
             busy = bool(value & self.busy_mask)
         state = RunState.RUNNING if busy else RunState.IDLE
         if state == self.state:
-            return None
+            return Ignored(self.machine, "unchanged")
         self.state = state
         content = f"{self._answers_decoded}:{state}".encode()
         event_id = derive_event_id(self.machine, at.isoformat(), content)

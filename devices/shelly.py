@@ -15,7 +15,9 @@ Unix seconds; fields `output`, `apower` (W), `voltage`, `current`,
   least `t_off_s` after the drop and dated back to it. `output` false with no
   `apower` known reads as 0 W.
 - Only transitions emit a `MachineState` (with power, and the run's energy on
-  the ending one), as for Tasmota.
+  the ending one), as for Tasmota. Every other message is returned as
+  `Ignored`: `other_topic`, `other_notification`, `other_component`,
+  `repeated_reading` (the same bytes again), `no_power_yet`, `no_transition`.
 - Times: `params.ts` is a real Unix time and dates a `NotifyStatus` reading;
   `status/switch:<n>` has no time and is dated at receipt. When both report
   one change, the later-dated copy is dropped by the detector (not later than
@@ -39,7 +41,7 @@ from devices._wire import (
     to_float,
     to_text,
 )
-from devices.events import DecodeError, Result
+from devices.events import DecodeError, Ignored, Result
 from devices.power import PowerRunDetector, availability_events
 from devices.timebase import as_utc, from_unix
 
@@ -83,7 +85,7 @@ class ShellyCodec:
         if topic == self.rpc_topic:
             return self._notification(topic, payload, received_at)
         if topic.startswith(self.prefix + "/"):
-            return []  # other components, command responses
+            return [Ignored(topic, "other_topic")]  # other components, command responses
         return [DecodeError(topic, f"not a topic of Shelly {self.prefix}", payload)]
 
     def _notification(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
@@ -92,13 +94,13 @@ class ShellyCodec:
         if isinstance(message, DecodeError):
             return [message]
         if to_text(message.get("method")) not in _NOTIFICATIONS:
-            return []  # NotifyEvent and RPC responses
+            return [Ignored(topic, "other_notification")]  # NotifyEvent and RPC responses
         params = message.get("params")
         if not isinstance(params, dict):
             return [DecodeError(topic, "notification has no params object", payload)]
         status = params.get(self.component)
         if status is None:
-            return []  # about another component
+            return [Ignored(topic, "other_component")]
         if not isinstance(status, dict):
             return [DecodeError(topic, f"{self.component} is not an object", payload)]
         return self._reading(topic, payload, status, received_at, params.get("ts"))
@@ -113,20 +115,20 @@ class ShellyCodec:
     ) -> list[Result]:
         """Merge one (partial) switch status and feed the detector the reading it gives."""
         if self._last_payloads.get(topic) == payload:
-            return []  # a redelivery: the detector has seen this reading
+            return [Ignored(topic, "repeated_reading")]  # the detector has seen it
         self._last_payloads[topic] = payload
         _merge(self._status, status)
         power_w = to_float(self._status.get("apower"))
         if power_w is None and self._status.get("output") is False:
             power_w = 0.0
         if power_w is None:
-            return []  # no power known yet
+            return [Ignored(topic, "no_power_yet")]
         aenergy = self._status.get("aenergy")
         total_wh = to_float(aenergy.get("total")) if isinstance(aenergy, dict) else None
         at = from_unix(ts, received_at)
         transition = self.detector.observe(at, power_w, total_wh)
         if transition is None:
-            return []
+            return [Ignored(topic, "no_transition")]
         event_id, fingerprint = message_event_ids(topic, scalar_text(ts), payload, received_at)
         return [transition.as_event(self.machine, event_id, fingerprint)]
 

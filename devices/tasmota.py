@@ -11,8 +11,10 @@ nothing to run detection and are ignored.
   `channel` set, only that 0-based channel is read. A scalar is used as is.
 - Readings feed a `PowerRunDetector`; only its transitions emit a
   `MachineState` (with the power then, and the run's energy on the ending one).
-  Plain readings emit nothing: a run's start, end and energy are all the app
-  needs, and one event per TelePeriod per plug would only fill the database.
+  Plain readings emit no event (`Ignored`, `no_transition`): a run's start, end
+  and energy are all the app needs, and one event per TelePeriod per plug would
+  only fill the database. Other ignores: `other_topic` (STATE, RESULT, ...),
+  `no_energy` (a sensor without `ENERGY`), `repeated_reading`.
 - `Time` is local time without a zone, so readings are timed at receipt
   (`devices.timebase`); `Time` still feeds the derived id, and an exact repeat
   of the previous reading (a redelivery) is not fed to the detector twice.
@@ -34,7 +36,7 @@ from devices._wire import (
     scalar_text,
     to_float,
 )
-from devices.events import DecodeError, Result
+from devices.events import DecodeError, Ignored, Result
 from devices.power import PowerRunDetector, availability_events
 from devices.timebase import as_utc
 
@@ -68,7 +70,7 @@ class TasmotaCodec:
         if topic == self.lwt_topic:
             return self._availability(topic, payload, as_utc(received_at))
         if topic.startswith((f"tele/{self.topic}/", f"stat/{self.topic}/")):
-            return []  # STATE, RESULT, STATUSn: nothing run detection needs
+            return [Ignored(topic, "other_topic")]  # STATE, RESULT, STATUSn
         return [DecodeError(topic, f"not a telemetry topic of Tasmota {self.topic}", payload)]
 
     def _sensor(self, topic: str, payload: bytes, received_at: datetime) -> list[Result]:
@@ -78,20 +80,20 @@ class TasmotaCodec:
             return [message]
         energy = message.get("ENERGY")
         if energy is None:
-            return []  # a device with other sensors only
+            return [Ignored(topic, "no_energy")]  # a device with other sensors only
         if not isinstance(energy, dict):
             return [DecodeError(topic, "ENERGY is not an object", payload)]
         power_w = self._reading(energy.get("Power"))
         if power_w is None:
             return [DecodeError(topic, "ENERGY has no usable Power", payload)]
         if payload == self._last_sensor:
-            return []
+            return [Ignored(topic, "repeated_reading")]
         self._last_sensor = payload
         total_kwh = self._reading(energy.get("Total"))
         total_wh = None if total_kwh is None else total_kwh * _WH_PER_KWH
         transition = self.detector.observe(received_at, power_w, total_wh)
         if transition is None:
-            return []
+            return [Ignored(topic, "no_transition")]
         time_text = scalar_text(message.get("Time"))
         event_id, fingerprint = message_event_ids(topic, time_text, payload, received_at)
         return [transition.as_event(self.machine, event_id, fingerprint)]

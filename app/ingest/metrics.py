@@ -8,6 +8,11 @@ MESSAGES = Counter("labledger_ingest_messages_total", "Messages received", ["tra
 EVENTS_APPLIED = Counter("labledger_ingest_events_applied_total", "Device events recorded")
 DUPLICATES = Counter("labledger_ingest_duplicates_total", "Redelivered events ignored")
 REJECTS = Counter("labledger_ingest_rejects_total", "Messages that did not decode", ["source"])
+IGNORED = Counter(
+    "labledger_ingest_ignored_total",
+    "Messages a codec read and by a documented rule turned into no event",
+    ["source", "reason"],
+)
 BATCH_SECONDS = Histogram("labledger_ingest_batch_seconds", "Time to write one batch")
 QUEUE_DEPTH = Gauge("labledger_ingest_queue_depth", "Messages waiting to be written")
 DENIED_SCANS = Counter(

@@ -28,7 +28,7 @@ from app.lab.access.gate import ScanReply
 from app.lab.activity import DecodeReject
 from app.lab.recorder import BatchOutcome, prepare_batch, record_event, record_reject
 from app.lab.sessions import ScanRules, close_idle_sessions, close_overlong_sessions
-from devices.events import DecodeError, Result
+from devices.events import DecodeError, Ignored, Result
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,10 @@ class IngestWorker:
         batch: event ids make a repeat a no-op. Only a stop while the database
         is away leaves messages unacknowledged, for the broker to redeliver.
         """
+        for item in batch:
+            for result in item.results:
+                if isinstance(result, Ignored):
+                    metrics.IGNORED.labels(_source_label(item.source), result.reason[:40]).inc()
         delay = 0.2
         one_by_one = False
         while True:
@@ -277,12 +281,16 @@ class IngestWorker:
 
     def _write(self, batch: list[_Item]) -> BatchOutcome:
         started = time.perf_counter()
+        if not any(not isinstance(r, Ignored) for item in batch for r in item.results):
+            return outcome  # only documented ignores: counted, nothing to write
         with Session(self.engine) as db:
             events = [r for item in batch for r in item.results if not isinstance(r, DecodeError)]
             outcome = prepare_batch(db, events) if events else BatchOutcome()
             rejected = False
             for item in batch:
                 for result in item.results:
+                    if isinstance(result, Ignored):
+                        continue
                     if isinstance(result, DecodeError):
                         record_reject(db, result, item.received_at)
                         metrics.REJECTS.labels(_source_label(result.source)).inc()

@@ -42,6 +42,7 @@ class EndReason(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
     OFFLINE = "offline"
     ABANDONED = "abandoned"
 

@@ -35,6 +35,12 @@ TERMINAL = {
     "finished": EndReason.FINISHED,
     "failed": EndReason.FAILED,
     "cancelled": EndReason.CANCELLED,
+    "interrupted": EndReason.INTERRUPTED,
+}
+# Ends the device did not report as such: the run is kept, flagged for review.
+UNREPORTED_ENDS = {
+    EndReason.INTERRUPTED: "the job stopped without an end report (interrupted), not a cancel",
+    EndReason.ABANDONED: "the machine went idle without an end report",
 }
 
 
@@ -284,6 +290,9 @@ class RunFolder:
 
     def _end(self, run: MachineRun, sample: StateSample, reason: EndReason) -> None:
         self._finish(run, sample, reason)
+        if reason in UNREPORTED_ENDS:
+            run.flagged = True
+            run.flag_reason = UNREPORTED_ENDS[reason]
         self._drop_grace_after_end(run)
 
     def _finish(self, run: MachineRun, sample: StateSample, reason: EndReason) -> None:

@@ -20,7 +20,7 @@ import serial
 
 from devices import registry
 from devices.codec import StreamCodec
-from devices.events import BadgeScan, DecodeError, Event, Result
+from devices.events import BadgeScan, DecodeError, Event, Ignored, Result
 from devices.labv1 import encode_badge, encode_machine_state
 from devices.marlin import MarlinCodec
 from devices.scpi import ScpiCodec
@@ -194,6 +194,8 @@ class SerialWorker:
                 )
                 self._board.error(self.device.name, result.reason)
                 continue
+            if isinstance(result, Ignored):
+                continue  # a documented ignore of the codec: nothing to send
             try:
                 messages.append(encode(result))
             except ValueError as exc:

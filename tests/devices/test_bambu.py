@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.bambu import BambuCodec
-from devices.events import DecodeError, MachineState, RunState
+from devices.events import DecodeError, Ignored, MachineState, RunState
 from tests.devices.json_strategies import json_values, objects_with, payloads
 
 SERIAL = "01S00C123456789"
@@ -53,9 +53,16 @@ def states(codec: BambuCodec, *messages: bytes) -> list[MachineState]:
     out: list[MachineState] = []
     for index, payload in enumerate(messages):
         for result in codec.decode(TOPIC, payload, T0 + timedelta(seconds=index)):
+            if isinstance(result, Ignored):
+                continue
             assert isinstance(result, MachineState), result
             out.append(result)
     return out
+
+
+def states_of(results: list) -> list[MachineState]:
+    """The machine states among results, without the counted ignores."""
+    return [r for r in results if isinstance(r, MachineState)]
 
 
 def test_real_idle_capture_is_idle_without_job_or_progress():
@@ -76,7 +83,9 @@ def test_partial_delta_is_merged_into_the_last_full_report():
 
 
 def test_delta_before_any_full_report_waits_for_pushall():
-    assert BambuCodec("x1c", SERIAL).decode(TOPIC, DELTA, T0) == []
+    assert BambuCodec("x1c", SERIAL).decode(TOPIC, DELTA, T0) == [
+        Ignored(TOPIC, "awaiting_full_report")
+    ]
 
 
 def test_unchanged_report_emits_nothing():
@@ -117,16 +126,16 @@ def test_full_print_with_deltas_and_a_pause():
     assert {e.job for e in timeline[1:-1]} == {"hinge"}
 
 
-def test_idle_straight_after_running_is_a_cancelled_job():
+def test_idle_straight_after_running_is_an_interrupted_job():
     codec = BambuCodec("x1c", SERIAL)
     *_, ended = states(codec, RUNNING, report(2102, gcode_state="IDLE", subtask_name=""))
-    assert (ended.state, ended.job) == (RunState.CANCELLED, "bracket_v3")
+    assert (ended.state, ended.job) == (RunState.INTERRUPTED, "bracket_v3")
 
 
-def test_idle_straight_after_pause_is_a_cancelled_job():
+def test_idle_straight_after_pause_is_an_interrupted_job():
     codec = BambuCodec("x1c", SERIAL)
     ended = states(codec, RUNNING, report(1, gcode_state="PAUSE"), report(2, gcode_state="IDLE"))
-    assert ended[-1].state is RunState.CANCELLED
+    assert ended[-1].state is RunState.INTERRUPTED
 
 
 def test_idle_after_finish_is_plain_idle():
@@ -191,7 +200,8 @@ def test_pushall_request_asks_for_a_full_report():
 
 def test_own_request_topic_is_ignored_and_foreign_topic_is_an_error():
     codec = BambuCodec("x1c", SERIAL)
-    assert codec.decode(f"device/{SERIAL}/request", b"{}", T0) == []
+    request = f"device/{SERIAL}/request"
+    assert codec.decode(request, b"{}", T0) == [Ignored(request, "own_request")]
     (error,) = codec.decode("device/OTHER/report", RUNNING, T0)
     assert isinstance(error, DecodeError)
 
@@ -204,10 +214,26 @@ def test_garbage_and_wrong_shapes_are_decode_errors():
         assert error.raw == payload
 
 
-def test_messages_without_job_state_are_ignored():
+def test_messages_without_job_state_are_counted_ignores():
     codec = BambuCodec("x1c", SERIAL)
-    assert codec.decode(TOPIC, b'{"info": {"command": "get_version"}}', T0) == []
-    assert codec.decode(TOPIC, b'{"print": {"command": "gcode_line", "param": "G28"}}', T0) == []
+    info = codec.decode(TOPIC, b'{"info": {"command": "get_version"}}', T0)
+    reply = codec.decode(TOPIC, b'{"print": {"command": "gcode_line", "param": "G28"}}', T0)
+    assert info == [Ignored(TOPIC, "no_print_report")]
+    assert reply == [Ignored(TOPIC, "command_reply")]
+
+
+def test_a_report_without_a_command_is_a_status_report():
+    codec = BambuCodec("x1c", SERIAL)
+    bare = {"print": {"sequence_id": "7", "gcode_state": "RUNNING", "subtask_name": "hinge"}}
+    (event,) = codec.decode(TOPIC, json.dumps(bare).encode(), T0)
+    assert isinstance(event, MachineState) and event.state is RunState.RUNNING
+    assert event.job == "hinge"
+
+
+def test_unchanged_reports_are_counted_ignores():
+    codec = BambuCodec("x1c", SERIAL)
+    states(codec, IDLE_CAPTURE)
+    assert codec.decode(TOPIC, IDLE_CAPTURE, T0) == [Ignored(TOPIC, "unchanged")]
 
 
 def test_redelivered_report_keeps_its_fingerprint_on_another_consumer():
@@ -243,7 +269,7 @@ def test_no_input_on_the_report_topic_raises(messages):
     codec = BambuCodec("x1c", SERIAL)
     for payload in messages:
         results = codec.decode(TOPIC, payload, T0)
-        assert all(isinstance(r, MachineState | DecodeError) for r in results)
+        assert all(isinstance(r, MachineState | DecodeError | Ignored) for r in results)
 
 
 @given(
@@ -261,7 +287,7 @@ def test_no_input_on_the_report_topic_raises(messages):
 def test_redelivered_messages_get_the_same_fingerprints(fields):
     messages = [report(index, **f) for index, f in enumerate(fields)]
     first, again = BambuCodec("x1c", SERIAL), BambuCodec("x1c", SERIAL)
-    ids_first = [e.fingerprint for m in messages for e in first.decode(TOPIC, m, T0)]
+    ids_first = [e.fingerprint for m in messages for e in states_of(first.decode(TOPIC, m, T0))]
     later = T0 + timedelta(hours=1)
-    ids_again = [e.fingerprint for m in messages for e in again.decode(TOPIC, m, later)]
+    ids_again = [e.fingerprint for m in messages for e in states_of(again.decode(TOPIC, m, later))]
     assert ids_first and ids_first == ids_again and None not in ids_first

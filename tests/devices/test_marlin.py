@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.events import DecodeError, MachineState, RunState
+from devices.events import DecodeError, Ignored, MachineState, RunState
 from devices.marlin import (
     POLL_PRINT_TIME,
     POLL_SD_STATUS,
@@ -19,6 +19,7 @@ from devices.marlin import (
     checksum_line,
     parse_print_time,
 )
+from tests.devices.ignores import only_ignores
 from tests.devices.streams import AT, bytewise, cut_points, feed_chunks, split
 
 # Marlin firmware: the strings devices/marlin.py cites.
@@ -150,10 +151,10 @@ def test_pause_while_idle_is_not_a_job():
     assert states(results) == [RunState.IDLE]
 
 
-def test_job_that_stops_short_of_the_end_without_done_goes_idle():
+def test_job_that_stops_short_of_the_end_without_done_is_interrupted():
     codec = MarlinCodec("ender")
     results = codec.feed(lines("SD printing byte 100/1000", "Not SD printing"), AT)
-    assert states(results) == [RunState.RUNNING, RunState.IDLE]
+    assert states(results) == [RunState.RUNNING, RunState.INTERRUPTED]
 
 
 def test_job_at_the_last_byte_that_stops_without_done_is_finished():
@@ -210,7 +211,7 @@ def test_empty_file_reports_running_without_progress():
 
 def test_m105_answer_is_kept_as_temperatures_not_an_event():
     codec = MarlinCodec("ender")
-    assert codec.feed(lines(M105_SINGLE), AT) == []
+    assert only_ignores(codec.feed(lines(M105_SINGLE), AT))
     assert codec.temperatures == {
         "T": HeaterReading(210.0, 210.0),
         "B": HeaterReading(60.0, 60.0),
@@ -238,7 +239,7 @@ def test_multi_tool_report_keeps_each_tool_and_the_per_tool_fields_win():
 def test_checksum_error_and_resend_are_kept_for_the_poller():
     codec = MarlinCodec("ender")
     results = codec.feed(lines("Error:checksum mismatch, Last Line: 23", "Resend: 24", "ok"), AT)
-    assert results == []
+    assert results == [Ignored("ender", "no_state_change")] * 3
     assert codec.last_error == "checksum mismatch, Last Line: 23"
     assert codec.resend_requested == 24
     assert codec.take_resend() == 24
@@ -248,7 +249,7 @@ def test_checksum_error_and_resend_are_kept_for_the_poller():
 def test_prusa_progress_line_updates_progress_without_a_state_change():
     codec = MarlinCodec("mk3s")
     codec.feed(lines("SD printing byte 10/1000"), AT)
-    assert codec.feed(lines(PRUSA_PROGRESS), AT) == []
+    assert only_ignores(codec.feed(lines(PRUSA_PROGRESS), AT))
     assert (codec.progress, codec.remaining_min) == (21.0, 33)
     [paused] = codec.feed(lines("//action:paused"), AT)
     assert isinstance(paused, MachineState) and paused.progress == 21.0
@@ -257,7 +258,7 @@ def test_prusa_progress_line_updates_progress_without_a_state_change():
 def test_busy_keepalive_marks_the_printer_alive_without_a_state_change():
     codec = MarlinCodec("ender")
     later = AT + timedelta(seconds=30)
-    assert codec.feed(lines("echo:busy: paused for user"), later) == []
+    assert only_ignores(codec.feed(lines("echo:busy: paused for user"), later))
     assert codec.busy == "paused for user"
     assert codec.last_line_at == later
     assert codec.state is None
@@ -265,7 +266,7 @@ def test_busy_keepalive_marks_the_printer_alive_without_a_state_change():
 
 def test_notification_text_is_kept():
     codec = MarlinCodec("ender")
-    assert codec.feed(lines("//action:notification Heating..."), AT) == []
+    assert only_ignores(codec.feed(lines("//action:notification Heating..."), AT))
     assert codec.notification == "Heating..."
 
 
@@ -315,7 +316,7 @@ MARLIN_LINES = st.sampled_from(
 def test_arbitrary_bytes_never_raise_and_the_buffer_stays_bounded(data, cuts):
     codec = MarlinCodec("m")
     results = feed_chunks(codec, split(data, cuts))
-    assert all(isinstance(r, MachineState | DecodeError) for r in results)
+    assert all(isinstance(r, MachineState | DecodeError | Ignored) for r in results)
     assert codec._lines.pending <= 256
 
 

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.events import DecodeError, MachineState, RunState
+from devices.events import DecodeError, Ignored, MachineState, RunState
 from devices.scpi import DEFAULT_BUSY_MASK, QUERIES, Idn, ScpiCodec, parse_idn
+from tests.devices.ignores import only_ignores, without_ignores
 from tests.devices.streams import AT, bytewise, cut_points, feed_chunks, split
 
 # SCPI instruments: IEEE 488.2 and SCPI-99, as devices/scpi.py cites them.
@@ -33,7 +34,7 @@ def test_idn_without_four_fields_and_a_maker_and_model_is_none(line):
 
 def test_idn_answer_fed_to_the_codec_is_kept_not_refused():
     codec = ScpiCodec("smu")
-    assert codec.feed((IDN_2450 + "\n").encode(), AT) == []
+    assert only_ignores(codec.feed((IDN_2450 + "\n").encode(), AT))
     assert codec.idn is not None and codec.idn.model == "MODEL 2450"
 
 
@@ -67,8 +68,10 @@ def test_opc_one_is_idle_zero_is_busy_and_only_changes_are_emitted():
     codec = ScpiCodec("smu", query="*OPC?")
     results = codec.feed(b"1\n0\n0\n0\n1\n1\n", AT)
     assert states(results) == [RunState.IDLE, RunState.RUNNING, RunState.IDLE]
-    assert all(r.machine == "smu" and r.at == AT for r in results)
-    assert len({r.event_id for r in results}) == 3
+    events = without_ignores(results)
+    assert all(r.machine == "smu" and r.at == AT for r in events)
+    assert len({r.event_id for r in events}) == 3
+    assert results.count(Ignored("smu", "unchanged")) == 3
 
 
 @pytest.mark.parametrize(
@@ -155,7 +158,7 @@ ANSWERS = st.sampled_from([b"0", b"1", b"128", b"16", b"+1", IDN_2450.encode(), 
 def test_arbitrary_bytes_never_raise_and_the_buffer_stays_bounded(query, data, cuts):
     codec = ScpiCodec("smu", query=query)
     results = feed_chunks(codec, split(data, cuts))
-    assert all(isinstance(r, MachineState | DecodeError) for r in results)
+    assert all(isinstance(r, MachineState | DecodeError | Ignored) for r in results)
     assert codec._lines.pending <= 256
 
 

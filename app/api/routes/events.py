@@ -50,12 +50,11 @@ def _rules(request: Request) -> ScanRules:
 def _decoded(topic: str, payload: bytes) -> BadgeScan | MachineState:
     results = LabV1Codec().decode(topic, payload, datetime.now(UTC))
     errors = [r for r in results if isinstance(r, DecodeError)]
-    if errors or not results:
+    events = [r for r in results if isinstance(r, BadgeScan | MachineState)]
+    if errors or not events:
         reason = errors[0].reason if errors else "nothing to record"
         raise InvalidInput(f"event refused: {reason}")
-    event = results[0]
-    assert not isinstance(event, DecodeError)
-    return event
+    return events[0]
 
 
 def _record(request: Request, db: SessionDep, event: BadgeScan | MachineState) -> BatchOutcome:
