@@ -5,7 +5,7 @@ Contract (docs/devices.md, "Your own devices: lab/v1"):
 - ``lab/v1/badge/<reader>``: ``{"badge": str, "at"?: RFC 3339, "id"?: str}``;
   the badge is read with `devices.rfid.normalise_badge`.
 - ``lab/v1/machine/<machine>/state``: ``{"state": "running|paused|idle|finished|
-  failed|cancelled|offline", "at"?, "job"?: str, "progress"?: percent 0..100,
+  failed|cancelled|interrupted|offline", "at"?, "job"?: str, "progress"?: percent 0..100,
   "id"?, "power_w"?: W, "energy_wh"?: Wh >= 0, "material"?: >= 0,
   "reported_busy_s"?: s >= 0}``.
 
