@@ -41,10 +41,9 @@ def test_a_late_event_does_not_let_a_later_badge_in_claim_a_finished_run(lab):
 def test_a_forgotten_door_badge_out_is_closed_at_the_limit_and_flagged(lab, engine):
     door = factories.reader(lab.client, lab.admin, name="door")
     lab.scan(ADA, 0, reader="door")
-    with Session(engine) as db:
-        closed = close_overlong_sessions(db, T0 + timedelta(hours=72), ScanRules())
+    with Session(engine) as db:  # the service's periodic sweep may have got there first
+        close_overlong_sessions(db, T0 + timedelta(hours=72), ScanRules())
         db.commit()
-    assert closed == 1
     (session,) = lab.sessions()
     assert session["reader_id"] == door["id"] and session["close_reason"] == "max_length"
     assert session["flagged"] is True and "12 h" in session["flag_reason"]
