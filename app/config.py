@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         description="A badge-in this soon after a run started claims the run.",
     )
     max_session_s: int = Field(
-        default=12 * 3600,
+        default=8 * 3600,
         ge=60,
         le=7 * 86400,
         description="A machine session longer than this is closed at it and flagged for review.",

@@ -38,7 +38,7 @@ class ScanRules:
     debounce_s: float = 5.0
     grace_s: float = 600.0
     redelivery_window_s: float = 60.0
-    max_session_s: float = 12 * 3600.0
+    max_session_s: float = 8 * 3600.0
     door_max_session_s: float = 12 * 3600.0
 
     @classmethod

@@ -63,13 +63,13 @@ def test_an_overnight_session_at_a_running_machine_is_capped_flagged_and_not_cou
     lab.scan(ADA, 0)
     lab.state("running", 60)
     # Badge-out next morning: the print ran all night. Past the limit, it is a new badge-in.
-    assert lab.scan(ADA, 15 * HOUR)["outcome"] == "opened"
+    assert lab.scan(ADA, 10 * HOUR)["outcome"] == "opened"
     session = lab.sessions()[-1]
     assert session["flagged"] is True and session["close_reason"] == "max_length"
     sync = lab.client.post("/api/v1/contributions/sync", headers=lab.admin)
     assert sync.status_code == 200, sync.text
     (labour,) = lab.get("contributions", kind="labour")["items"]
-    assert labour["status"] == "pending" and labour["quantity"] == 12 * HOUR * 1000
+    assert labour["status"] == "pending" and labour["quantity"] == 8 * HOUR * 1000
 
 
 def test_a_machine_can_have_its_own_session_limit(lab):
