@@ -21,7 +21,7 @@ from app.demo.cast import KIT_SKUS
 from app.demo.day import Message
 from app.ingest.routing import TopicRouter
 from app.ingest.worker import IngestWorker, MqttInbound, WorkerConfig
-from app.lab.sessions import ScanRules, close_idle_sessions
+from app.lab.sessions import ScanRules, close_idle_sessions, close_overlong_sessions
 
 NEVER = float("inf")
 
@@ -41,7 +41,7 @@ def replay_devices(engine: Engine, settings: Settings, messages: list[Message]) 
         router.rebuild(db)
     if router.problems:
         raise RuntimeError(f"demo machines did not configure: {router.problems}")
-    rules = ScanRules(debounce_s=settings.badge_debounce_s, grace_s=settings.attribution_grace_s)
+    rules = ScanRules.from_settings(settings)
     # No sweeps or refreshes while replaying: the day is in the past, and "now" would time
     # out sessions the replay has yet to close.
     worker = IngestWorker(
@@ -57,7 +57,9 @@ def replay_devices(engine: Engine, settings: Settings, messages: list[Message]) 
     worker.start()
     worker.stop(timeout=600)
     with Session(engine) as db:  # what the service's sweep does: forgotten sessions time out
-        close_idle_sessions(db, max(m.at for m in messages) + timedelta(hours=1))
+        end_of_day = max(m.at for m in messages) + timedelta(hours=1)
+        close_overlong_sessions(db, end_of_day, rules)
+        close_idle_sessions(db, end_of_day, rules)
         db.commit()
     return DeviceReplay(len(messages), worker.batches_written)
 
