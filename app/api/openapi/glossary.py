@@ -31,6 +31,10 @@ FIELDS: dict[str, str] = {
     "run_start_after_s": "Power above the threshold this long starts a run.",
     "run_stop_after_s": "Power below half the threshold this long ends a run.",
     "idle_timeout_s": "A session at an idle machine closes after this many seconds.",
+    "max_session_s": (
+        "Longest a session here counts (default LABLEDGER_MAX_SESSION_S); a longer one is "
+        "closed at it and flagged for review."
+    ),
     "protocol": "mqtt (lab/v1 topic), or a serial reader format.",
     "ReaderCreate.address": "lab/v1 topic segment (default: the name), or serial port@baud.",
     "ReaderUpdate.address": "lab/v1 topic segment (default: the name), or serial port@baud.",
@@ -42,7 +46,9 @@ FIELDS: dict[str, str] = {
     "skus": "Shop SKUs it is sold under; each names one product.",
     # events
     "BadgeEventIn.badge": "The card id as the reader read it (any form).",
-    "MachineEventIn.state": "running, paused, idle, finished, failed, cancelled or offline.",
+    "MachineEventIn.state": (
+        "running, paused, idle, finished, failed, cancelled, interrupted or offline."
+    ),
     "at": "When it happened, RFC 3339 with a zone (default: when received).",
     "id": "Unique id of the event, so a resent one counts once.",
     "job": "Name of the job or file.",
