@@ -69,6 +69,7 @@ class MachineHours:
     finished: int
     failed: int
     cancelled: int
+    interrupted: int
     offline: int
     abandoned: int
 
