@@ -282,9 +282,14 @@ class IngestWorker:
     def _write(self, batch: list[_Item]) -> BatchOutcome:
         started = time.perf_counter()
         if not any(not isinstance(r, Ignored) for item in batch for r in item.results):
-            return outcome  # only documented ignores: counted, nothing to write
+            return BatchOutcome()  # only documented ignores: counted, nothing to write
         with Session(self.engine) as db:
-            events = [r for item in batch for r in item.results if not isinstance(r, DecodeError)]
+            events = [
+                r
+                for item in batch
+                for r in item.results
+                if not isinstance(r, DecodeError | Ignored)
+            ]
             outcome = prepare_batch(db, events) if events else BatchOutcome()
             rejected = False
             for item in batch:

@@ -1,7 +1,7 @@
 """Hours: timeless event fingerprints, session limits and review flags.
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | tuple[str, ...] | None = "0007"
+down_revision: str | tuple[str, ...] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
