@@ -40,3 +40,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_every_trigger_survives_the_later_migrations(engine):
+    """A batch migration that rebuilds a table on SQLite would silently drop its triggers."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    with engine.connect() as connection:
+        names = set(connection.execute(text(query)).scalars())
+    if engine.dialect.name == "sqlite":
+        wanted = {"lab_session_pending_insert", "lab_session_pending_update"}
+        wanted |= {"machine_run_pending_insert", "machine_run_pending_update"}
+        wanted |= {"ledger_entry_no_update", "ledger_entry_no_delete"}
+    else:
+        wanted = {"lab_session_pending", "machine_run_pending"}
+        wanted |= {"ledger_entry_no_update_delete", "ledger_entry_no_truncate"}
+    assert wanted <= names, wanted - names

@@ -24,22 +24,23 @@ def upgrade() -> None:
         batch_op.drop_index("ix_device_event_machine_order")
         batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "id"])
 
-    with op.batch_alter_table("lab_session", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("flagged", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("flag_reason", sa.String(length=200), nullable=True))
-    with op.batch_alter_table("machine", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("max_session_s", sa.Integer(), nullable=True))
+    # Plain ADD COLUMN, never a batch: a batch could rebuild lab_session on SQLite and
+    # lose the contribution_pending triggers that migration 0011 put on it.
+    op.add_column(
+        "lab_session",
+        sa.Column("flagged", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("lab_session", sa.Column("flag_reason", sa.String(length=200), nullable=True))
+    op.add_column("machine", sa.Column("max_session_s", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table("machine", schema=None) as batch_op:
-        batch_op.drop_column("max_session_s")
-    with op.batch_alter_table("lab_session", schema=None) as batch_op:
-        batch_op.drop_column("flag_reason")
-        batch_op.drop_column("flagged")
+    op.drop_column("machine", "max_session_s")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch would rebuild lab_session and lose the
+    # contribution_pending triggers that migration 0011 put on it.
+    op.drop_column("lab_session", "flag_reason")
+    op.drop_column("lab_session", "flagged")
     with op.batch_alter_table("device_event", schema=None) as batch_op:
         batch_op.drop_index("ix_device_event_machine_order")
         batch_op.create_index("ix_device_event_machine_order", ["machine_id", "at", "event_id"])
