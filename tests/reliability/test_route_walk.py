@@ -32,7 +32,7 @@ def documented_public_routes() -> set[tuple[str, str]]:
 
 def expected_roles(method: str, path: str) -> set[Role]:
     """The README's rule: keys are for admins; device events for devices; reads and writes."""
-    if path.startswith("/api/v1/keys"):
+    if path.startswith("/api/v1/keys") or path.endswith("/void"):
         return ADMINS
     if path.startswith("/api/v1/events/") and method == "POST":
         return DEVICES

@@ -110,12 +110,22 @@ def test_network_serial_targets_are_refused_by_default(client, admin, listener, 
 
 def test_updates_cannot_smuggle_a_network_target(client, admin, listener):
     target = f"socket://127.0.0.1:{listener.port}"
-    lab_machine = factories.machine(client, admin, adapter="lab", address=target)
-    # Harmless as an MQTT topic; turning it into a serial machine is refused.
-    response = client.patch(
-        f"/api/v1/machines/{lab_machine['id']}", json={"adapter": "marlin"}, headers=admin
+    # Not even stored as a lab machine's topic (it is no single topic level), so it
+    # cannot wait there to be turned into a serial machine later.
+    response = client.post(
+        "/api/v1/machines",
+        json={"name": "sneaky", "adapter": "lab", "address": target},
+        headers=admin,
     )
     assert response.status_code == 422
+    lab_machine = factories.machine(client, admin, adapter="lab", address="sneaky-lab")
+    response = client.patch(
+        f"/api/v1/machines/{lab_machine['id']}",
+        json={"adapter": "marlin", "address": target},
+        headers=admin,
+    )
+    assert response.status_code == 422
+    assert "LABLEDGER_SERIAL_NETWORK_ALLOW" in response.text or "network" in response.text
     serial = factories.machine(client, admin, adapter="marlin", address="/dev/ttyUSB7")
     response = client.patch(
         f"/api/v1/machines/{serial['id']}", json={"address": target}, headers=admin
