@@ -25,6 +25,7 @@ from app.lab.runs import StateSample, apply_machine_sample, lock_status
 from app.lab.sessions import (
     ScanRules,
     close_on_offline,
+    end_overlong_session,
     handle_scan,
     remember_open_sessions,
     touch_machine_session,
@@ -164,6 +165,9 @@ def record_badge_scan(
     )
     if not _record_once(db, row, rules, outcome):
         return
+    if reader.machine_id is not None:
+        # A session past its limit is over: the scan is judged as a badge-in, not a badge-out.
+        end_overlong_session(db, reader.machine_id, event.at, rules)
     verdict = gate.screen(db, reader, event.badge, event.at)
     if verdict.allowed or verdict.reason == DenyReason.UNKNOWN_CARD:
         # An unknown card also goes through sessions, which keep it for enrolment.

@@ -160,6 +160,11 @@ def _still_open(
     return session
 
 
+def end_overlong_session(db: Session, machine_id: int, at: datetime, rules: ScanRules) -> None:
+    """Close the machine's open session at its limit if `at` is past it (before judging a scan)."""
+    _still_open(db, open_session_on(db, machine_id), at, rules)
+
+
 def _is_repeat(
     db: Session, reader_id: int, card_id: str, at: datetime, event_id: str, rules: ScanRules
 ) -> bool:

@@ -116,9 +116,19 @@ def test_a_machine_without_the_setting_admits_everyone_as_before(lab):
 def test_the_holder_of_the_session_can_always_badge_out(access_lab):
     lab = access_lab
     induction = lab.induct(lab.ada, granted_at=at(-60))
-    assert lab.scan("0012771493", 0)["outcome"] == "opened"
+    # Opened shortly before the revocation (dated now), so the session is within its limit.
+    assert lab.scan("0012771493", after_now() - 600)["outcome"] == "opened"
     lab.post(f"inductions/{induction['id']}/revoke", expect=200, reason="course expired")
     assert lab.scan("0012771493", after_now())["outcome"] == "closed"
+
+
+def test_a_session_past_its_limit_is_over_and_the_next_scan_is_judged_as_a_badge_in(access_lab):
+    lab = access_lab
+    induction = lab.induct(lab.ada, granted_at=at(-60))
+    assert lab.scan("0012771493", 0)["outcome"] == "opened"  # long before now: past 8 h
+    lab.post(f"inductions/{induction['id']}/revoke", expect=200, reason="course expired")
+    answer = lab.scan("0012771493", after_now())
+    assert (answer["outcome"], answer["reason"]) == ("denied", "revoked")
 
 
 def test_a_refused_card_held_at_the_reader_is_recorded_once(access_lab):
