@@ -14,6 +14,7 @@ from app.api.keys import ApiKey, Role, find_key
 from app.api.web_sessions import COOKIE_NAME, csrf_matches, find_session
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized, Unavailable
+from app.fields import MAX_ID
 from app.readiness import DatabaseGate
 
 API_PREFIX = "/api/v1"
@@ -92,5 +93,9 @@ Offset = Annotated[
 ]
 After = Annotated[
     int | None,
-    Query(ge=1, le=2**63 - 1, description="Continue after this row: the previous page's next."),
+    Query(ge=1, le=MAX_ID, description="Continue after this row: the previous page's next."),
+]
+AfterSequence = Annotated[
+    int | None,
+    Query(ge=1, le=2**63 - 1, description="Continue after this entry: the previous page's next."),
 ]

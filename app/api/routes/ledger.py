@@ -19,7 +19,15 @@ from app.accounting.ledger.tables import (
     LedgerEntry,
     LedgerEntryPublic,
 )
-from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, get_engine_dep
+from app.api.deps import (
+    API_PREFIX,
+    AfterSequence,
+    Limit,
+    Offset,
+    Reader,
+    SessionDep,
+    get_engine_dep,
+)
 from app.api.pages import Page
 from app.crud import SortKey, page
 from app.errors import NotFound
@@ -136,7 +144,7 @@ def list_entries(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
-    after: After = None,
+    after: AfterSequence = None,
     account_prefix: AccountPrefix = None,
     transaction_id: Annotated[
         str | None, Query(max_length=TRANSACTION_ID_LENGTH, pattern=r"^[0-9a-f-]+$")
