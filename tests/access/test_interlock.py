@@ -167,7 +167,12 @@ def listener(broker):
 
 
 def _wait_subscribed(service, topic_part):
-    eventually(lambda: any(topic_part in f for f in service.app.state.ingest.link.acknowledged), 10)
+    """Wait until the broker granted the relay's topic and the reader's (a scan sent
+    before the reader's subscription is granted would reach nobody)."""
+    for part in (topic_part, "lab/v1/badge/laser-reader"):
+        eventually(
+            lambda part=part: any(part in f for f in service.app.state.ingest.link.acknowledged), 10
+        )
 
 
 def test_an_inducted_badge_switches_the_plug_on_and_the_switch_is_confirmed(
