@@ -26,9 +26,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 run: $(VENV)/.installed node_modules/.package-lock.json
 	LABLEDGER_MIGRATE_ON_START=true $(BIN)/labledger serve
 
-## make test: install with dev and PostgreSQL extras, make sure Mosquitto and Chromium are there, run the suite
+## make test: install with dev and PostgreSQL extras, make sure Mosquitto, PostgreSQL and Chromium are there, run the suite
 test: $(VENV)/.installed-dev node_modules/.package-lock.json
 	@scripts/ensure-mosquitto
+	@scripts/ensure-postgres
 	@scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -8,11 +8,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from app.errors import LabLedgerError
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait when the database stopped answering mid-flight.
+DATABASE_RETRY_AFTER_S = 5
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -39,7 +43,10 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _labledger_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LabLedgerError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_S)} if exc.status == 503 else None
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -66,6 +73,34 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def database_outage(exc: BaseException) -> bool:
+    """Whether a database error means the server is away (retry later), not a bug."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database went away during a request: 503 with Retry-After, so clients (and shops'
+    webhook retries) come back; nothing was recorded, as the transaction never committed."""
+    if not database_outage(exc):
+        return await _unexpected(request, exc)
+    log.warning(
+        "database unavailable during a request: %s",
+        type(getattr(exc, "orig", None) or exc).__name__,
+        extra={"path": request.url.path},
+    )
+    return JSONResponse(
+        error_body(
+            "unavailable",
+            "the database is not answering; retry later",
+            {"database": "unreachable"},
+        ),
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     return JSONResponse(
@@ -79,4 +114,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LabLedgerError, _labledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.pg_cluster import PgCluster, PostgresMissing
 from tests.reliability.service import ServiceProcess
 
 
@@ -17,9 +18,10 @@ def service_process(
     """Start real service processes on the suite's database; all are stopped afterwards."""
     started: list[ServiceProcess] = []
 
-    def start(**settings: str) -> ServiceProcess:
+    def start(on: str | None = None, **settings: str) -> ServiceProcess:
+        """A service on the suite's database, or `on` another one (a fault test's own)."""
         log_path = tmp_path / f"service-{len(started) + 1}.log"
-        process = ServiceProcess(database_url, log_path, **settings)
+        process = ServiceProcess(on or database_url, log_path, **settings)
         started.append(process)
         return process.start()
 
@@ -32,3 +34,17 @@ def service_process(
 def settings_for_schemathesis(settings):
     """The test settings (the app is driven in-process, lifespan included)."""
     return settings
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL cluster of this test's own (made, not started): it may stop and start it.
+
+    Fails (never skips) when the server binaries are missing, saying what to install.
+    """
+    try:
+        cluster = PgCluster()
+    except PostgresMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield cluster
+    cluster.remove()
