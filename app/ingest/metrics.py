@@ -32,3 +32,7 @@ ROUTING_PROBLEMS = Gauge(
     "Active machines or readers that cannot be listened to (see routing_problem on each)",
     ["kind"],
 )
+CLOCK_SKEWED = Counter(
+    "labledger_ingest_clock_skewed_total",
+    "Device events stamped too far in the future, recorded at their receive time instead",
+)

@@ -3,6 +3,15 @@
 Codec objects keep state (Bambu's merged report, a plug's power detector), so a
 rebuild keeps each codec whose machine or reader is configured as before.
 
+Device clocks (`within_clock`): an event a device stamped more than
+MAX_AHEAD_S after the service received it cannot have happened yet, so it is
+recorded at its receive time and counted (labledger_ingest_clock_skewed_total);
+its payload, kept with the event, still holds the device's time. An event
+stamped in the past keeps its time however old: the bridge replays its outbox
+after an outage with the times the events really had, and a clock that is
+behind is indistinguishable from that. Its event id is unchanged either way,
+so a redelivery is still recognised.
+
 Devices name a `lab` machine or an MQTT reader in lab/v1 topics by its address
 or by its name (as over HTTP): both topics are bound, the name only when it is
 a valid topic level (no `/`, `+`, `#`).
@@ -10,16 +19,18 @@ a valid topic level (no `/`, `+`, `#`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from app.ingest import metrics
 from app.ingest.topic_index import TopicIndex
 from app.lab.models import Machine, Reader
 from devices.codec import MqttCodec
-from devices.events import DecodeError, Result
+from devices.events import BadgeScan, DecodeError, MachineState, Result
 from devices.registry import (
     is_stream_adapter,
     is_stream_reader,
@@ -28,8 +39,11 @@ from devices.registry import (
     reader_codec,
     reader_topics,
 )
+from devices.timebase import as_utc
 
 log = logging.getLogger(__name__)
+
+MAX_AHEAD_S = 60.0
 
 CodecKey = tuple[str, int, str, str, tuple[float | None, float, float] | None]
 RowKey = tuple[str, int]
@@ -152,12 +166,24 @@ class TopicRouter:
             return [
                 DecodeError(topic, "no configured machine or reader uses this topic", payload[:256])
             ]
-        if len(bindings) == 1:
-            return bindings[0].codec.decode(topic, payload, received_at)
         results: list[Result] = []
         for binding in bindings:
             results.extend(binding.codec.decode(topic, payload, received_at))
-        return results
+        return [within_clock(result, received_at) for result in results]
+
+
+def within_clock(result: Result, received_at: datetime) -> Result:
+    """The result, its time set to `received_at` when the device stamped it too far ahead."""
+    if not isinstance(result, BadgeScan | MachineState):
+        return result
+    received = as_utc(received_at)
+    if result.at - received <= timedelta(seconds=MAX_AHEAD_S):
+        return result
+    metrics.CLOCK_SKEWED.inc()
+    log.debug(
+        "an event stamped %s ahead of its receipt is recorded at receipt", result.at - received
+    )
+    return dataclasses.replace(result, at=received)
 
 
 def _why(exc: Exception) -> str:

@@ -21,6 +21,7 @@ from app.api.pages import Page
 from app.crud import SortKey, page
 from app.errors import InvalidInput, NotFound
 from app.fields import MAX_ID
+from app.ingest.routing import within_clock
 from app.lab.activity import DecodeReject, UnknownScan
 from app.lab.recorder import BatchOutcome, record_event
 from app.lab.schemas import (
@@ -48,13 +49,16 @@ def _rules(request: Request) -> ScanRules:
 
 
 def _decoded(topic: str, payload: bytes) -> BadgeScan | MachineState:
-    results = LabV1Codec().decode(topic, payload, datetime.now(UTC))
+    received_at = datetime.now(UTC)
+    results = LabV1Codec().decode(topic, payload, received_at)
     errors = [r for r in results if isinstance(r, DecodeError)]
     events = [r for r in results if isinstance(r, BadgeScan | MachineState)]
     if errors or not events:
         reason = errors[0].reason if errors else "nothing to record"
         raise InvalidInput(f"event refused: {reason}")
-    return events[0]
+    checked = within_clock(events[0], received_at)
+    assert isinstance(checked, BadgeScan | MachineState)
+    return checked
 
 
 def _record(request: Request, db: SessionDep, event: BadgeScan | MachineState) -> BatchOutcome:
