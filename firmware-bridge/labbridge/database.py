@@ -64,6 +64,14 @@ def utc_now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether SQLite refused a write because the disk (or the file's page limit) is full."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL if code is not None else "is full" in str(exc)
+
+
 class DatabaseMissing(Exception):
     """`labbridge status` was asked about a file the agent has not created yet."""
 
@@ -101,9 +109,17 @@ class Database:
             try:
                 yield self._connection
             except BaseException:
-                self._connection.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (a full disk): then there is
+                # nothing to roll back, and trying would hide the real error.
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
                 raise
-            self._connection.execute("COMMIT")
+            try:
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
 
     def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Rows of one read."""

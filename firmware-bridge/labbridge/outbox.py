@@ -7,17 +7,25 @@ same payload (hence the same event id: the server counts it once). Published
 rows are kept for a while (to look at) and then pruned; if the broker stays
 away so long that more than `max_pending` rows wait, the oldest are dropped
 with an error in the log rather than filling the Pi's disk.
+
+A full disk (SQLITE_FULL) does not stop the bridge: what the outbox already
+holds stays and is still sent; a message that cannot be stored is counted
+(`not_stored`), logged as an error when the outage starts and again, with the
+count, when the disk takes writes again; the total is kept in `bridge_state`
+(`outbox_not_stored`) for `labbridge status`. Space comes back when the
+operator frees some, or when pruning forgets published rows.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from labbridge.database import Database, utc_now_text
+from labbridge.database import Database, is_disk_full, utc_now_text
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +58,9 @@ class Outbox:
         self._db = db
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self.not_stored = 0  # messages refused by a full disk since the bridge started
+        self._outage_not_stored = 0  # ... during the current outage
+        self._loss_lock = threading.Lock()
 
     def on_put(self, listener: Callable[[], None]) -> None:
         """Call `listener` (which must not block) after every append, to wake the publisher."""
@@ -66,22 +77,69 @@ class Outbox:
     ) -> list[int]:
         """Append messages in one transaction; their seqs, in order."""
         created_at = utc_now_text()
+        batch = list(messages)
         seqs: list[int] = []
-        with self._db.transaction() as connection:
-            for topic, payload in messages:
-                cursor = connection.execute(
-                    "INSERT INTO outbox (topic, payload, qos, retain, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (topic, payload, qos, int(retain), created_at),
-                )
-                assert cursor.lastrowid is not None
-                seqs.append(cursor.lastrowid)
+        try:
+            with self._db.transaction() as connection:
+                for topic, payload in batch:
+                    cursor = connection.execute(
+                        "INSERT INTO outbox (topic, payload, qos, retain, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (topic, payload, qos, int(retain), created_at),
+                    )
+                    assert cursor.lastrowid is not None
+                    seqs.append(cursor.lastrowid)
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._refused(len(batch))
+            return []
+        if self._outage_not_stored:
+            self._writable_again()
         if seqs:
             with self._listeners_lock:
                 listeners = list(self._listeners)
             for listener in listeners:
                 listener()
         return seqs
+
+    def _refused(self, count: int) -> None:
+        """Count messages a full disk refused; the first of an outage is an error in the log."""
+        with self._loss_lock:
+            first = not self._outage_not_stored
+            self._outage_not_stored += count
+            self.not_stored += count
+        if first:
+            logger.error(
+                "outbox: the disk is full, new messages cannot be stored (the %s already held "
+                "are kept and still sent); counting what is lost until space comes back",
+                self.counts().waiting,
+            )
+
+    def _writable_again(self) -> None:
+        """The disk took a write again: say how much was lost, and keep the total for status."""
+        with self._loss_lock:
+            lost, self._outage_not_stored = self._outage_not_stored, 0
+        if not lost:
+            return
+        logger.error(
+            "outbox: the disk takes writes again; %s message(s) could not be stored while it "
+            "was full",
+            lost,
+        )
+        try:
+            with self._db.transaction() as connection:
+                connection.execute(
+                    "INSERT INTO bridge_state (key, value) VALUES ('outbox_not_stored', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET"
+                    " value = CAST(CAST(value AS INTEGER) + ? AS TEXT)",
+                    (str(lost), lost),
+                )
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            with self._loss_lock:  # full again at once: still counted, said later
+                self._outage_not_stored += lost
 
     def waiting(self, after_seq: int = 0, limit: int = 100) -> list[OutboxMessage]:
         """The oldest unpublished messages with a seq above `after_seq`."""

@@ -34,7 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from labbridge import __version__
 from labbridge.config import BridgeConfig
-from labbridge.database import utc_now_text
+from labbridge.database import is_disk_full, utc_now_text
 from labbridge.mqttlog import paho_log_to
 from labbridge.outbox import Outbox
 from labbridge.status import StatusBoard
@@ -239,9 +239,12 @@ class Publisher:
                 if time.monotonic() >= next_prune:
                     self._outbox.prune(self._config.keep_published_s, self._config.max_pending)
                     next_prune = time.monotonic() + PRUNE_EVERY_S
-            except Exception:
+            except Exception as exc:
                 # A full disk or a locked database must not end the thread: retry shortly.
-                logger.exception("publisher step failed; retrying")
+                if is_disk_full(exc):
+                    logger.warning("publisher: the disk is full, cannot mark sent rows; retrying")
+                else:
+                    logger.exception("publisher step failed; retrying")
                 self._stopping.wait(1.0)
             self._wake.wait(IDLE_WAKE_S)
 
@@ -286,6 +289,13 @@ class Publisher:
                 )
             done.append((entry.seq, str(ack)))
         if done:
-            self._outbox.mark_published(done)
+            try:
+                self._outbox.mark_published(done)
+            except Exception:
+                # (A full disk.) Keep the acks for the next try, or those rows would hold
+                # their window slots for good and be sent again after a restart.
+                for mid, reason in acked.items():
+                    self._acks.put((mid, reason))
+                raise
             in_flight.clear()
             in_flight.extend(kept)

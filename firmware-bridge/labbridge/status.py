@@ -3,19 +3,27 @@
 The agent writes (`StatusBoard`); `read_report` and `format_report` read the
 same SQLite file from another process, so the report works while the agent
 runs. Badge ids are masked here as in the logs: the table is for operators
-checking that a reader works, not a record of who came in.
+checking that a reader works, not a record of who came in. The table is a
+view, not a record: on a full disk an update is skipped (and logged at debug)
+rather than stopping the thread that reads a device.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from devices.events import BadgeScan, Event, MachineState
-from labbridge.database import Database, utc_now_text
+from labbridge.database import Database, is_disk_full, utc_now_text
 from labbridge.outbox import Outbox, OutboxCounts
 
 MAX_ERROR = 200
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +75,22 @@ class StatusBoard:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, skipped when the disk is full."""
+        try:
+            with self._db.transaction() as connection:
+                yield connection
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            logger.debug("status not updated: the disk is full")
+
     def register(self, devices: list[tuple[str, str, str]]) -> None:
         """Start the table afresh with the configured (device, kind, port), all closed."""
         now = utc_now_text()
         names = [name for name, _kind, _port in devices]
-        with self._db.transaction() as connection:
+        with self._write() as connection:
             marks = ",".join("?" * len(names))
             connection.execute(f"DELETE FROM device_status WHERE device NOT IN ({marks})", names)  # noqa: S608
             for name, kind, port in devices:
@@ -86,7 +105,7 @@ class StatusBoard:
     def port(self, device: str, *, is_open: bool, error: str | None = None) -> None:
         """Record that a device's port (or connection) opened or closed, and why it closed."""
         now = utc_now_text()
-        with self._db.transaction() as connection:
+        with self._write() as connection:
             connection.execute(
                 "UPDATE device_status SET port_open = ?, updated_at = ? WHERE device = ?",
                 (int(is_open), now, device),
@@ -100,7 +119,7 @@ class StatusBoard:
     def seen(self, device: str, summary: str, count: int = 1) -> None:
         """Record what a device last did; `count` events were sent for it."""
         now = utc_now_text()
-        with self._db.transaction() as connection:
+        with self._write() as connection:
             connection.execute(
                 "UPDATE device_status SET last_event = ?, last_seen_at = ?,"
                 " events = events + ?, updated_at = ? WHERE device = ?",
@@ -110,7 +129,7 @@ class StatusBoard:
     def error(self, device: str, error: str) -> None:
         """Record the last thing a device sent that could not be read."""
         now = utc_now_text()
-        with self._db.transaction() as connection:
+        with self._write() as connection:
             connection.execute(
                 "UPDATE device_status SET last_error = ?, last_error_at = ?, updated_at = ?"
                 " WHERE device = ?",
@@ -119,7 +138,7 @@ class StatusBoard:
 
     def set_bridge(self, **values: str) -> None:
         """Set keys of the bridge's own state (broker connection, version, pid)."""
-        with self._db.transaction() as connection:
+        with self._write() as connection:
             connection.executemany(
                 "INSERT INTO bridge_state (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -169,7 +188,12 @@ def format_report(report: Report) -> str:
         f" since {_short_time(bridge.get('broker_since'))}",
         f"outbox: {outbox.waiting} waiting"
         + (f" (oldest {_short_time(outbox.oldest_waiting_at)})" if outbox.waiting else "")
-        + f", {outbox.published} sent (last {_short_time(outbox.last_published_at)})",
+        + f", {outbox.published} sent (last {_short_time(outbox.last_published_at)})"
+        + (
+            f", {bridge['outbox_not_stored']} not stored (disk full)"
+            if bridge.get("outbox_not_stored")
+            else ""
+        ),
         "",
     ]
     header = ("DEVICE", "KIND", "PORT", "STATE", "EVENTS", "LAST EVENT", "LAST SEEN", "LAST ERROR")
