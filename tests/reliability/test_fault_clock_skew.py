@@ -1,8 +1,8 @@
 """Fault: device clocks hours or minutes off.
 
-The rule (app.ingest.routing.within_clock, README "Device clocks"): an event
-stamped more than MAX_AHEAD_S after it was received is recorded at its receive
-time and counted in labledger_ingest_clock_skewed_total; an event stamped in
+The rule (app.ingest.routing.within_clock; docs/devices.md, "Device clocks"):
+an event stamped more than MAX_AHEAD_S after it was received is recorded at its
+receive time and counted in labledger_ingest_clock_skewed_total; an event stamped in
 the past keeps its device time (a replayed outbox is indistinguishable from a
 clock that is behind), so durations measured on one clock stay exact. Checked
 through a real Mosquitto for lab/v1 and OctoPrint, and over HTTP.
