@@ -290,7 +290,20 @@ class IngestWorker:
                 for r in item.results
                 if not isinstance(r, DecodeError | Ignored)
             ]
-            outcome = prepare_batch(db, events) if events else BatchOutcome()
+            outcome = (
+                prepare_batch(
+                    db,
+                    [
+                        (r, item.source)
+                        for item in batch
+                        for r in item.results
+                        if not isinstance(r, DecodeError | Ignored)
+                    ],
+                    self.config.rules,
+                )
+                if events
+                else BatchOutcome()
+            )
             rejected = False
             for item in batch:
                 for result in item.results:
