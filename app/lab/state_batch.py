@@ -213,14 +213,13 @@ def apply_state_batch(
     machines = _load(connection, fast, known, statuses)
     applied: dict[int, list[StateEvent]] = {}
     for machine_id, items in fast.items():
-        todo = [i for i in items if id(i) in fresh]
-        try:
-            _Fold(machines[machine_id], grace_s).apply_all(todo)
-        except _Bail:
-            continue  # the ORM path applies this machine's events, duplicates and all
+        taken = items[: _Fold(machines[machine_id], grace_s).apply_all(items, fresh)]
+        if not taken:
+            continue  # the ORM path applies this machine's events, repeats and all
+        todo = [i for i in taken if id(i) in fresh]
         applied[machine_id] = todo
-        result.handled |= {id(i.event) for i in items}
-        result.duplicates += len(items) - len(todo)
+        result.handled |= {id(i.event) for i in taken}
+        result.duplicates += len(taken) - len(todo)
     if applied:
         _write(db, connection, [machines[m] for m in applied], applied)
         result.applied = sum(len(todo) for todo in applied.values())
@@ -322,7 +321,11 @@ def _load(
         _S.c.last_activity_at,
     ).where(_S.c.machine_id.in_(list(fast)))
     if since is not None:
-        query = query.where(or_(_S.c.closed_at.is_(None), _S.c.closed_at > since))
+        # ... and the sessions the open runs were given (a grace claim is checked at the end).
+        given = [m.run.session_id for m in machines.values() if m.run and m.run.session_id]
+        query = query.where(
+            or_(_S.c.closed_at.is_(None), _S.c.closed_at > since, _S.c.id.in_(given))
+        )
     for row in connection.execute(query):
         machines[row.machine_id].sessions.append(
             _Session(
@@ -348,22 +351,33 @@ class _Fold:
         self.m = machine
         self.grace_s = grace_s
 
-    def apply_all(self, items: list[StateEvent]) -> None:
+    def apply_all(self, items: list[StateEvent], fresh: set[int]) -> int:
+        """Fold the events up to the first one that needs the ORM path; returns how many
+        of `items` (repeats included) were taken. Each check is made before anything of
+        its event is changed, so the rows hold exactly the events taken."""
         status = self.m.status
-        for item in items:
+        for taken, item in enumerate(items):
+            if id(item) not in fresh:
+                continue  # recorded already: a no-op, as on the ORM path
             event = item.event
             last = status["last_event_at"]
             if last is not None and event.at < last:
-                raise _Bail  # out of order: the ORM path refolds from the log
-            self.apply(event)
-            state = event.state.value
+                return taken  # out of order: the ORM path refolds from the log
             open_session = self._open_session()
-            if state == "offline":
-                if open_session is not None:
-                    raise _Bail  # closing a session (limits, rollups): the ORM path's job
-            elif open_session is not None and event.at > open_session.last_activity_at:
+            if event.state.value == "offline" and open_session is not None:
+                return taken  # closing a session (limits, rollups): the ORM path's job
+            try:
+                self.apply(event)
+            except _Bail:
+                return taken
+            if (
+                event.state.value != "offline"
+                and open_session is not None
+                and event.at > open_session.last_activity_at
+            ):
                 open_session.last_activity_at = event.at
                 self.m.touched_session = open_session
+        return len(items)
 
     def _open_session(self) -> _Session | None:
         return next((s for s in self.m.sessions if s.closed_at is None), None)
@@ -477,16 +491,23 @@ class _Fold:
         found = [s for s in self.m.sessions if at < s.opened_at <= until]
         return min(found, key=lambda s: s.opened_at) if found else None
 
-    def _drop_grace_after_end(self, run: _Run) -> None:
-        if run.attribution != "grace" or run.session_id is None or run.ended_at is None:
-            return
+    def _grace_session(self, run: _Run) -> _Session | None:
+        """The session a grace-attributed run was given to (checked before a run ends)."""
+        if run.attribution != "grace" or run.session_id is None:
+            return None
         session = next((s for s in self.m.sessions if s.id == run.session_id), None)
         if session is None:
             raise _Bail  # its session is not among those read: the ORM path looks it up
+        return session
+
+    def _drop_grace_after_end(self, run: _Run, session: _Session | None) -> None:
+        if session is None or run.ended_at is None:
+            return
         if session.opened_at >= run.ended_at:
             run.operator_id = run.product_id = run.session_id = run.attribution = None
 
     def _end(self, run: _Run, event: Any, reason: EndReason) -> None:
+        session = self._grace_session(run)
         if run.status == RunStatus.RUNNING and run.busy_since is not None:
             run.busy_s += _seconds(event.at, run.busy_since)
         run.busy_since = None
@@ -508,9 +529,10 @@ class _Fold:
         if reason in UNREPORTED_ENDS:
             run.flagged = True
             run.flag_reason = UNREPORTED_ENDS[reason]
-        self._drop_grace_after_end(run)
+        self._drop_grace_after_end(run, session)
 
     def _end_offline(self, run: _Run, event: Any) -> None:
+        session = self._grace_session(run)
         if event.power_w is not None or event.energy_wh is not None:
             run.last_sample_at = max(run.last_sample_at, event.at)
             if event.energy_wh is not None:
@@ -526,7 +548,7 @@ class _Fold:
         run.provenance = Provenance.CLOSED_AT_LAST_SAMPLE
         run.flagged = True
         run.flag_reason = "device went offline during the run"
-        self._drop_grace_after_end(run)
+        self._drop_grace_after_end(run, session)
 
 
 def _body(event: Any) -> str:
