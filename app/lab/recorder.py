@@ -30,7 +30,7 @@ from app.lab.sessions import (
     remember_open_sessions,
     touch_machine_session,
 )
-from app.lab.state_batch import StateEvent, apply_state_batch
+from app.lab.state_batch import apply_state_batch
 from devices.events import BadgeScan, DecodeError, Event, MachineState
 
 log = logging.getLogger(__name__)
@@ -196,15 +196,7 @@ def prepare_batch(db: Session, items: list[tuple[Event, str]], rules: ScanRules)
     """Apply what the set-based path can (`app.lab.state_batch`), then read what the rest
     needs in a few statements: its known event ids, machines, readers, and the status rows
     of its machines, locked in id order (so replicas never deadlock)."""
-    states = [StateEvent(e, source) for e, source in items if isinstance(e, MachineState)]
-    reader_ids = {_label_id(e.reader) for e, _source in items if isinstance(e, BadgeScan)}
-    fast = apply_state_batch(
-        db,
-        states,
-        {r for r in reader_ids if r is not None},
-        rules.grace_s,
-        rules.redelivery_window_s,
-    )
+    fast = apply_state_batch(db, items, rules.grace_s, rules.redelivery_window_s)
     rest = [e for e, _source in items if id(e) not in fast.handled]
     outcome = _prepare_rest(db, rest) if rest else BatchOutcome()
     outcome.handled = fast.handled

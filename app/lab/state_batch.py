@@ -40,6 +40,7 @@ from app.lab.activity import (
 from app.lab.models import Machine, Reader
 from app.lab.rollups import hour_of, refresh_run_slices
 from app.lab.runs import POWER_ADAPTERS, TERMINAL, UNREPORTED_ENDS
+from devices.events import BadgeScan, Event, MachineState
 
 _E: Table = DeviceEvent.__table__  # type: ignore[attr-defined]
 _R: Table = MachineRun.__table__  # type: ignore[attr-defined]
@@ -124,7 +125,7 @@ class StateBatchResult:
 class StateEvent:
     """A decoded machine-state event with where it came from."""
 
-    event: Any  # devices.events.MachineState
+    event: MachineState
     source: str
 
 
@@ -154,29 +155,45 @@ def lock_statuses(db: Session, machine_ids: Iterable[int]) -> dict[int, dict[str
 
 
 def apply_state_batch(
-    db: Session, events: list[StateEvent], reader_ids: set[int], grace_s: float, window_s: float
+    db: Session, items: list[tuple[Event, str]], grace_s: float, window_s: float
 ) -> StateBatchResult:
     """Apply what it can of a batch's machine-state events; returns what it took.
 
-    Takes the status locks of every machine the batch touches (also those of the
-    badge readers' machines, which the ORM path will ask for again) in one sorted
-    statement first.
+    `items` is the whole batch in arrival order (badge scans too): a machine's state
+    events before its first scan in the batch can be taken, the rest are the ORM
+    path's. Takes the status locks of every machine the batch touches (also those of
+    the badge readers' machines, which the ORM path will ask for again) in one
+    sorted statement first.
     """
     result = StateBatchResult()
     connection = db.connection()
     dialect = connection.dialect.name
-    by_machine: dict[int, list[StateEvent]] = {}
-    for item in events:
-        machine_id = _label_id(item.event.machine)
-        if machine_id is not None:
-            by_machine.setdefault(machine_id, []).append(item)
-    scanned: set[int] = set()
+    reader_ids = {
+        r
+        for event, _source in items
+        if isinstance(event, BadgeScan)
+        if (r := _label_id(event.reader)) is not None
+    }
+    reader_machine: dict[int, int] = {}
     if reader_ids:
-        scanned = {
-            m
-            for (m,) in connection.execute(select(_RD.c.machine_id).where(_RD.c.id.in_(reader_ids)))
+        reader_machine = {
+            r: m
+            for r, m in connection.execute(
+                select(_RD.c.id, _RD.c.machine_id).where(_RD.c.id.in_(reader_ids))
+            )
             if m is not None
         }
+    by_machine: dict[int, list[StateEvent]] = {}
+    scanned: set[int] = set()
+    for event, source in items:
+        if isinstance(event, MachineState):
+            machine_id = _label_id(event.machine)
+            if machine_id is not None and machine_id not in scanned:
+                by_machine.setdefault(machine_id, []).append(StateEvent(event, source))
+        else:
+            reader_id = _label_id(event.reader)
+            if reader_id in reader_machine:
+                scanned.add(reader_machine[reader_id])  # later states follow this scan
     known = {
         row.id: row
         for row in connection.execute(
@@ -203,7 +220,6 @@ def apply_state_batch(
         m: by_machine[m]
         for m in by_machine
         if m in known
-        and m not in scanned
         # The interlock decides relay commands per event: the ORM path keeps that.
         and not (known[m].active and known[m].interlock and known[m].interlock_address)
     }
@@ -212,8 +228,8 @@ def apply_state_batch(
     fresh = _not_recorded(connection, [i for items in fast.values() for i in items], window_s)
     machines = _load(connection, fast, known, statuses)
     applied: dict[int, list[StateEvent]] = {}
-    for machine_id, items in fast.items():
-        taken = items[: _Fold(machines[machine_id], grace_s).apply_all(items, fresh)]
+    for machine_id, queued in fast.items():
+        taken = queued[: _Fold(machines[machine_id], grace_s).apply_all(queued, fresh)]
         if not taken:
             continue  # the ORM path applies this machine's events, repeats and all
         todo = [i for i in taken if id(i) in fresh]
@@ -389,7 +405,7 @@ class _Fold:
             self.m.ended_before[key] = run.ended_at
         return run
 
-    def apply(self, event: Any) -> None:
+    def apply(self, event: MachineState) -> None:
         run = self.m.run
         if run is not None:
             self._touch(run)
@@ -428,7 +444,7 @@ class _Fold:
         if event.power_w is not None:
             status["power_w"] = event.power_w
 
-    def _resume_or_open(self, run: _Run | None, event: Any) -> _Run:
+    def _resume_or_open(self, run: _Run | None, event: MachineState) -> _Run:
         if run is not None:
             if run.status == RunStatus.PAUSED:
                 run.status = RunStatus.RUNNING
@@ -442,7 +458,7 @@ class _Fold:
                 raise _Bail  # perhaps a run to resume after an outage: the ORM path decides
         return self._open(event, RunStatus.RUNNING)
 
-    def _pause(self, run: _Run | None, event: Any) -> _Run:
+    def _pause(self, run: _Run | None, event: MachineState) -> _Run:
         if run is None:
             run = self._open(event, RunStatus.PAUSED)
             run.flagged = True
@@ -454,7 +470,7 @@ class _Fold:
             run.status = RunStatus.PAUSED
         return run
 
-    def _open(self, event: Any, status: RunStatus) -> _Run:
+    def _open(self, event: MachineState, status: RunStatus) -> _Run:
         latest = self.m.latest
         if latest is not None and latest.started_at > event.at:
             raise _Bail
@@ -506,7 +522,7 @@ class _Fold:
         if session.opened_at >= run.ended_at:
             run.operator_id = run.product_id = run.session_id = run.attribution = None
 
-    def _end(self, run: _Run, event: Any, reason: EndReason) -> None:
+    def _end(self, run: _Run, event: MachineState, reason: EndReason) -> None:
         session = self._grace_session(run)
         if run.status == RunStatus.RUNNING and run.busy_since is not None:
             run.busy_s += _seconds(event.at, run.busy_since)
@@ -531,7 +547,7 @@ class _Fold:
             run.flag_reason = UNREPORTED_ENDS[reason]
         self._drop_grace_after_end(run, session)
 
-    def _end_offline(self, run: _Run, event: Any) -> None:
+    def _end_offline(self, run: _Run, event: MachineState) -> None:
         session = self._grace_session(run)
         if event.power_w is not None or event.energy_wh is not None:
             run.last_sample_at = max(run.last_sample_at, event.at)
@@ -551,7 +567,7 @@ class _Fold:
         self._drop_grace_after_end(run, session)
 
 
-def _body(event: Any) -> str:
+def _body(event: MachineState) -> str:
     fields = {
         "job": event.job,
         "progress": event.progress,
