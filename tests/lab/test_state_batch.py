@@ -8,12 +8,12 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from app.lab.activity import LabSession, MachineRun, MachineStatus
-from app.lab.models import Contributor, MachineCreate
+from app.lab.models import Badge, Contributor, MachineCreate, Reader
 from app.lab.recorder import BatchOutcome, prepare_batch, record_event
 from app.lab.rollups import RunHour
 from app.lab.service import create_machine
 from app.lab.sessions import ScanRules
-from devices.events import MachineState, RunState
+from devices.events import BadgeScan, MachineState, RunState
 from tests.lab.conftest import T0
 
 STATES = ["running", "running", "running", "paused", "finished", "failed", "cancelled", "idle"]
@@ -96,7 +96,7 @@ def _machines_and_sessions(db: Session, tag: str) -> tuple[int, int]:
     return ids[0], ids[1]
 
 
-def _runs(db: Session, machine_id: int) -> list[tuple]:
+def _runs(db: Session, machine_id: int, people: dict[int, str] | None = None) -> list[tuple]:
     runs = db.exec(
         select(MachineRun)
         .where(MachineRun.machine_id == machine_id)
@@ -119,7 +119,7 @@ def _runs(db: Session, machine_id: int) -> list[tuple]:
             r.reported_busy_s,
             r.last_sample_at,
             r.attribution,
-            r.operator_id,
+            people.get(r.operator_id or 0, r.operator_id) if people else r.operator_id,
             r.start_event_id.split("-", 1)[1],
         )
         for r in runs
@@ -209,3 +209,73 @@ def test_a_repeated_batch_records_nothing_twice(engine):
     with Session(engine) as db:
         (run,) = _runs(db, machine)
     assert run[5] == "finished" and run[4] == 20.0 and run[14] is None
+
+
+def _reader_and_badge(db: Session, machine_id: int, tag: str) -> tuple[int, str, int]:
+    person = Contributor(name=f"scanner{tag}", display_name="Scanner")
+    db.add(person)
+    db.flush()
+    assert person.id is not None
+    card = f"{abs(hash(tag)) % 10**10:010d}"
+    db.add(Badge(card_id=card, contributor_id=person.id))
+    reader = Reader(name=f"reader{tag}", address=f"reader{tag}", machine_id=machine_id)
+    db.add(reader)
+    db.commit()
+    assert reader.id is not None
+    return reader.id, card, person.id
+
+
+def test_scans_between_states_in_one_batch_fold_like_the_event_by_event_path(engine):
+    rules = ScanRules()
+    rng = random.Random(11)
+    with Session(engine) as db:
+        reference, batched = _machines_and_sessions(db, "scan")
+        readers = {
+            reference: _reader_and_badge(db, reference, "ref"),
+            batched: _reader_and_badge(db, batched, "bat"),
+        }
+    samples = _stream(rng, 120, messy=False)
+    # A badge scan every so often, between the states (badge in, out, in ...).
+    timeline: list[dict] = []
+    for sample in samples:
+        timeline.append(sample)
+        if rng.random() < 0.15:
+            timeline.append({"scan": True, "n": sample["n"], "at": sample["at"]})
+
+    def events(machine_id: int) -> list[MachineState | BadgeScan]:
+        reader_id, card, _person = readers[machine_id]
+        return [
+            BadgeScan(
+                reader=str(reader_id),
+                badge=card,
+                at=T0 + timedelta(seconds=item["at"]),
+                event_id=f"s{machine_id}-{item['n']}",
+            )
+            if item.get("scan")
+            else _event(machine_id, item)
+            for item in timeline
+        ]
+
+    with Session(engine) as db:
+        for event in events(reference):
+            record_event(db, event, "test", rules, BatchOutcome())
+            db.commit()
+    stream = events(batched)
+    handled = 0
+    for start in range(0, len(stream), 25):
+        chunk = stream[start : start + 25]
+        with Session(engine) as db:
+            outcome = prepare_batch(db, [(e, "test") for e in chunk], rules)
+            for event in chunk:
+                record_event(db, event, "test", rules, outcome)
+            db.commit()
+        handled += len(outcome.handled)
+    # Each machine has its own badge holder: compare who ran what by role.
+    people = {person: "scanner" for _reader, _card, person in readers.values()}
+    with Session(engine) as db:
+        assert _runs(db, batched, people) == _runs(db, reference, people)
+        assert _status(db, batched) == _status(db, reference)
+        assert _sessions(db, batched) == _sessions(db, reference)
+        assert _hours(db, batched) == _hours(db, reference)
+        assert len(_sessions(db, reference)) > 4  # the scans opened and closed sessions
+    assert 0 < handled < len(samples)
