@@ -101,7 +101,6 @@ class _Machine:
 
     id: int
     adapter: str
-    idle_timeout_s: int
     status: dict[str, Any]
     run: _Run | None = None
     latest: _Run | None = None  # the run started last, for the offline-resume rule
@@ -200,7 +199,6 @@ def apply_state_batch(
             select(
                 _M.c.id,
                 _M.c.adapter,
-                _M.c.idle_timeout_s,
                 _M.c.active,
                 _M.c.interlock,
                 _M.c.interlock_address,
@@ -251,14 +249,19 @@ def _not_recorded(connection: Connection, items: list[StateEvent], window_s: flo
         event_id
         for (event_id,) in connection.execute(select(_E.c.event_id).where(_E.c.event_id.in_(ids)))
     }
-    prints = {i.event.fingerprint for i in items if i.event.fingerprint is not None}
+    timeless = [i.event for i in items if i.event.fingerprint is not None]
     heard: dict[str, list[datetime]] = {}
-    if prints:
-        for fingerprint, at in connection.execute(
-            select(_E.c.fingerprint, _E.c.at).where(_E.c.fingerprint.in_(prints))
-        ):
-            heard.setdefault(fingerprint, []).append(at)
     window = timedelta(seconds=window_s)
+    if timeless:
+        # A message that repeats verbatim (an availability) has copies all through the
+        # log: only those within the window of this batch's copies count.
+        copies = select(_E.c.fingerprint, _E.c.at).where(
+            _E.c.fingerprint.in_({e.fingerprint for e in timeless}),
+            _E.c.at >= min(e.at for e in timeless) - window,
+            _E.c.at <= max(e.at for e in timeless) + window,
+        )
+        for fingerprint, at in connection.execute(copies):
+            heard.setdefault(fingerprint, []).append(at)
     fresh: set[int] = set()
     for item in items:
         event = item.event
@@ -285,9 +288,7 @@ def _load(
     statuses: dict[int, dict[str, Any]],
 ) -> dict[int, _Machine]:
     """Each machine's open run, latest run and the sessions a run could be attributed to."""
-    machines = {
-        m: _Machine(m, known[m].adapter, known[m].idle_timeout_s, statuses[m]) for m in fast
-    }
+    machines = {m: _Machine(m, known[m].adapter, statuses[m]) for m in fast}
     ranked = (
         select(
             _R,

@@ -279,3 +279,29 @@ def test_scans_between_states_in_one_batch_fold_like_the_event_by_event_path(eng
         assert _hours(db, batched) == _hours(db, reference)
         assert len(_sessions(db, reference)) > 4  # the scans opened and closed sessions
     assert 0 < handled < len(samples)
+
+
+def test_a_timeless_copy_is_a_repeat_only_within_the_redelivery_window(engine):
+    rules = ScanRules(redelivery_window_s=60)
+    with Session(engine) as db:
+        _reference, machine = _machines_and_sessions(db, "timeless")
+
+    def copy(n: int, seconds: float) -> MachineState:
+        return MachineState(
+            machine=str(machine),
+            state=RunState("idle"),
+            at=T0 + timedelta(seconds=seconds),
+            event_id=f"t{n}",
+            fingerprint="same bytes on the same topic",
+        )
+
+    batches = [[copy(0, 0), copy(1, 30)], [copy(2, 50), copy(3, 200)], [copy(4, 230)]]
+    outcomes = []
+    for chunk in batches:
+        with Session(engine) as db:
+            outcome = prepare_batch(db, [(e, "test") for e in chunk], rules)
+            db.commit()
+        assert len(outcome.handled) == len(chunk)
+        outcomes.append((outcome.applied, outcome.duplicates))
+    # 30 s and 50 s repeat the copy at 0; 200 s is new; 230 s repeats it.
+    assert outcomes == [(1, 1), (1, 1), (0, 1)]
