@@ -285,12 +285,12 @@ class IngestWorker:
             return BatchOutcome()  # only documented ignores: counted, nothing to write
         with Session(self.engine) as db:
             events = [
-                r
+                (r, item.source)
                 for item in batch
                 for r in item.results
                 if not isinstance(r, DecodeError | Ignored)
             ]
-            outcome = prepare_batch(db, events) if events else BatchOutcome()
+            outcome = prepare_batch(db, events, self.config.rules) if events else BatchOutcome()
             rejected = False
             for item in batch:
                 for result in item.results:

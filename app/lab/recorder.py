@@ -30,6 +30,7 @@ from app.lab.sessions import (
     remember_open_sessions,
     touch_machine_session,
 )
+from app.lab.state_batch import apply_state_batch
 from devices.events import BadgeScan, DecodeError, Event, MachineState
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class BatchOutcome:
     scans: list[str] = field(default_factory=list)
     replies: list[ScanReply] = field(default_factory=list)
     recorded: set[str] | None = None  # a batch's ids already recorded (see prepare_batch)
+    handled: set[int] = field(default_factory=set)  # id() of events the set-based path applied
     loaded: list[object] = field(default_factory=list)  # keeps prepared rows in the session
 
 
@@ -190,9 +192,22 @@ def record_badge_scan(
         interlock.reconcile(db, machine, event.at)
 
 
-def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
-    """Read what a batch needs in a few statements: its known event ids, machines, readers,
-    and the status rows of its machines, locked in id order (so replicas never deadlock)."""
+def prepare_batch(db: Session, items: list[tuple[Event, str]], rules: ScanRules) -> BatchOutcome:
+    """Apply what the set-based path can (`app.lab.state_batch`), then read what the rest
+    needs in a few statements: its known event ids, machines, readers, and the status rows
+    of its machines, locked in id order (so replicas never deadlock)."""
+    fast = apply_state_batch(db, items, rules.grace_s, rules.redelivery_window_s)
+    rest = [e for e, _source in items if id(e) not in fast.handled]
+    outcome = _prepare_rest(db, rest) if rest else BatchOutcome()
+    outcome.handled = fast.handled
+    outcome.applied += fast.applied
+    outcome.duplicates += fast.duplicates
+    outcome.machines |= fast.machines
+    return outcome
+
+
+def _prepare_rest(db: Session, events: list[Event]) -> BatchOutcome:
+    """The ORM path's batch reads (see `prepare_batch`)."""
     ids = {event.event_id for event in events}
     recorded = set(
         db.exec(select(DeviceEvent.event_id).where(col(DeviceEvent.event_id).in_(ids))).all()
@@ -226,7 +241,9 @@ def prepare_batch(db: Session, events: list[Event]) -> BatchOutcome:
 def record_event(
     db: Session, event: Event, source: str, rules: ScanRules, outcome: BatchOutcome
 ) -> None:
-    """Record and apply one event of either kind."""
+    """Record and apply one event of either kind (unless the set-based path applied it)."""
+    if id(event) in outcome.handled:
+        return
     if isinstance(event, MachineState):
         record_machine_state(db, event, source, rules, outcome)
     else:

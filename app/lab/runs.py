@@ -8,6 +8,10 @@ folding never orders by the hashed event id. An event timed earlier than events
 already applied (out of order) makes the machine's recent runs be refolded from
 the event log, so the result does not depend on arrival order across times. Rows of runs
 that survive a refold are reused, keeping their ids and manual assignments.
+
+The ingest worker folds the simple case (in-order state samples) of a whole batch in
+memory by these same rules (`app.lab.state_batch`); this module is the reference, and
+applies everything else.
 """
 
 from __future__ import annotations

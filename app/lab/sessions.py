@@ -61,7 +61,7 @@ class ScanRules:
 
 def open_session_on(db: Session, machine_id: int) -> LabSession | None:
     """The open session at a machine, if any (asked once per transaction while no scan,
-    close or open changes sessions; see `_forget_open_sessions`)."""
+    close or open changes sessions without this module; see `_now_open`)."""
     held: tuple[object, dict[int, LabSession | None]] | None = db.info.get(_OPEN)
     transaction = db.get_transaction()
     cached = held is not None and transaction is not None and held[0] is transaction
@@ -103,6 +103,18 @@ def _forget_open_sessions(db: Session) -> None:
     db.info.pop(_OPEN, None)
 
 
+def _now_open(db: Session, machine_id: int | None, session: LabSession | None) -> None:
+    """Every change of a machine's open session goes through this module: keep the
+    transaction's answer for `open_session_on` instead of asking again."""
+    held: tuple[object, dict[int, LabSession | None]] | None = db.info.get(_OPEN)
+    if machine_id is None or held is None:
+        return
+    if held[0] is db.get_transaction():
+        held[1][machine_id] = session
+    else:
+        _forget_open_sessions(db)
+
+
 def close_session(
     db: Session,
     session: LabSession,
@@ -112,7 +124,7 @@ def close_session(
     rules: ScanRules | None = None,
 ) -> None:
     """Close a session with its reason and who or what closed it, bounded by `rules`' limit."""
-    _forget_open_sessions(db)
+    _now_open(db, session.machine_id, None)
     if rules is not None and _past_limit(db, session, at, rules):
         _close_at_limit(db, session, rules)
         return
@@ -132,7 +144,7 @@ def _past_limit(db: Session, session: LabSession, at: datetime, rules: ScanRules
 
 def _close_at_limit(db: Session, session: LabSession, rules: ScanRules) -> None:
     """Close a session at its maximum length, flagged: its labour waits for review."""
-    _forget_open_sessions(db)
+    _now_open(db, session.machine_id, None)
     limit = _limit_s(db, session, rules)
     session.closed_at = session.opened_at + timedelta(seconds=limit)
     session.close_reason = CloseReason.MAX_LENGTH
@@ -199,7 +211,6 @@ def handle_scan(
 ) -> str:
     """Apply one badge scan; returns what it did (opened, closed, handover, unknown, debounced)."""
     assert reader.id is not None
-    _forget_open_sessions(db)
     if reader.machine_id is not None:
         lock_status(db, reader.machine_id)
     badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
@@ -247,7 +258,7 @@ def handle_scan(
     )
     db.add(session)
     db.flush()
-    _forget_open_sessions(db)
+    _now_open(db, machine.id, session)
     attribute_grace(db, machine.id, session, rules.grace_s)
     return outcome
 

@@ -143,7 +143,18 @@ def test_two_replicas_with_a_shared_subscription_apply_each_event_once(settings,
             publisher.send(topic, body)
         publisher.close()
         eventually(lambda: _count(engine) == 60, timeout=30)
-        batches = [c.app.state.ingest.worker.batches_written for c in (first, second)]
+        # A worker counts a batch after its commit and acknowledgements, so the last
+        # batch's rows are visible a moment before its count: wait for the counts too
+        # (reading them at once was this test's old flake, a batch seen as [1, 0]).
+        workers = [c.app.state.ingest.worker for c in (first, second)]
+        batches = eventually(
+            lambda: (
+                [w.batches_written for w in workers]
+                if all(w.batches_written for w in workers)
+                else None
+            ),
+            timeout=30,
+        )
     assert all(n > 0 for n in batches), batches
     with Session(engine) as db:
         runs = db.exec(select(MachineRun).where(MachineRun.machine_id == machine_id)).all()
