@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, bindparam, func, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, tuple_
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -94,7 +94,10 @@ def page(
     if after is None and offset == 0 and not more:
         total: int | None = len(rows)
     else:
-        capped = base.order_by(None).limit(COUNT_CAP + 1).subquery()
+        # Only a constant is selected, so an index that serves the filter answers the
+        # count alone (selecting the rows would look each one up in the table).
+        bare: Select[Any] = base.with_only_columns(literal_column("1")).order_by(None)
+        capped = bare.limit(COUNT_CAP + 1).subquery()
         counted = int(session.exec(select(func.count()).select_from(capped)).one())
         total = counted if counted <= COUNT_CAP else None
     return Slice(rows, cursor, total)

@@ -28,6 +28,7 @@ from support.env import fresh_database, peak_rss_mb
 from app.api.keys import Role, create_key
 from app.config import Settings
 from app.db import get_engine
+from app.ingest.worker import REJECTS_KEPT
 from app.main import create_app
 
 MACHINES = 200
@@ -38,7 +39,8 @@ BUDGET_S = 2.0  # a slow list gets at least 3 calls, then stops at this
 TARGET_MS = 50.0
 TARGET_GROWTH = 2.0
 
-# Tables that grow with the lab's history (or its people): `rows` rows each.
+# Tables that grow with the lab's history (or its people): `rows` rows each
+# (undecodable messages: as many as the service keeps).
 GROWING = [
     "lab_session",
     "machine_run",
@@ -113,14 +115,15 @@ def fill(engine: Engine, rows: int) -> dict[str, float]:
             "reader_id": machine, "card_id": "'card' || (i % 5000)", "reason": "'unknown'",
             "at": at, "event_id": "'scan-' || i",
         })  # fmt: skip
-        load.rows("decode_reject", rows, {
+        # The ingest worker keeps only the newest REJECTS_KEPT undecodable messages.
+        load.rows("decode_reject", min(rows, REJECTS_KEPT), {
             "source": "'lab/v1/machine/m' || (i % 200) || '/state'", "reason": "'not JSON'",
             "raw_hex": "'7b'", "received_at": at,
         })  # fmt: skip
         load.rows("denied_scan", rows, {
             "event_id": "'denied-' || i", "reader_id": machine, "machine_id": machine,
             "card_id": "'card' || (i % 5000)", "contributor_id": person,
-            "reason": "'no_induction'", "detail": "''", "at": at,
+            "reason": "'not_inducted'", "detail": "''", "at": at,
         })  # fmt: skip
         load.rows("power_command", rows, {
             "machine_id": machine, "want_on": true, "reason": "'session'",
