@@ -96,7 +96,9 @@ def page(
     else:
         # Only a constant is selected, so an index that serves the filter answers the
         # count alone (selecting the rows would look each one up in the table).
-        bare: Select[Any] = base.with_only_columns(literal_column("1")).order_by(None)
+        bare: Select[Any] = base.with_only_columns(
+            literal_column("1"), maintain_column_froms=True
+        ).order_by(None)
         capped = bare.limit(COUNT_CAP + 1).subquery()
         counted = int(session.exec(select(func.count()).select_from(capped)).one())
         total = counted if counted <= COUNT_CAP else None
