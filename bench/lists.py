@@ -17,6 +17,7 @@ import logging
 import statistics
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -228,69 +229,89 @@ LISTS = [
 ]
 
 
-def measure(url: str, calls: int) -> dict[str, float]:
-    """p50 in ms of each list's first page and of a deep page reached by cursor."""
-    settings = Settings(database_url=url, mqtt_enabled=False)
-    with Session(get_engine(url)) as db:
-        _row, plain = create_key(db, "bench", Role.ADMIN)
-    headers = {"Authorization": f"Bearer {plain}"}
-    results: dict[str, float] = {}
-    with TestClient(create_app(settings)) as client:
+def measure(urls: dict[int, str], calls: int) -> dict[int, dict[str, float]]:
+    """p50 in ms of each list's first page and of a deep page reached by cursor, per size.
+
+    The sizes are called in turn, call by call, so a change in the machine's load
+    during the run weighs on both sides of each ratio alike.
+    """
+    results: dict[int, dict[str, float]] = {rows: {} for rows in urls}
+    with ExitStack() as stack:
+        clients: dict[int, tuple[TestClient, dict[str, str]]] = {}
+        for rows, url in urls.items():
+            with Session(get_engine(url)) as db:
+                _row, plain = create_key(db, "bench", Role.ADMIN)
+            app = create_app(Settings(database_url=url, mqtt_enabled=False))
+            client = stack.enter_context(TestClient(app))
+            clients[rows] = (client, {"Authorization": f"Bearer {plain}"})
         for path in LISTS:
-            first = client.get(path, headers=headers)
-            if first.status_code != 200:
-                raise RuntimeError(f"{path}: {first.status_code} {first.text[:200]}")
-            body = first.json()
-            cursor = body.get("next") if isinstance(body, dict) else None
-            for label, target in ((path, path), (f"{path} (after)", _after(path, cursor))):
-                if target is None:
+            targets: dict[str, dict[int, str]] = {path: {}, f"{path} (after)": {}}
+            for rows, (client, headers) in clients.items():
+                first = client.get(path, headers=headers)
+                if first.status_code != 200:
+                    raise RuntimeError(f"{path}: {first.status_code} {first.text[:200]}")
+                body = first.json()
+                targets[path][rows] = path
+                deeper = _after(path, body.get("next") if isinstance(body, dict) else None)
+                if deeper is not None:
+                    targets[f"{path} (after)"][rows] = deeper
+            for label, per_size in targets.items():
+                if not per_size:
                     continue
-                timings: list[float] = []
+                timings: dict[int, list[float]] = {rows: [] for rows in per_size}
                 budget = time.perf_counter() + BUDGET_S
-                while len(timings) < calls and (len(timings) < 3 or time.perf_counter() < budget):
-                    started = time.perf_counter()
-                    client.get(target, headers=headers).raise_for_status()
-                    timings.append((time.perf_counter() - started) * 1000)
-                results[label] = statistics.median(timings)
-        results[f"{BACKLOG_PATH} ({QUEUED} closed sessions + runs queued)"] = _with_backlog(
-            client, headers, url, calls
-        )
+                done = 0
+                while done < calls and (done < 3 or time.perf_counter() < budget):
+                    for rows, target in per_size.items():
+                        client, headers = clients[rows]
+                        started = time.perf_counter()
+                        client.get(target, headers=headers).raise_for_status()
+                        timings[rows].append((time.perf_counter() - started) * 1000)
+                    done += 1
+                for rows, taken in timings.items():
+                    results[rows][label] = statistics.median(taken)
+        backlog = _with_backlog(clients, urls, calls)
+        for rows, taken_ms in backlog.items():
+            results[rows][f"{BACKLOG_PATH} ({QUEUED} closed sessions + runs queued)"] = taken_ms
     return results
 
 
-def _with_backlog(client: TestClient, headers: dict[str, str], url: str, calls: int) -> float:
-    """p50 in ms of a contributions page whose read first derives a fresh backlog.
+def _with_backlog(
+    clients: dict[int, tuple[TestClient, dict[str, str]]], urls: dict[int, str], calls: int
+) -> dict[int, float]:
+    """p50 in ms, per size, of a contributions page whose read first derives a fresh backlog.
 
     Before each call QUEUED/2 closed sessions and QUEUED/2 ended runs not derived
     yet are queued, as the database triggers queue them when the lab closes them:
     the read pays for deriving those, not for the history behind them.
     """
-    timings: list[float] = []
-    engine = get_engine(url)
-    with engine.connect() as connection:
-        rows = int(connection.execute(text("SELECT count(*) FROM machine_run")).scalar() or 0)
+    timings: dict[int, list[float]] = {rows: [] for rows in urls}
     for call in range(calls):
-        first = rows // 2 + 1 + call * QUEUED // 2  # the newer half is not derived yet
-        with engine.begin() as connection:
-            for source in ("session", "run"):
-                connection.execute(
-                    text(
-                        "INSERT INTO contribution_pending (source, source_id) SELECT :source, "
-                        f"i + {first - 1} FROM {series(engine.dialect.name, QUEUED // 2)}"
-                    ),
-                    {"source": source},
-                )
-        started = time.perf_counter()
-        client.get(BACKLOG_PATH, headers=headers).raise_for_status()
-        timings.append((time.perf_counter() - started) * 1000)
-    with engine.connect() as connection:
-        left = connection.execute(text("SELECT count(*) FROM contribution_pending")).scalar()
-        derived = connection.execute(
-            text("SELECT count(*) FROM contribution WHERE source <> 'manual'")
-        ).scalar()
-    if left or (derived or 0) < calls * QUEUED:
-        raise RuntimeError(f"backlog: {left} still queued, {derived} derived")
-    return statistics.median(timings)
+        for rows, url in urls.items():
+            engine = get_engine(url)
+            first = rows // 2 + 1 + call * QUEUED // 2  # the newer half is not derived yet
+            with engine.begin() as connection:
+                for source in ("session", "run"):
+                    connection.execute(
+                        text(
+                            "INSERT INTO contribution_pending (source, source_id) SELECT :source,"
+                            f" i + {first - 1} FROM {series(engine.dialect.name, QUEUED // 2)}"
+                        ),
+                        {"source": source},
+                    )
+            client, headers = clients[rows]
+            started = time.perf_counter()
+            client.get(BACKLOG_PATH, headers=headers).raise_for_status()
+            timings[rows].append((time.perf_counter() - started) * 1000)
+    for rows, url in urls.items():
+        with get_engine(url).connect() as connection:
+            left = connection.execute(text("SELECT count(*) FROM contribution_pending")).scalar()
+            derived = connection.execute(
+                text("SELECT count(*) FROM contribution WHERE created_by = 'auto'")
+            ).scalar()
+        if left or (derived or 0) < calls * QUEUED:
+            raise RuntimeError(f"backlog at {rows:,}: {left} still queued, {derived} derived")
+    return {rows: statistics.median(taken) for rows, taken in timings.items()}
 
 
 def _after(path: str, cursor: int | None) -> str | None:
@@ -307,11 +328,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=15)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    timings: dict[int, dict[str, float]] = {}
-    engine_name = ""
-    for rows in (args.small, args.big):
-        with tempfile.TemporaryDirectory() as tmp, fresh_database(Path(tmp)) as url:
-            engine_name = url.split(":", 1)[0]
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the app's logging sets INFO
+    urls: dict[int, str] = {}
+    with ExitStack() as stack:
+        for rows in (args.small, args.big):
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = stack.enter_context(fresh_database(folder))
             steps = fill(get_engine(url), rows)
             slowest = sorted(
                 (k for k in steps if not k.startswith("(")), key=steps.__getitem__, reverse=True
@@ -323,8 +345,9 @@ def main() -> None:
                 + ")",
                 flush=True,
             )
-            timings[rows] = measure(url, args.calls)
-            get_engine(url).dispose()
+            urls[rows] = url
+        engine_name = urls[args.big].split(":", 1)[0].split("+")[0]
+        timings = measure(urls, args.calls)
     small, big = timings[args.small], timings[args.big]
     lines = [f"lists ({engine_name}): p50 ms at {args.small:,} and {args.big:,} rows per table"]
     worst_ms, worst_ratio = 0.0, 0.0
