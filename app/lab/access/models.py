@@ -246,9 +246,11 @@ class PowerCommand(SQLModel, table=True):
     """One wish for a machine's relay (on or off), sent by ingest and confirmed by the device."""
 
     __tablename__ = "power_command"
+    # A machine's commands newest first (the list, the newest command) without a sort.
+    __table_args__ = (Index("ix_power_command_machine_page", "machine_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    machine_id: int = Field(foreign_key="machine.id", index=True)
+    machine_id: int = Field(foreign_key="machine.id")
     want_on: bool
     reason: str = Field(max_length=32)
     status: str = Field(default=CommandStatus.PENDING, sa_column=Column(String(16), nullable=False))
