@@ -1,13 +1,19 @@
-"""List endpoints at 10,000 and 1,000,000 rows: p50 per list and how much it grows.
+"""Every list endpoint at 10,000 and 1,000,000 rows: p50 per list and how much it grows.
 
 Each size gets its own fresh database (SQLite, or PostgreSQL when
-LABLEDGER_DATABASE_URL names one), filled with set-based INSERT ... SELECT
-statements over a generated series: sessions, runs, unknown scans, sales,
-contributions and ledger entries, spread over 200 machines, 100 contributors
-and 20 products. Each list is called through the real application (first
-page, a filter, and a deep page by keyset cursor).
+LABLEDGER_DATABASE_URL names one), filled by `support.bulk` with set-based
+INSERT ... SELECT statements over a generated series: `rows` rows in every
+table that grows with history or people (sessions, runs, unknown and denied
+scans, power commands, sales and their lines, rejected deliveries,
+contributions, ledger entries, payout batches and items, badges, inductions),
+registers of a real lab's size (200 machines and readers, 100 contributors,
+20 products, 10 machine groups) and as many undecodable messages as the
+service keeps. Each list is called through the real application: its first
+page, filtered, and a deeper page by keyset cursor, the two sizes in turn call
+by call. Contributions are also read with a fresh backlog of closed sessions
+and runs queued before each call, as the lab queues them.
 
-    python bench/lists.py [--big 1000000] [--small 10000] [--calls 15]
+    python bench/lists.py [--big 1000000] [--small 10000] [--calls 25]
 """
 
 from __future__ import annotations
