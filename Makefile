@@ -33,10 +33,11 @@ test: $(VENV)/.installed-dev node_modules/.package-lock.json
 	@scripts/ensure-chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: run every bench/*.py in name order, each bounded to BENCH_TIMEOUT seconds
+## make bench: run every bench/*.py in name order, each bounded to BENCH_TIMEOUT seconds, timed
 BENCH_TIMEOUT ?= 240
 bench: $(VENV)/.installed-dev
-	@status=0; for script in $$(ls bench/*.py | grep -v '/__init__.py$$' | sort); do \
-		echo "== $$script"; \
+	@status=0; all=$$(date +%s); for script in $$(ls bench/*.py | grep -v '/__init__.py$$' | sort); do \
+		echo "== $$script"; one=$$(date +%s); \
 		timeout $(BENCH_TIMEOUT) $(BIN)/python $$script || status=1; \
-	done; exit $$status
+		echo "== $$script took $$(( $$(date +%s) - one )) s"; \
+	done; echo "== make bench took $$(( $$(date +%s) - all )) s in all"; exit $$status

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, bindparam, func, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, tuple_
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -85,7 +85,8 @@ def page(
     base = query
     if after is not None:
         query = query.where(_beyond(session, model, order, after))
-    query = query.order_by(*(k.column.desc() if k.descending else k.column for k in order))
+    ordering = [k.column.desc() if k.descending else k.column for k in order]
+    query = query.order_by(*ordering)
     rows = list(session.exec(query.offset(offset).limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -94,7 +95,13 @@ def page(
     if after is None and offset == 0 and not more:
         total: int | None = len(rows)
     else:
-        capped = base.order_by(None).limit(COUNT_CAP + 1).subquery()
+        # The count walks the list's own order, as the page did, so it takes the page's
+        # plan and stops after COUNT_CAP + 1 rows; only a constant is selected, so an
+        # index that holds the filter answers it without reading the rows.
+        bare: Select[Any] = base.with_only_columns(
+            literal_column("1"), maintain_column_froms=True
+        ).order_by(*ordering)
+        capped = bare.limit(COUNT_CAP + 1).subquery()
         counted = int(session.exec(select(func.count()).select_from(capped)).one())
         total = counted if counted <= COUNT_CAP else None
     return Slice(rows, cursor, total)

@@ -96,10 +96,13 @@ class UnknownScan(SQLModel, table=True):
     """A badge scan that opened nothing (unknown or revoked card), visible for enrolment."""
 
     __tablename__ = "unknown_scan"
-    __table_args__ = (Index("ix_unknown_scan_page", "at", "id"),)
+    __table_args__ = (
+        Index("ix_unknown_scan_page", "at", "id"),
+        Index("ix_unknown_scan_reader_page", "reader_id", "at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    reader_id: int = Field(foreign_key="reader.id", index=True)
+    reader_id: int = Field(foreign_key="reader.id")
     card_id: str = Field(max_length=64, index=True)
     reason: str = Field(max_length=32)
     at: datetime = Field(sa_type=UTCDateTime)
@@ -167,6 +170,14 @@ class MachineRun(SQLModel, table=True):
             "id",
             sqlite_where=text("ended_at IS NULL"),
             postgresql_where=text("ended_at IS NULL"),
+        ),
+        # Runs nobody claimed (`unattributed=true`), in list order.
+        Index(
+            "ix_machine_run_unattributed_page",
+            "started_at",
+            "id",
+            sqlite_where=text("operator_id IS NULL"),
+            postgresql_where=text("operator_id IS NULL"),
         ),
     )
 

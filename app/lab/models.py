@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import ConfigDict
-from sqlalchemy import Column, String, UniqueConstraint
+from sqlalchemy import Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -155,11 +155,15 @@ class ContributorPublic(SQLModel):
 class Badge(SQLModel, table=True):
     """A card, in canonical form, belonging to one contributor."""
 
-    __table_args__ = (UniqueConstraint("card_id"),)
+    __table_args__ = (
+        UniqueConstraint("card_id"),
+        # A person's badges in list order (id) without a sort.
+        Index("ix_badge_contributor_page", "contributor_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     card_id: str = Field(max_length=64)
-    contributor_id: int = Field(foreign_key="contributor.id", index=True)
+    contributor_id: int = Field(foreign_key="contributor.id")
     label: str = Field(default="", max_length=NAME_LEN)
     status: str = Field(default=BadgeStatus.ACTIVE, sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

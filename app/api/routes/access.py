@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from app.api.deps import API_PREFIX, Device, Limit, Offset, Reader, SessionDep, Writer
+from app.api.deps import API_PREFIX, After, Device, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import SortKey, get_or_404, page
 from app.fields import MAX_ID
@@ -53,16 +53,21 @@ def _now() -> datetime:
 
 @router.get("/machine-groups", response_model=Page[MachineGroupPublic])
 def list_groups(
-    db: SessionDep, _key: Reader, limit: Limit = 50, offset: Offset = 0, active: bool | None = None
+    db: SessionDep,
+    _key: Reader,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    after: After = None,
+    active: bool | None = None,
 ) -> Page[MachineGroupPublic]:
     """Machine groups with their machines."""
     query = select(MachineGroup)
     if active is not None:
         query = query.where(MachineGroup.active == active)
-    found = page(db, MachineGroup, query, (SortKey(col(MachineGroup.id)),), limit, offset)
-    rows, total = found.rows, found.total
-    items = [inductions.group_public(db, g) for g in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    order = (SortKey(col(MachineGroup.id)),)
+    found = page(db, MachineGroup, query, order, limit, offset, after)
+    items = [inductions.group_public(db, g) for g in found.rows]
+    return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("/machine-groups", response_model=MachineGroupPublic, status_code=201)
@@ -102,6 +107,7 @@ def list_trainers(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     contributor_id: OptionalId = None,
     machine_id: OptionalId = None,
     group_id: OptionalId = None,
@@ -118,9 +124,8 @@ def list_trainers(
     if active is not None:
         revoked = col(Trainer.revoked_at)
         query = query.where(revoked.is_(None) if active else revoked.is_not(None))
-    found = page(db, Trainer, query, (SortKey(col(Trainer.id)),), limit, offset)
-    items, total = found.rows, found.total
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    found = page(db, Trainer, query, (SortKey(col(Trainer.id)),), limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("/trainers", response_model=TrainerPublic, status_code=201)
@@ -144,6 +149,7 @@ def list_inductions(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     contributor_id: OptionalId = None,
     machine_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Covering this machine (groups included).")
@@ -165,12 +171,11 @@ def list_inductions(
         (SortKey(col(Induction.granted_at), True), SortKey(col(Induction.id), True)),
         limit,
         offset,
+        after,
     )
-    rows, total = found.rows, found.total
     now = _now()
-    return Page(
-        items=[induction_public(r, now) for r in rows], total=total, limit=limit, offset=offset
-    )
+    items = [induction_public(r, now) for r in found.rows]
+    return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("/inductions", response_model=InductionPublic, status_code=201)
@@ -243,6 +248,7 @@ def list_denied_scans(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     reader_id: OptionalId = None,
     machine_id: OptionalId = None,
     contributor_id: OptionalId = None,
@@ -268,9 +274,9 @@ def list_denied_scans(
         (SortKey(col(DeniedScan.at), True), SortKey(col(DeniedScan.id), True)),
         limit,
         offset,
+        after,
     )
-    items, total = found.rows, found.total
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/power-commands", response_model=Page[PowerCommandPublic])
@@ -279,6 +285,7 @@ def list_power_commands(
     _key: Reader,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: After = None,
     machine_id: OptionalId = None,
     status: Annotated[
         CommandStatus | None, Query(description="`failed` lists what needs review.")
@@ -290,9 +297,9 @@ def list_power_commands(
         query = query.where(PowerCommand.machine_id == machine_id)
     if status is not None:
         query = query.where(PowerCommand.status == status)
-    found = page(db, PowerCommand, query, (SortKey(col(PowerCommand.id), True),), limit, offset)
-    items, total = found.rows, found.total
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    order = (SortKey(col(PowerCommand.id), True),)
+    found = page(db, PowerCommand, query, order, limit, offset, after)
+    return Page(items=found.rows, next=found.next, total=found.total, limit=limit, offset=offset)
 
 
 @router.get("/machines/{machine_id}/power", response_model=PowerStatePublic, tags=["machines"])

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, col, select
 
 from app.accounting.money import format_minor, to_minor
 from app.accounting.payouts.service import balances, batch_csv, batch_items, create_batch, mark_paid
-from app.accounting.payouts.tables import PayoutBatch
+from app.accounting.payouts.tables import PayoutBatch, PayoutItem
 from app.api.deps import API_PREFIX, After, Limit, Offset, Reader, SessionDep, Writer
 from app.api.pages import Page
 from app.crud import SortKey, get_or_404, page
@@ -90,6 +90,20 @@ def _batch_public(db: SessionDep, batch: PayoutBatch) -> PayoutBatchPublic:
     return PayoutBatchPublic(**batch.model_dump(), items=items)
 
 
+def _batch_publics(db: SessionDep, batches: list[PayoutBatch]) -> list[PayoutBatchPublic]:
+    """Batches with their items, the items of all of them read in one query (not one per batch)."""
+    items: dict[int, list[PayoutItemPublic]] = {b.id: [] for b in batches if b.id is not None}
+    if items:
+        found = db.exec(
+            select(PayoutItem)
+            .where(col(PayoutItem.batch_id).in_(list(items)))
+            .order_by(col(PayoutItem.batch_id), col(PayoutItem.contributor_id))
+        )
+        for item in found:
+            items[item.batch_id].append(PayoutItemPublic(**item.model_dump()))
+    return [PayoutBatchPublic(**b.model_dump(), items=items[b.id or 0]) for b in batches]
+
+
 @router.post("/payouts", response_model=PayoutBatchPublic, status_code=201)
 def make_batch(db: SessionDep, key: Writer, body: PayoutRequest) -> PayoutBatchPublic:
     """A batch of every balance at or above the minimum; never more than a balance."""
@@ -106,7 +120,7 @@ def list_batches(
     """Payout batches, newest first."""
     order = (SortKey(col(PayoutBatch.id), True),)
     found = page(db, PayoutBatch, select(PayoutBatch), order, limit, offset, after)
-    items = [_batch_public(db, b) for b in found.rows]
+    items = _batch_publics(db, found.rows)
     return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 

@@ -86,12 +86,22 @@ class Allocation(Strict):
 
 
 def _public(db: SessionDep, sale: Sale) -> SalePublic:
-    lines = db.exec(
-        select(SaleLine).where(SaleLine.sale_id == sale.id).order_by(col(SaleLine.position))
-    ).all()
-    return SalePublic(
-        **sale.model_dump(), lines=[SaleLinePublic(**line.model_dump()) for line in lines]
-    )
+    return _publics(db, [sale])[0]
+
+
+def _publics(db: SessionDep, sales: list[Sale]) -> list[SalePublic]:
+    """Sales with their lines, the lines of all of them read in one query (not one per sale)."""
+    ids = [sale.id for sale in sales]
+    lines: dict[int, list[SaleLinePublic]] = {sale_id: [] for sale_id in ids if sale_id}
+    if ids:
+        found = db.exec(
+            select(SaleLine)
+            .where(col(SaleLine.sale_id).in_(ids))
+            .order_by(col(SaleLine.sale_id), col(SaleLine.position))
+        )
+        for line in found:
+            lines[line.sale_id].append(SaleLinePublic(**line.model_dump()))
+    return [SalePublic(**sale.model_dump(), lines=lines[sale.id or 0]) for sale in sales]
 
 
 @router.get("/sales", response_model=Page[SalePublic])
@@ -112,7 +122,7 @@ def list_sales(
         query = query.where(Sale.currency == currency.upper())
     order = (SortKey(col(Sale.occurred_at), True), SortKey(col(Sale.id), True))
     found = page(db, Sale, query, order, limit, offset, after)
-    items = [_public(db, s) for s in found.rows]
+    items = _publics(db, found.rows)
     return Page(items=items, next=found.next, total=found.total, limit=limit, offset=offset)
 
 

@@ -142,7 +142,12 @@ class Induction(SQLModel, table=True):
     """Permission for one contributor to use one machine, or every machine of a group."""
 
     __tablename__ = "induction"
-    __table_args__ = (Index("ix_induction_contributor_scope", "contributor_id", "machine_id"),)
+    __table_args__ = (
+        Index("ix_induction_contributor_scope", "contributor_id", "machine_id"),
+        # The list pages newest grant first by (granted_at, id), optionally for one person.
+        Index("ix_induction_page", "granted_at", "id"),
+        Index("ix_induction_contributor_page", "contributor_id", "granted_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     contributor_id: int = Field(foreign_key="contributor.id")
@@ -203,17 +208,24 @@ class DeniedScan(SQLModel, table=True):
     """A badge scan that opened no session, with why; kept for the Review page."""
 
     __tablename__ = "denied_scan"
-    __table_args__ = (UniqueConstraint("event_id"),)
+    __table_args__ = (
+        UniqueConstraint("event_id"),
+        # The list pages newest first by (at, id), optionally within one filter.
+        Index("ix_denied_scan_page", "at", "id"),
+        Index("ix_denied_scan_reader_page", "reader_id", "at", "id"),
+        Index("ix_denied_scan_machine_page", "machine_id", "at", "id"),
+        Index("ix_denied_scan_contributor_page", "contributor_id", "at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=128)
-    reader_id: int = Field(foreign_key="reader.id", index=True)
-    machine_id: int | None = Field(default=None, foreign_key="machine.id", index=True)
+    reader_id: int = Field(foreign_key="reader.id")
+    machine_id: int | None = Field(default=None, foreign_key="machine.id")
     card_id: str = Field(max_length=64)
-    contributor_id: int | None = Field(default=None, foreign_key="contributor.id", index=True)
+    contributor_id: int | None = Field(default=None, foreign_key="contributor.id")
     reason: str = Field(sa_column=Column(String(16), nullable=False))
     detail: str = Field(default="", max_length=500)
-    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
 
 
 class DeniedScanPublic(SQLModel):
@@ -234,9 +246,11 @@ class PowerCommand(SQLModel, table=True):
     """One wish for a machine's relay (on or off), sent by ingest and confirmed by the device."""
 
     __tablename__ = "power_command"
+    # A machine's commands newest first (the list, the newest command) without a sort.
+    __table_args__ = (Index("ix_power_command_machine_page", "machine_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    machine_id: int = Field(foreign_key="machine.id", index=True)
+    machine_id: int = Field(foreign_key="machine.id")
     want_on: bool
     reason: str = Field(max_length=32)
     status: str = Field(default=CommandStatus.PENDING, sa_column=Column(String(16), nullable=False))
