@@ -148,11 +148,12 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
             fee_minor=fee,
             net_minor=line.gross_minor - fee,
         )
+        if row.product_id is not None:
+            row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
         db.add(row)
         db.flush()
         _post_line_sale(db, sale, row)
         if row.product_id is not None:
-            row.allocated_at = sale.occurred_at
             split_line(db, sale, row, sale.occurred_at)
     for parked in db.exec(
         select(ParkedRefund)
