@@ -68,6 +68,7 @@ from typing import Any, Final
 
 from sqlalchemy import Row, event, func, select, text
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col
 
 from app.accounting.ledger.bulk import bind_value, insert_many
@@ -162,13 +163,15 @@ BOOKS_LOCKED_KEY: Final = "labledger.books_locked"
 
 
 @event.listens_for(OrmSession, "after_transaction_end")
-def _forget_head(session: OrmSession, _transaction: object) -> None:
+def _forget_head(session: OrmSession, transaction: SessionTransaction) -> None:
     """A commit, rollback or savepoint's end: the next append claims lock and head afresh.
 
     (A savepoint rolled back on PostgreSQL also gives back the locks taken inside it.)
+    The inner transactions a flush opens and closes change neither.
     """
-    session.info.pop(_HEAD_KEY, None)
-    session.info.pop(BOOKS_LOCKED_KEY, None)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_HEAD_KEY, None)
+        session.info.pop(BOOKS_LOCKED_KEY, None)
 
 
 class LedgerError(InvalidInput):

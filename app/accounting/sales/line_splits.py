@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import Exclusion, counted_contributions
@@ -71,12 +72,7 @@ def _remember_carry(db: Session, split: Split, carry: Carry) -> None:
 
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
-    last = db.execute(
-        select(col(Split.id), col(Split.transaction_id), col(Split.created_at))
-        .where(Split.product_id == product_id, Split.currency == currency, Split.kind == "sale")
-        .order_by(col(Split.id).desc())
-        .limit(1)
-    ).first()
+    last = db.execute(_LAST_SALE_SPLIT, {"product_id": product_id, "currency": currency}).first()
     if last is None:
         return Carry()
     key = _carry_key(db, product_id, currency)
@@ -90,14 +86,26 @@ def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     return carry
 
 
+_CAP_PAID = select(col(CapProgress.bucket), col(CapProgress.paid_minor)).where(
+    col(CapProgress.product_id) == bindparam("product_id"),
+    col(CapProgress.currency) == bindparam("currency"),
+)
+_LAST_SALE_SPLIT = (
+    select(col(Split.id), col(Split.transaction_id), col(Split.created_at))
+    .where(
+        col(Split.product_id) == bindparam("product_id"),
+        col(Split.currency) == bindparam("currency"),
+        col(Split.kind) == "sale",
+    )
+    .order_by(col(Split.id).desc())
+    .limit(1)
+)
+
+
 def cap_paid(db: Session, product_id: int, currency: str) -> dict[str, int]:
     """What each capped bucket of the product has paid so far in this currency."""
-    rows = db.exec(
-        select(CapProgress).where(
-            CapProgress.product_id == product_id, CapProgress.currency == currency
-        )
-    ).all()
-    return {row.bucket: row.paid_minor for row in rows}
+    rows = db.execute(_CAP_PAID, {"product_id": product_id, "currency": currency}).all()
+    return {bucket: int(paid) for bucket, paid in rows}
 
 
 def _cap_progress(
