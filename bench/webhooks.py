@@ -151,6 +151,7 @@ class _Burst:
     errors: int = 0
     seconds: float = 0.0
     health_ms: list[float] = field(default_factory=list)
+    cpu_ms_per_sale: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -267,6 +268,12 @@ def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     raise RuntimeError("the server did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (a figure the machine's load barely moves)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mb(process: subprocess.Popen[bytes]) -> float:
     for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -336,12 +343,16 @@ class _Figures:
 
 
 async def _measure(
-    port: int,
+    port: int, pid: int
 ) -> tuple[_Burst, _Burst, tuple[list[float], int], tuple[list[float], int]]:
     small, large = _Sales("bench-10"), _Sales("bench-1000")
+    cpu = _cpu_seconds(pid)
     burst10 = await _burst(port, small.next, BURST_MAX[10])
+    cpu, used = _cpu_seconds(pid), _cpu_seconds(pid) - cpu
+    burst10.cpu_ms_per_sale = used * 1000 / max(burst10.done, 1)
     print(f"  .. burst, 10 contributors: {burst10.rate:.0f} sales/s", file=sys.stderr)
     burst1000 = await _burst(port, large.next, BURST_MAX[1000])
+    burst1000.cpu_ms_per_sale = (_cpu_seconds(pid) - cpu) * 1000 / max(burst1000.done, 1)
     print(f"  .. burst, 1,000 contributors: {burst1000.rate:.1f} sales/s", file=sys.stderr)
     open10 = await _open_loop(port, small.next)
     open1000 = await _open_loop(port, large.next)
@@ -360,7 +371,7 @@ def _run_service(tmp: str) -> _Figures:
     }
     server = _serve(["--factory", "app.main:create_app"], env, port)
     try:
-        burst10, burst1000, open10, open1000 = asyncio.run(_measure(port))
+        burst10, burst1000, open10, open1000 = asyncio.run(_measure(port, server.pid))
         rss = _peak_rss_mb(server)
     finally:
         _stop(server)
@@ -406,6 +417,11 @@ def main() -> int:
         "sales/s, 1,000 contributors",
         f"{b1000.rate:.1f}",
         f"target >= 100; {b1000.rate / base_rate:.3f} x baseline; errors {b1000.errors}",
+    )
+    _line(
+        "service CPU per sale, 10 / 1,000 contributors, ms",
+        f"{b10.cpu_ms_per_sale:.1f} / {b1000.cpu_ms_per_sale:.1f}",
+        "user + system time of the service process over each burst",
     )
     for label, values, late in (("10", open10, late10), ("1,000", open1000, late1000)):
         _line(

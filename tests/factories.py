@@ -51,3 +51,44 @@ def product(
     n = next(_counter)
     body = {"name": f"Product {n}", "skus": list(skus) or [f"SKU-{n}"], **fields}
     return _created(client.post("/api/v1/products", json=body, headers=headers))
+
+
+def capped_funder_equation(
+    client: TestClient,
+    headers: dict[str, str],
+    product_id: int,
+    funder_id: int,
+    *,
+    effective_from: str = "2020-01-01T00:00:00Z",
+    commons: bool = True,
+    payback_percent: str = "40",
+    cap: str = "15.00",
+) -> dict[str, Any]:
+    """A new equation version: commons 10 % (optional), a funder's payback capped in EUR,
+    and the rest to the makers by labour."""
+    buckets: list[dict[str, Any]] = []
+    if commons:
+        buckets.append(
+            {"name": "commons", "mode": "straight", "percent": "10", "paid_to": "commons_fund"}
+        )
+    buckets += [
+        {
+            "name": "payback",
+            "mode": "straight",
+            "percent": payback_percent,
+            "paid_to": "contributor",
+            "contributor_id": funder_id,
+            "cap": cap,
+        },
+        {
+            "name": "makers",
+            "mode": "remaining",
+            "percent": "100",
+            "paid_to": "contributors",
+            "kinds": ["labour"],
+        },
+    ]
+    body = {"effective_from": effective_from, "cap_currency": "EUR", "buckets": buckets}
+    return _created(
+        client.post(f"/api/v1/products/{product_id}/equations", json=body, headers=headers)
+    )

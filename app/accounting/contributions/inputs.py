@@ -19,11 +19,13 @@ shows) rather than misread:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlmodel import Session
 
 from app.accounting.contributions.derived import sync_derived_contributions
@@ -157,6 +159,47 @@ def counted_contributions(
     else:
         query = select(*_GROUP, _C.c.quantity).where(*where).order_by(_C.c.id)
     groups = db.execute(query).all()
+    inputs, skipped = _inputs(groups, citation_unit, currency, grouped=grouped)
+    excluded = _excluded(db, where, citation_unit, currency) if skipped else []
+    left_out = [exclusion.contribution_id for exclusion in excluded]
+    if left_out:
+        log.info(
+            "contributions left out of product %s: %s (citation unit or currency)",
+            product_id,
+            left_out,
+        )
+    return CountedContributions(list(inputs), left_out, excluded)
+
+
+#: The inputs last built from each distinct set of rows. Every sale of a product reads the
+#: same grouped rows until a contribution changes, and building a thousand exact inputs
+#: cost more than reading them; equal rows (and unit, currency) give equal inputs.
+_InputsKey = tuple[tuple[tuple[Any, ...], ...], Unit, str | None, bool]
+_built: dict[_InputsKey, tuple[tuple[ContributionInput, ...], bool]] = {}
+_BUILT_KEPT = 64
+_ROWS_KEPT = 100_000  # bounds the memory kept (a row and its input: a few hundred bytes)
+
+
+def _inputs(
+    groups: Sequence[Row[Any]], citation_unit: Unit, currency: str | None, *, grouped: bool
+) -> tuple[tuple[ContributionInput, ...], bool]:
+    """The engine's inputs from the query's rows, and whether some rows were not counted."""
+    rows = tuple(tuple(row) for row in groups)
+    key: _InputsKey = (rows, citation_unit, currency, grouped)
+    known = _built.get(key)
+    if known is not None:
+        return known
+    built = _build_inputs(rows, citation_unit, currency, grouped=grouped)
+    if len(_built) >= _BUILT_KEPT or sum(len(k[0]) for k in _built) + len(rows) > _ROWS_KEPT:
+        _built.clear()
+    if len(rows) <= _ROWS_KEPT:
+        _built[key] = built
+    return built
+
+
+def _build_inputs(
+    groups: Sequence[tuple[Any, ...]], citation_unit: Unit, currency: str | None, *, grouped: bool
+) -> tuple[tuple[ContributionInput, ...], bool]:
     inputs: list[ContributionInput] = []
     skipped = False
     for cid, kind, unit, role, machine_id, machine_kind, row_currency, total in groups:
@@ -175,15 +218,7 @@ def counted_contributions(
         )
     if grouped:
         inputs.sort(key=lambda i: (i.contributor_id, i.kind, i.role or "", i.machine_id or 0))
-    excluded = _excluded(db, where, citation_unit, currency) if skipped else []
-    left_out = [exclusion.contribution_id for exclusion in excluded]
-    if left_out:
-        log.info(
-            "contributions left out of product %s: %s (citation unit or currency)",
-            product_id,
-            left_out,
-        )
-    return CountedContributions(inputs, left_out, excluded)
+    return tuple(inputs), skipped
 
 
 def _excluded(

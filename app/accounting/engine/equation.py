@@ -81,12 +81,18 @@ class ContributionInput:
     machine_kind: str | None = None
 
     def __post_init__(self) -> None:
-        """Coerce kind and quantity to exact types and refuse nonsense."""
-        object.__setattr__(self, "kind", ContributionKind(self.kind))
-        quantity = exact_fraction(self.quantity, "contribution quantity")
-        if quantity < 0:
+        """Coerce kind and quantity to exact types and refuse nonsense.
+
+        Inputs that already have the exact types (a split reads thousands) are only checked.
+        """
+        if type(self.kind) is not ContributionKind:
+            object.__setattr__(self, "kind", ContributionKind(self.kind))
+        quantity = self.quantity
+        if type(quantity) is not Fraction:
+            quantity = exact_fraction(quantity, "contribution quantity")
+            object.__setattr__(self, "quantity", quantity)
+        if quantity.numerator < 0:
             raise ValueError(f"contribution quantity is negative ({quantity})")
-        object.__setattr__(self, "quantity", quantity)
 
 
 def _rate(value: object, what: str) -> Fraction:

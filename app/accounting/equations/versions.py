@@ -9,12 +9,14 @@ the engine's `DEFAULT_EQUATION` applies, as version 0.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -36,6 +38,7 @@ from app.accounting.equations.tables import (
     ValueEquation,
 )
 from app.accounting.money import format_minor, to_minor
+from app.db import UTCDateTime
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lab.models import Contributor, Machine
 
@@ -69,15 +72,43 @@ def _record(row: ValueEquation) -> EquationRecord:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _equation(body: str) -> Equation:
+    """A stored equation body parsed (versions are never edited, and an Equation is frozen)."""
+    return equation_from_json(json.loads(body))
+
+
+_IN_FORCE = (
+    core_select(
+        col(ValueEquation.body),
+        col(ValueEquation.effective_from),
+        col(ValueEquation.cap_currency),
+        col(ValueEquation.note),
+        col(ValueEquation.created_at),
+        col(ValueEquation.created_by),
+    )
+    .where(
+        col(ValueEquation.product_id) == bindparam("product_id"),
+        col(ValueEquation.effective_from) <= bindparam("at", type_=UTCDateTime),
+    )
+    .order_by(col(ValueEquation.version).desc())
+    .limit(1)
+)
+
+
 def record_in_force(db: Session, product_id: int, at: datetime) -> EquationRecord:
-    """The product's equation in force at `at`, with its effective date and cap currency."""
-    row = db.exec(
-        select(ValueEquation)
-        .where(ValueEquation.product_id == product_id, col(ValueEquation.effective_from) <= at)
-        .order_by(col(ValueEquation.version).desc())
-        .limit(1)
-    ).first()
-    return _DEFAULT if row is None else _record(row)
+    """The product's equation in force at `at`, with its effective date and cap currency.
+
+    Every sale line asks this: one prepared statement, columns only, and each stored
+    body parsed once per process.
+    """
+    row = db.execute(_IN_FORCE, {"product_id": product_id, "at": at}).first()
+    if row is None:
+        return _DEFAULT
+    body, effective_from, cap_currency, note, created_at, created_by = row
+    return EquationRecord(
+        _equation(body), effective_from, cap_currency, note, created_at, created_by
+    )
 
 
 def record_version(db: Session, product_id: int, version: int) -> EquationRecord:

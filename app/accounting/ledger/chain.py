@@ -64,6 +64,43 @@ def entry_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
+class TransactionHasher:
+    """Hashes the entries of one transaction with the fields they share serialised once.
+
+    Produces exactly `entry_hash` of the full content (the keys in sorted order are
+    account, amount_minor, currency, kind, memo, occurred_at, prev_hash, reference,
+    sequence, transaction_id), without building and sorting a dict per entry.
+    `account`, `currency` and `prev_hash` must need no JSON escaping, which the
+    ledger's validation guarantees (lower-case account names, ISO codes, hex).
+    """
+
+    __slots__ = ("_end", "_middle", "_tail")
+
+    def __init__(
+        self, transaction_id: str, kind: str, reference: str, memo: str, occurred_at: str
+    ) -> None:
+        """Serialise what every entry of the transaction shares."""
+        self._middle = (
+            f',"kind":{_string(kind)},"memo":{_string(memo)},'
+            f'"occurred_at":{_string(occurred_at)},"prev_hash":"'
+        )
+        self._tail = f'","reference":{_string(reference)},"sequence":'
+        self._end = f',"transaction_id":{_string(transaction_id)}}}'
+
+    def __call__(self, sequence: int, account: str, currency: str, amount: int, prev: str) -> str:
+        """The hash of one entry of the transaction."""
+        text = (
+            f'{{"account":"{account}","amount_minor":{amount:d},"currency":"{currency}"'
+            f"{self._middle}{prev}{self._tail}{sequence:d}{self._end}"
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _string(value: str) -> str:
+    """A JSON string exactly as `canonical_json` writes it."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def export_line(content: Mapping[str, Any], digest: str) -> str:
     """One JSON Lines record: the content plus its hash, canonical, newline-terminated."""
     return canonical_json({**content, "hash": digest}) + "\n"

@@ -25,11 +25,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.accounting.ledger.postings import APPEND_LOCK_KEY
+from app.accounting.ledger.postings import APPEND_LOCK_KEY, BOOKS_LOCKED_KEY
 
 
 def lock_books(db: Session) -> None:
     """Take the books' lock in the caller's transaction (held until commit or rollback)."""
+    if db.info.get(BOOKS_LOCKED_KEY):
+        return
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
@@ -37,3 +39,5 @@ def lock_books(db: Session) -> None:
         db.execute(text("INSERT INTO ledger_entry (sequence) SELECT 0 WHERE 0"))
     else:  # pragma: no cover - the settings accept only these two
         raise RuntimeError(f"no lock for database {dialect!r}")
+    # Remembered until the transaction ends, so the ledger's own appends need not ask again.
+    db.info[BOOKS_LOCKED_KEY] = True

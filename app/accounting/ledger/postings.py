@@ -66,14 +66,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, func, insert, select, text
+from sqlalchemy import Row, event, func, select, text
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col
 
+from app.accounting.ledger.bulk import bind_value, insert_many
 from app.accounting.ledger.chain import (
     GENESIS_HASH,
+    TransactionHasher,
     VerifyResult,
     check_entries,
-    entry_hash,
     export_line,
     rfc3339,
 )
@@ -138,6 +141,39 @@ _COLUMNS = (
 )
 
 
+#: The columns `post_transaction` writes, in the order of its row tuples.
+_INSERT_COLUMNS: Final = (
+    "sequence",
+    "transaction_id",
+    "kind",
+    "reference",
+    "account",
+    "currency",
+    "amount_minor",
+    "memo",
+    "occurred_at",
+    "recorded_at",
+    "prev_hash",
+    "hash",
+)
+#: Where a session keeps the head its open transaction appended (see `_claim_head`).
+_HEAD_KEY: Final = "labledger.ledger_head"
+#: Set by `ledger.locks.lock_books` while the session's transaction holds the books' lock.
+BOOKS_LOCKED_KEY: Final = "labledger.books_locked"
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_head(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A commit, rollback or savepoint's end: the next append claims lock and head afresh.
+
+    (A savepoint rolled back on PostgreSQL also gives back the locks taken inside it.)
+    The inner transactions a flush opens and closes change neither.
+    """
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_HEAD_KEY, None)
+        session.info.pop(BOOKS_LOCKED_KEY, None)
+
+
 class LedgerError(InvalidInput):
     """A transaction the ledger refuses (unbalanced, zero or oversized amounts, bad names)."""
 
@@ -178,25 +214,34 @@ def post_transaction(
     head = _claim_head(db)
     sequence, prev_hash = head.sequence, head.hash
     transaction_id = str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"{prev_hash}:{kind}:{reference}"))
-    rows: list[dict[str, Any]] = []
+    hasher = TransactionHasher(transaction_id, kind, reference, memo, rfc3339(occurred))
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    occurred_bound = bind_value(db, table, "occurred_at", occurred)
+    recorded_bound = bind_value(db, table, "recorded_at", recorded_at)
+    rows: list[tuple[Any, ...]] = []
     for posting in lines:
         sequence += 1
-        row: dict[str, Any] = {
-            "sequence": sequence,
-            "transaction_id": transaction_id,
-            "kind": kind,
-            "reference": reference,
-            "account": posting.account,
-            "currency": posting.currency,
-            "amount_minor": posting.amount_minor,
-            "memo": memo,
-            "occurred_at": occurred,
-            "recorded_at": recorded_at,
-            "prev_hash": prev_hash,
-        }
-        prev_hash = row["hash"] = entry_hash(_content(row))
-        rows.append(row)
-    db.execute(insert(LedgerEntry), rows)
+        account, currency, amount = posting.account, posting.currency, posting.amount_minor
+        digest = hasher(sequence, account, currency, amount, prev_hash)
+        rows.append(
+            (
+                sequence,
+                transaction_id,
+                kind,
+                reference,
+                account,
+                currency,
+                amount,
+                memo,
+                occurred_bound,
+                recorded_bound,
+                prev_hash,
+                digest,
+            )
+        )
+        prev_hash = digest
+    insert_many(db, table, _INSERT_COLUMNS, rows)
+    db.info[_HEAD_KEY] = ChainHead(sequence, prev_hash)
     return transaction_id
 
 
@@ -316,9 +361,19 @@ def _content(row: Any) -> dict[str, Any]:
 
 
 def _claim_head(db: Session) -> ChainHead:
-    """Take the append lock, then read the head: no other writer can move it until we commit."""
+    """Take the append lock, then read the head: no other writer can move it until we commit.
+
+    Once this transaction has appended, it holds the lock and knows the head it wrote
+    (kept in the session until the transaction, or a savepoint, ends), so a sale's
+    second and later transactions take neither the lock nor the head again.
+    """
+    known = db.info.get(_HEAD_KEY)
+    if isinstance(known, ChainHead):
+        return known
     dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
+    if db.info.get(BOOKS_LOCKED_KEY):
+        pass  # `lock_books` took this very lock earlier in the transaction
+    elif dialect == "postgresql":
         db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
     elif dialect == "sqlite":
         # A write that inserts nothing still takes SQLite's single write lock, held to commit,
@@ -355,7 +410,7 @@ def _checked_posting(index: int, posting: Posting) -> Posting:
     if not isinstance(posting, Posting):
         raise LedgerError(f"posting {index} is not a Posting", where)
     account = posting.account
-    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+    if not isinstance(account, str) or not _account_name(account):
         raise LedgerError(
             f"posting {index}: account {str(account)[:40]!r} must be lower-case segments of "
             "a-z 0-9 _ . - joined by ':'",
@@ -378,7 +433,15 @@ def _checked_posting(index: int, posting: Posting) -> Posting:
         raise LedgerError(f"posting {index}: amount_minor must not be 0", where)
     if abs(amount) > MAX_AMOUNT:
         raise LedgerError(f"posting {index}: amount_minor beyond +/- 2**62", where)
+    if currency == posting.currency and type(amount) is int:
+        return posting
     return Posting(account, currency, int(amount))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _account_name(account: str) -> bool:
+    """Whether `account` is a valid name (cached: a sale names the same payables again)."""
+    return _ACCOUNT.fullmatch(account) is not None
 
 
 def _checked_kind(kind: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.accounting.engine.allocation import allocate_largest_remainder
@@ -58,23 +59,37 @@ def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int |
     )
 
 
+# The statements every sale runs, built once (building one costs as much as running it).
+_RECORDED = select(col(WebhookDelivery.id)).where(
+    col(WebhookDelivery.provider) == bindparam("provider"),
+    col(WebhookDelivery.event_id) == bindparam("event_id"),
+)
+_SALE_OF_ORDER = (
+    select(Sale)
+    .where(col(Sale.provider) == bindparam("provider"), col(Sale.order_key) == bindparam("order"))
+    .execution_options(populate_existing=True)
+)
+_PRODUCT_OF_SKU = select(col(ProductSku.product_id)).where(col(ProductSku.sku) == bindparam("sku"))
+_PARKED_FOR_ORDER = (
+    select(ParkedRefund)
+    .where(
+        col(ParkedRefund.provider) == bindparam("provider"),
+        col(ParkedRefund.order_key) == bindparam("order"),
+        col(ParkedRefund.applied_at).is_(None),
+    )
+    .order_by(col(ParkedRefund.id))
+)
+
+
 def already_recorded(db: Session, provider: str, event_id: str) -> bool:
     """Whether this provider event was seen before."""
-    found = db.exec(
-        select(WebhookDelivery.id).where(
-            WebhookDelivery.provider == provider, WebhookDelivery.event_id == event_id[:200]
-        )
-    ).first()
+    found = db.execute(_RECORDED, {"provider": provider, "event_id": event_id[:200]}).first()
     return found is not None
 
 
 def _find_sale(db: Session, provider: str, order_key: str) -> Sale | None:
     """The sale of an order, read afresh (the books' lock is held, so this is the newest)."""
-    return db.exec(
-        select(Sale)
-        .where(Sale.provider == provider, Sale.order_key == order_key[:200])
-        .execution_options(populate_existing=True)
-    ).first()
+    return db.exec(_SALE_OF_ORDER, params={"provider": provider, "order": order_key[:200]}).first()
 
 
 def apply_shop_event(db: Session, event: ShopEvent) -> str:
@@ -106,7 +121,7 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
 def _product_for(db: Session, sku: str | None) -> int | None:
     if not sku:
         return None
-    return db.exec(select(ProductSku.product_id).where(ProductSku.sku == sku)).first()
+    return db.execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
 
 
 def _fees_per_line(event: ShopEvent) -> list[int]:
@@ -148,21 +163,17 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
             fee_minor=fee,
             net_minor=line.gross_minor - fee,
         )
+        if row.product_id is not None:
+            row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
         db.add(row)
         db.flush()
         _post_line_sale(db, sale, row)
         if row.product_id is not None:
-            row.allocated_at = sale.occurred_at
             split_line(db, sale, row, sale.occurred_at)
-    for parked in db.exec(
-        select(ParkedRefund)
-        .where(
-            ParkedRefund.provider == sale.provider,
-            ParkedRefund.order_key == sale.order_key,
-            col(ParkedRefund.applied_at).is_(None),
-        )
-        .order_by(col(ParkedRefund.id))
-    ).all():
+    parked_refunds = db.exec(
+        _PARKED_FOR_ORDER, params={"provider": sale.provider, "order": sale.order_key}
+    ).all()
+    for parked in parked_refunds:
         _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)
     return "sale_recorded", sale.id

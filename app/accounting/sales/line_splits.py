@@ -19,13 +19,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import Exclusion, counted_contributions
 from app.accounting.engine.snapshots import carry_from_json, split_from_json, split_to_json
 from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
+from app.accounting.ledger.bulk import insert_many
 from app.accounting.ledger.postings import Posting, post_transaction
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.lab.models import COMMONS_FUND_ID
@@ -46,25 +47,65 @@ def payable_account(contributor_id: int) -> str:
     return f"payable:{contributor_id}"
 
 
+#: The carry after the last sale split each process wrote or read, per database, product and
+#: currency, under the split row that holds it (id, ledger transaction and creation time: a
+#: row another database or process wrote never matches). Reading it back from the row means
+#: parsing the whole snapshot, a large JSON document for a product with many contributors.
+_CarryKey = tuple[str, int, str]
+_CarryRow = tuple[int, str, datetime]
+_carries: dict[_CarryKey, tuple[_CarryRow, Carry]] = {}
+_CARRIES_KEPT = 4096
+
+
+def _carry_key(db: Session, product_id: int, currency: str) -> _CarryKey:
+    return (str(db.get_bind().engine.url), product_id, currency)
+
+
+def _remember_carry(db: Session, split: Split, carry: Carry) -> None:
+    """Keep the carry a sale split just stored, for the product's next split."""
+    assert split.id is not None
+    if len(_carries) >= _CARRIES_KEPT:
+        _carries.clear()
+    row = (split.id, split.transaction_id, split.created_at)
+    _carries[_carry_key(db, split.product_id, split.currency)] = (row, carry)
+
+
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
-    last = db.exec(
-        select(Split.snapshot)
-        .where(Split.product_id == product_id, Split.currency == currency, Split.kind == "sale")
-        .order_by(col(Split.id).desc())
-        .limit(1)
-    ).first()
-    return carry_from_json(json.loads(last)["carry_after"]) if last else Carry()
+    last = db.execute(_LAST_SALE_SPLIT, {"product_id": product_id, "currency": currency}).first()
+    if last is None:
+        return Carry()
+    key = _carry_key(db, product_id, currency)
+    row = (int(last[0]), str(last[1]), last[2])
+    known = _carries.get(key)
+    if known is not None and known[0] == row:
+        return known[1]
+    snapshot = db.execute(select(col(Split.snapshot)).where(col(Split.id) == row[0])).scalar_one()
+    carry = carry_from_json(json.loads(snapshot)["carry_after"])
+    _carries[key] = (row, carry)
+    return carry
+
+
+_CAP_PAID = select(col(CapProgress.bucket), col(CapProgress.paid_minor)).where(
+    col(CapProgress.product_id) == bindparam("product_id"),
+    col(CapProgress.currency) == bindparam("currency"),
+)
+_LAST_SALE_SPLIT = (
+    select(col(Split.id), col(Split.transaction_id), col(Split.created_at))
+    .where(
+        col(Split.product_id) == bindparam("product_id"),
+        col(Split.currency) == bindparam("currency"),
+        col(Split.kind) == "sale",
+    )
+    .order_by(col(Split.id).desc())
+    .limit(1)
+)
 
 
 def cap_paid(db: Session, product_id: int, currency: str) -> dict[str, int]:
     """What each capped bucket of the product has paid so far in this currency."""
-    rows = db.exec(
-        select(CapProgress).where(
-            CapProgress.product_id == product_id, CapProgress.currency == currency
-        )
-    ).all()
-    return {row.bucket: row.paid_minor for row in rows}
+    rows = db.execute(_CAP_PAID, {"product_id": product_id, "currency": currency}).all()
+    return {bucket: int(paid) for bucket, paid in rows}
 
 
 def _cap_progress(
@@ -179,15 +220,17 @@ def _store(
     db.flush()
     assert split.id is not None
     if result.shares:
-        # One executemany, not one ORM object per recipient (a product can have thousands).
-        db.execute(
-            insert(SplitShare),
-            [
-                {"split_id": split.id, "contributor_id": c, "amount_minor": a}
-                for c, a in sorted(result.shares.items())
-            ],
+        # One driver executemany, not one ORM object per recipient (a product can have
+        # thousands), and no per-value type processing (the values are plain ints).
+        insert_many(
+            db,
+            SplitShare.__table__,  # type: ignore[attr-defined]
+            ("split_id", "contributor_id", "amount_minor"),
+            [(split.id, c, a) for c, a in sorted(result.shares.items())],
         )
     _add_cap_payments(db, product_id, currency, result.cap_payments)
+    if kind == "sale":
+        _remember_carry(db, split, result.carry_after)
     return split
 
 

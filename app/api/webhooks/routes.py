@@ -17,8 +17,10 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -125,13 +127,104 @@ def _apply(db: Session, provider: str, body: bytes, events: tuple[ShopEvent, ...
 
 #: SQLite takes one writer at a time, and a transaction that read before it
 #: wrote fails at once ("database is locked") when another wrote in between;
-#: so within one process, deliveries to SQLite are applied one at a time.
+#: so within one process, deliveries to SQLite are applied one batch at a time.
 _SQLITE_WRITER = threading.Lock()
+#: The most deliveries applied in one transaction (bounds the wait of the first of them).
+BATCH_MOST = 16
 
 
 def _one_writer(engine: Engine) -> AbstractContextManager[object]:
     """The SQLite writer lock, or nothing for databases that take concurrent writers."""
     return _SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext()
+
+
+@dataclass(eq=False)
+class _Delivery:
+    """A verified, parsed delivery waiting for its turn, and then its answer."""
+
+    provider: str
+    body: bytes
+    events: tuple[ShopEvent, ...]
+    done: bool = False
+    answer: JSONResponse | None = None
+    error: BaseException | None = None
+
+
+class _Combiner:
+    """Applies the deliveries that wait for the database together: one transaction, one commit.
+
+    Every delivery queues itself and then waits for the writer's turn; the thread that
+    gets the turn takes what is queued (up to BATCH_MOST, in arrival order) and applies
+    it in one transaction under one books' lock, answering each delivery. Committing,
+    taking the lock and reading the chain head once per batch instead of once per sale
+    is what lets a burst of sales through; a single sale still goes alone. When
+    anything in a batch fails, the batch is rolled back and each of its deliveries is
+    applied on its own, so one bad delivery answers for itself only.
+    """
+
+    def __init__(self, turn: threading.Lock) -> None:
+        """Take turns on `turn` (the SQLite writer lock, or one of this engine's own)."""
+        self._turn = turn
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Delivery] = []
+
+    def apply(self, engine: Engine, delivery: _Delivery) -> JSONResponse:
+        """Queue the delivery, apply batches until it is done, and give its answer."""
+        with self._queue_lock:
+            self._queue.append(delivery)
+        while not delivery.done:
+            with self._turn:
+                if delivery.done:
+                    break
+                with self._queue_lock:
+                    batch, self._queue = self._queue[:BATCH_MOST], self._queue[BATCH_MOST:]
+                try:
+                    _apply_batch(engine, batch)
+                except BaseException as exc:  # no delivery of the batch may wait forever
+                    for waiting in batch:
+                        if not waiting.done:
+                            waiting.error, waiting.done = exc, True
+        if delivery.error is not None:
+            raise delivery.error
+        assert delivery.answer is not None
+        return delivery.answer
+
+
+def _apply_batch(engine: Engine, batch: list[_Delivery]) -> None:
+    """Apply a batch in one transaction, or each of it on its own if that fails."""
+    if len(batch) > 1:
+        with Session(engine, expire_on_commit=False) as db:
+            try:
+                outcomes = [[apply_shop_event(db, e) for e in d.events] for d in batch]
+                db.commit()
+            except Exception:  # each delivery is retried alone just below
+                db.rollback()
+            else:
+                for delivery, done in zip(batch, outcomes, strict=True):
+                    delivery.answer = JSONResponse({"received": len(done), "outcomes": done})
+                    delivery.done = True
+                return
+    for delivery in batch:
+        try:
+            with Session(engine, expire_on_commit=False) as db:
+                delivery.answer = _apply(db, delivery.provider, delivery.body, delivery.events)
+        except BaseException as exc:  # handed to the delivery's own thread, which raises it
+            delivery.error = exc
+        delivery.done = True
+
+
+_combiners: weakref.WeakKeyDictionary[Engine, _Combiner] = weakref.WeakKeyDictionary()
+_combiners_lock = threading.Lock()
+
+
+def _combiner(engine: Engine) -> _Combiner:
+    """The engine's combiner (all SQLite engines of the process share the writer lock)."""
+    with _combiners_lock:
+        found = _combiners.get(engine)
+        if found is None:
+            turn = _SQLITE_WRITER if engine.dialect.name == "sqlite" else threading.Lock()
+            found = _combiners[engine] = _Combiner(turn)
+        return found
 
 
 def _process(
@@ -148,8 +241,7 @@ def _process(
     except LabLedgerError as error:
         with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
             return _reject(db, provider, body, error)
-    with _one_writer(engine), Session(engine, expire_on_commit=False) as db:
-        return _apply(db, provider, body, events)
+    return _combiner(engine).apply(engine, _Delivery(provider, body, events))
 
 
 async def _handle(

@@ -455,3 +455,60 @@ def test_approval_needs_a_second_person(client, admin, key_for):
         headers=admin,
     )
     assert rejected.status_code == 200  # withdrawing one's own entry needs nobody else
+
+
+def test_counted_inputs_follow_every_change_to_the_rows_they_were_built_from(lab, session):
+    # The inputs built from a product's grouped rows are kept and reused while the rows
+    # are equal: an edit, a new row or a rejection must still show in the next read.
+    product = factories.product(lab.client, lab.admin, "KEPT-R1")
+    people = [factories.contributor(lab.client, lab.admin) for _ in range(3)]
+    when = NOW - timedelta(days=3)
+    rows = [
+        Contribution(
+            contributor_id=person["id"],
+            product_id=product["id"],
+            kind="labour",
+            quantity=(n + 1) * 3_600_000,
+            unit="ms",
+            source="manual",
+            status="approved",
+            occurred_at=when,
+            created_by="test",
+            decided_by="test",
+            decided_at=when,
+        )
+        for n, person in enumerate(people)
+    ]
+    session.add_all(rows)
+    session.commit()
+
+    def hours() -> dict[int, Fraction]:
+        counted = counted_contributions(session, product["id"], NOW, grouped=True)
+        return {i.contributor_id: i.quantity for i in counted.inputs}
+
+    first = hours()
+    assert first == {p["id"]: Fraction(n + 1) for n, p in enumerate(people)}
+    assert hours() == first  # read again from the same rows
+    rows[0].quantity = 5_400_000
+    session.commit()
+    assert hours()[people[0]["id"]] == Fraction(3, 2)
+    rows[1].status = "rejected"
+    session.commit()
+    assert people[1]["id"] not in hours()
+    session.add(
+        Contribution(
+            contributor_id=people[2]["id"],
+            product_id=product["id"],
+            kind="labour",
+            quantity=1_800_000,
+            unit="ms",
+            source="manual",
+            status="approved",
+            occurred_at=when,
+            created_by="test",
+            decided_by="test",
+            decided_at=when,
+        )
+    )
+    session.commit()
+    assert hours() == {people[0]["id"]: Fraction(3, 2), people[2]["id"]: Fraction(7, 2)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests import factories
 from tests.accounting.sales.test_flow import post_stripe
 from tests.shops import stripe_checkout
 
@@ -12,32 +13,13 @@ def _shares(preview: dict) -> dict[int, int]:
 
 def test_capped_funder_is_paid_back_then_the_share_flows_on(money_lab):
     lab = money_lab
-    equation = {
-        "effective_from": "2026-01-01T00:00:00Z",
-        "cap_currency": "EUR",
-        "buckets": [
-            {"name": "commons", "mode": "straight", "percent": "10", "paid_to": "commons_fund"},
-            {
-                "name": "payback",
-                "mode": "straight",
-                "percent": "40",
-                "paid_to": "contributor",
-                "contributor_id": lab.funder["id"],
-                "cap": "15.00",
-            },
-            {
-                "name": "makers",
-                "mode": "remaining",
-                "percent": "100",
-                "paid_to": "contributors",
-                "kinds": ["labour"],
-            },
-        ],
-    }
-    made = lab.client.post(
-        f"/api/v1/products/{lab.product['id']}/equations", json=equation, headers=lab.admin
+    factories.capped_funder_equation(
+        lab.client,
+        lab.admin,
+        lab.product["id"],
+        lab.funder["id"],
+        effective_from="2026-01-01T00:00:00Z",
     )
-    assert made.status_code == 201, made.text
     preview = lab.client.get(
         f"/api/v1/products/{lab.product['id']}/preview",
         params={"amount": "25.00", "currency": "EUR"},
@@ -86,32 +68,14 @@ def test_capped_funder_is_paid_back_then_the_share_flows_on(money_lab):
 
 def test_a_cap_in_euros_is_not_paid_from_yen(money_lab):
     lab = money_lab
-    equation = {
-        "effective_from": "2026-01-01T00:00:00Z",
-        "cap_currency": "EUR",
-        "buckets": [
-            {
-                "name": "payback",
-                "mode": "straight",
-                "percent": "50",
-                "paid_to": "contributor",
-                "contributor_id": lab.funder["id"],
-                "cap": "15.00",
-            },
-            {
-                "name": "makers",
-                "mode": "remaining",
-                "percent": "100",
-                "paid_to": "contributors",
-                "kinds": ["labour"],
-            },
-        ],
-    }
-    assert (
-        lab.client.post(
-            f"/api/v1/products/{lab.product['id']}/equations", json=equation, headers=lab.admin
-        ).status_code
-        == 201
+    factories.capped_funder_equation(
+        lab.client,
+        lab.admin,
+        lab.product["id"],
+        lab.funder["id"],
+        effective_from="2026-01-01T00:00:00Z",
+        commons=False,
+        payback_percent="50",
     )
     post_stripe(
         lab.client,

@@ -226,6 +226,70 @@ def test_each_hash_is_sha256_of_the_documented_canonical_json(session):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", content["occurred_at"])
 
 
+_ACCOUNTS = st.from_regex(r"[a-z0-9_.-]{1,8}(:[a-z0-9_.-]{1,8}){0,3}", fullmatch=True)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    transaction_id=_TEXT,
+    kind=_TEXT,
+    reference=_TEXT,
+    memo=_TEXT,
+    account=_ACCOUNTS,
+    currency=st.from_regex(r"[A-Z]{3}", fullmatch=True),
+    amount=st.integers(min_value=-(2**62), max_value=2**62),
+    sequence=st.integers(min_value=1, max_value=2**62),
+    moment=st.datetimes(timezones=st.just(UTC)),
+)
+def test_the_transaction_hasher_is_the_canonical_entry_hash(
+    transaction_id, kind, reference, memo, account, currency, amount, sequence, moment
+):
+    occurred = rfc3339(moment)
+    prev = hashlib.sha256(memo.encode()).hexdigest()
+    content = {
+        "sequence": sequence,
+        "transaction_id": transaction_id,
+        "kind": kind,
+        "reference": reference,
+        "account": account,
+        "currency": currency,
+        "amount_minor": amount,
+        "memo": memo,
+        "occurred_at": occurred,
+        "prev_hash": prev,
+    }
+    hasher = ledger_chain.TransactionHasher(transaction_id, kind, reference, memo, occurred)
+    assert hasher(sequence, account, currency, amount, prev) == entry_hash(content)
+
+
+def test_later_transactions_of_one_db_transaction_chain_on_the_head_it_wrote(session):
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        for n in range(3):
+            post_transaction(session, kind="sale", reference=f"sale:{n}", postings=SALE)
+        session.commit()
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    head_reads = [s for s in statements if "ORDER BY ledger_entry.sequence DESC" in s]
+    assert len(head_reads) == 1
+    assert verify_chain(session).ok and verify_chain(session).entries == 9
+    # A rolled-back savepoint forgets the head it wrote: the next append reads it afresh.
+    savepoint = session.begin_nested()
+    post_transaction(session, kind="sale", reference="sale:gone", postings=SALE)
+    savepoint.rollback()
+    post_transaction(session, kind="sale", reference="sale:kept", postings=SALE)
+    session.commit()
+    result = verify_chain(session)
+    assert result.ok and result.entries == 12, result
+
+
 @pytest.mark.parametrize(
     ("sql", "bad", "good", "problem"),
     [

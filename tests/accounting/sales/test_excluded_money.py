@@ -7,6 +7,7 @@ import json
 from sqlmodel import select
 
 from app.accounting.sales.tables import Split
+from tests import factories
 from tests.shops import body_of, stripe_checkout, stripe_headers
 
 
@@ -83,32 +84,7 @@ def test_eur_money_is_excluded_from_a_usd_sale_with_why(money_lab, approver, ses
 
 def test_preview_agrees_with_a_real_sale_when_caps_are_in_another_currency(money_lab):
     lab = money_lab
-    equation = {
-        "effective_from": "2020-01-01T00:00:00Z",
-        "cap_currency": "EUR",
-        "buckets": [
-            {"name": "commons", "mode": "straight", "percent": "10", "paid_to": "commons_fund"},
-            {
-                "name": "payback",
-                "mode": "straight",
-                "percent": "40",
-                "paid_to": "contributor",
-                "contributor_id": lab.funder["id"],
-                "cap": "15.00",
-            },
-            {
-                "name": "makers",
-                "mode": "remaining",
-                "percent": "100",
-                "paid_to": "contributors",
-                "kinds": ["labour"],
-            },
-        ],
-    }
-    made = lab.client.post(
-        f"/api/v1/products/{lab.product['id']}/equations", json=equation, headers=lab.admin
-    )
-    assert made.status_code == 201, made.text
+    factories.capped_funder_equation(lab.client, lab.admin, lab.product["id"], lab.funder["id"])
     preview = _preview(lab, "USD")  # was refused: "version 2 has caps in EUR"
     assert any("caps of version" in note and "EUR" in note for note in preview["split"]["notes"])
     _sell(lab, "evt_usd_cap", "usd", 2500)

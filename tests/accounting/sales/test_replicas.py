@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from app.accounting.sales.tables import CapProgress, Sale, Split
+from tests import factories
 from tests.replicas import fire, post, replicas
 from tests.shops import body_of, stripe_checkout, stripe_headers, stripe_refund
 
@@ -187,32 +188,7 @@ def test_concurrent_allocations_of_one_line_split_it_once(money_lab, urls):
 
 def test_caps_and_carries_hold_over_concurrent_sales_on_two_replicas(money_lab, urls, session):
     lab = money_lab
-    equation = {
-        "effective_from": "2020-01-01T00:00:00Z",
-        "cap_currency": "EUR",
-        "buckets": [
-            {"name": "commons", "mode": "straight", "percent": "10", "paid_to": "commons_fund"},
-            {
-                "name": "payback",
-                "mode": "straight",
-                "percent": "40",
-                "paid_to": "contributor",
-                "contributor_id": lab.funder["id"],
-                "cap": "15.00",
-            },
-            {
-                "name": "makers",
-                "mode": "remaining",
-                "percent": "100",
-                "paid_to": "contributors",
-                "kinds": ["labour"],
-            },
-        ],
-    }
-    made = lab.client.post(
-        f"/api/v1/products/{lab.product['id']}/equations", json=equation, headers=lab.admin
-    )
-    assert made.status_code == 201, made.text
+    factories.capped_funder_equation(lab.client, lab.admin, lab.product["id"], lab.funder["id"])
     sales = [
         stripe_checkout(
             f"evt_cap_{n}", f"cs_cap_{n}", [{"sku": "BOARD-R1", "quantity": 1, "amount": 1001}]

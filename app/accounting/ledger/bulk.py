@@ -1,0 +1,41 @@
+"""Inserting many rows of plain values through the database driver in one executemany.
+
+SQLAlchemy's executemany runs every value of every row through its type
+processing; for a sale's thousand ledger entries and split shares that was a
+third of the sale. Here the values arrive already in the form the driver
+takes (ints, strings, and datetimes turned once by `bind_value`), and the
+statement goes to the driver as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlmodel import Session
+
+
+def bind_value(db: Session, table: Table, column: str, value: Any) -> Any:
+    """`value` as the column's type hands it to this database's driver (call once, reuse)."""
+    dialect = db.get_bind().dialect
+    processor = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return value if processor is None else processor(value)
+
+
+def insert_many(
+    db: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT `rows` (tuples in `columns` order, driver-ready) in the session's transaction.
+
+    Names come from the table's own columns, quoted by the dialect; values are bound.
+    """
+    if not rows:
+        return
+    connection = db.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.c[column].name) for column in columns)
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([mark] * len(columns))
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, list(rows))
