@@ -49,10 +49,16 @@ def buckets(since: datetime, until: datetime, by: Period) -> list[tuple[str, dat
 
 
 def bucket_label(dialect: str, column: Any, by: Period) -> ColumnElement[str]:
-    """SQL for the label (`YYYY-MM-DD` of the bucket's first day) of a UTC timestamp column."""
+    """SQL for the label (`YYYY-MM-DD` of the bucket's first day) of a UTC timestamp column.
+
+    SQLite keeps timestamps as ISO text (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), so a day or
+    month label is a prefix of it: `substr` costs far less per row than `strftime`.
+    """
     if dialect == "sqlite":
         if by == Period.WEEK:
             return func.strftime("%Y-%m-%d", column, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01" if by == Period.MONTH else "%Y-%m-%d", column)
+        if by == Period.MONTH:
+            return func.substr(column, 1, 8) + "01"
+        return func.substr(column, 1, 10)
     truncated = func.date_trunc(by.value, column, "UTC")
     return func.to_char(func.timezone("UTC", truncated), "YYYY-MM-DD")

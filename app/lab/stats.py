@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
@@ -30,6 +40,7 @@ from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
+_P = Contributor.__table__  # type: ignore[attr-defined]
 REASONS = [reason.value for reason in EndReason]
 
 
@@ -121,60 +132,87 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
     ).group_by(label, _RH.c.machine_id)
     query = _run_filters(query, f, _RH.c.operator_id)
-    found = {(row[0], row[1]): row for row in db.execute(query).all()}
-    machines_query = select(Machine).order_by(col(Machine.name))
+    found = {(row[0], row[1]): row[2:] for row in db.execute(query)}
+    machines_query = select(
+        col(Machine.id), col(Machine.name), col(Machine.active), col(Machine.created_at)
+    ).order_by(col(Machine.name))
     if f.machine_id is not None:
-        machines_query = machines_query.where(Machine.id == f.machine_id)  # type: ignore[arg-type]
-    machines = list(db.scalars(machines_query))
+        machines_query = machines_query.where(col(Machine.id) == f.machine_id)
+    machines = db.execute(machines_query).all()
     windows = defaultdict(list)
-    for window in windows_between(db, f.since, f.until, [m.id for m in machines if m.id]):
+    for window in windows_between(db, f.since, f.until, [m[0] for m in machines]):
         windows[window.machine_id].append(window)
     now = utcnow()
+    nothing = (0, 0.0, 0.0, 0.0, 0.0, *[0] * len(REASONS))
     rows = []
     for label_text, start, end in buckets(f.since, f.until, f.by):
-        for machine in machines:
-            assert machine.id is not None
-            row = found.get((label_text, machine.id))
-            if row is None and not machine.active:
+        for machine_id, name, active, created_at in machines:
+            row = found.get((label_text, machine_id))
+            if row is None and not active:
                 continue
-            life_start, life_end = max(start, machine.created_at), min(end, now)
+            runs, busy, wall, energy, material, *counts = row or nothing
+            life_start, life_end = max(start, created_at), min(end, now)
             available = max(0.0, (life_end - life_start).total_seconds())
-            if available:
-                available -= overlap_seconds(windows[machine.id], life_start, life_end, now)
-            busy = float(row[3]) if row else 0.0
-            counts = [int(x) for x in row[7:]] if row else [0] * len(REASONS)
+            if available and machine_id in windows:
+                available -= overlap_seconds(windows[machine_id], life_start, life_end, now)
+            busy = float(busy)
             rows.append(
                 MachineHours(
-                    period=label_text,
-                    machine_id=machine.id,
-                    machine=machine.name,
-                    runs=int(row[2]) if row else 0,
-                    busy_s=busy,
-                    wall_s=float(row[4]) if row else 0.0,
-                    available_s=available,
-                    idle_s=max(0.0, available - busy),
-                    utilisation=utilisation(busy, available),
-                    energy_wh=float(row[5]) if row else 0.0,
-                    material=float(row[6]) if row else 0.0,
-                    **dict(zip(REASONS, counts, strict=True)),
+                    label_text,
+                    machine_id,
+                    name,
+                    int(runs),
+                    busy,
+                    float(wall),
+                    available,
+                    max(0.0, available - busy),
+                    utilisation(busy, available),
+                    float(energy),
+                    float(material),
+                    *(int(n) for n in counts),
                 )
             )
     return rows
 
 
+def _zero(kind: Any) -> ColumnElement[Any]:
+    """A typed zero, so the branches of a UNION agree on their column types."""
+    return cast(literal(0), kind)
+
+
 def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
-    """Labour time, machine time operated, and machine time credited to providers."""
+    """Labour time, machine time operated, and machine time credited to providers.
+
+    One query: the three sums are grouped, merged and named in the database, so
+    Python only wraps the finished rows (per-row work in Python was most of the cost).
+    """
     dialect = db.get_bind().dialect.name
     run_label = bucket_label(dialect, _RH.c.hour, f.by)
     operated = _run_filters(
-        select(run_label, _RH.c.operator_id, func.sum(_RH.c.runs), func.sum(_RH.c.busy_s))
+        select(
+            run_label.label("period"),
+            _RH.c.operator_id.label("who"),
+            _zero(Integer).label("sessions"),
+            _zero(Float).label("labour_s"),
+            func.sum(_RH.c.runs).label("operated_runs"),
+            func.sum(_RH.c.busy_s).label("operated_busy_s"),
+            _zero(Float).label("machine_credit_s"),
+        )
         .where(_RH.c.operator_id.is_not(None))
         .group_by(run_label, _RH.c.operator_id),
         f,
         _RH.c.operator_id,
     )
     provided = _run_filters(
-        select(run_label, _RH.c.provider_id, func.sum(_RH.c.busy_s))
+        select(
+            run_label,
+            _RH.c.provider_id,
+            _zero(Integer),
+            _zero(Float),
+            _zero(Integer),
+            _zero(Float),
+            func.sum(_RH.c.busy_s),
+        )
         .where(_RH.c.provider_id.is_not(None))
         .group_by(run_label, _RH.c.provider_id),
         f,
@@ -182,7 +220,13 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     )
     session_label = bucket_label(dialect, _SH.c.hour, f.by)
     present = select(
-        session_label, _SH.c.contributor_id, func.sum(_SH.c.sessions), func.sum(_SH.c.seconds)
+        session_label,
+        _SH.c.contributor_id,
+        func.sum(_SH.c.sessions),
+        func.sum(_SH.c.seconds),
+        _zero(Integer),
+        _zero(Float),
+        _zero(Float),
     ).where(_SH.c.hour >= f.first_hour, _SH.c.hour < f.until)
     for column, value in (
         (_SH.c.contributor_id, f.contributor_id),
@@ -193,34 +237,31 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         if value is not None:
             present = present.where(column == value)
     present = present.group_by(session_label, _SH.c.contributor_id)
-    table: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
-    for label, who, sessions, seconds in db.execute(present).all():
-        table[(label, who)].update(sessions=int(sessions), labour_s=float(seconds))
-    for label, who, runs, busy in db.execute(operated).all():
-        table[(label, who)].update(operated_runs=int(runs), operated_busy_s=float(busy))
-    for label, who, busy in db.execute(provided).all():
-        table[(label, who)].update(machine_credit_s=float(busy))
-    names = {
-        int(cid): str(name)
-        for cid, name in db.execute(
-            select(col(Contributor.id), col(Contributor.name)).where(
-                col(Contributor.id).in_({who for _label, who in table})
-            )
+    merged = union_all(operated, provided, present).subquery()
+    query = (
+        select(
+            merged.c.period,
+            merged.c.who,
+            func.sum(merged.c.sessions),
+            func.sum(merged.c.labour_s),
+            func.sum(merged.c.operated_runs),
+            func.sum(merged.c.operated_busy_s),
+            func.sum(merged.c.machine_credit_s),
         )
-    }
-    defaults = {
-        "sessions": 0,
-        "labour_s": 0.0,
-        "operated_runs": 0,
-        "operated_busy_s": 0.0,
-        "machine_credit_s": 0.0,
-    }
+        .group_by(merged.c.period, merged.c.who)
+        .order_by(merged.c.period, merged.c.who)
+    )
+    names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
     return [
         ContributorHours(
-            period=label,
-            contributor_id=who,
-            contributor=names.get(who, f"#{who}"),
-            **{**defaults, **values},
+            period,
+            int(who),
+            names.get(who, f"#{who}"),
+            int(n),
+            float(labour),
+            int(runs),
+            float(busy),
+            float(credit),
         )
-        for (label, who), values in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        for period, who, n, labour, runs, busy, credit in db.execute(query)
     ]
