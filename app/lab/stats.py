@@ -13,18 +13,21 @@ is taken in whole hours. Definitions:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    and_,
     case,
     cast,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -36,6 +39,7 @@ from app.lab.activity import EndReason
 from app.lab.downtime import overlap_seconds, windows_between
 from app.lab.models import Contributor, Machine
 from app.lab.periods import Period, bucket_label, buckets
+from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
 from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
@@ -104,8 +108,34 @@ def utilisation(busy_s: float, available_s: float) -> float | None:
     return round(min(busy_s / available_s, 1.0), 4) if available_s > 0 else None
 
 
-def _run_filters(query: Select[Any], f: Filters, who: Any) -> Select[Any]:
-    query = query.where(_RH.c.hour >= f.first_hour, _RH.c.hour < f.until)
+def day_span(f: Filters) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside the range (read from the daily rollups), or None if none."""
+    start = day_of(f.first_hour)
+    if start < f.first_hour:
+        start += timedelta(days=1)
+    end = day_of(f.until)
+    return (start, end) if start < end else None
+
+
+def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> Any:
+    """The hourly rows of the range, less the whole days `span` (read from the daily rollups)."""
+    if span is None:
+        return and_(hour >= f.first_hour, hour < f.until)
+    return or_(and_(hour >= f.first_hour, hour < span[0]), and_(hour >= span[1], hour < f.until))
+
+
+def _add(found: dict[Any, list[Any]], key: Any, values: Sequence[Any]) -> None:
+    """Sum a row of figures into the row found so far under the same key."""
+    if key in found:
+        found[key] = [a + b for a, b in zip(found[key], values, strict=True)]
+    else:
+        found[key] = list(values)
+
+
+def _run_filters(
+    query: Select[Any], f: Filters, who: Any, span: tuple[datetime, datetime] | None = None
+) -> Select[Any]:
+    query = query.where(in_range(_RH.c.hour, f, span))
     if f.machine_id is not None:
         query = query.where(_RH.c.machine_id == f.machine_id)
     if f.product_id is not None:
@@ -131,8 +161,24 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         func.sum(_RH.c.material),
         *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
     ).group_by(label, _RH.c.machine_id)
-    query = _run_filters(query, f, _RH.c.operator_id)
-    found = {(row[0], row[1]): row[2:] for row in db.execute(query)}
+    # Whole days come from the daily rollup unless a filter needs the hourly dimensions.
+    daily = f.product_id is None and f.role is None and f.contributor_id is None
+    span = day_span(f) if daily else None
+    query = _run_filters(query, f, _RH.c.operator_id, span)
+    found: dict[tuple[str, int], list[Any]] = {}
+    for hourly in db.execute(query):
+        _add(found, (hourly[0], hourly[1]), hourly[2:])
+    if span is not None:
+        day_label = bucket_label(dialect, MD.c.day, f.by)
+        days = select(
+            day_label,
+            MD.c.machine_id,
+            *(func.sum(MD.c[name]) for name in MACHINE_COLUMNS[2:]),
+        ).where(MD.c.day >= span[0], MD.c.day < span[1])
+        if f.machine_id is not None:
+            days = days.where(MD.c.machine_id == f.machine_id)
+        for daily_row in db.execute(days.group_by(day_label, MD.c.machine_id)):
+            _add(found, (daily_row[0], daily_row[1]), daily_row[2:])
     machines_query = select(
         col(Machine.id), col(Machine.name), col(Machine.active), col(Machine.created_at)
     ).order_by(col(Machine.name))
@@ -183,10 +229,14 @@ def _zero(kind: Any) -> ColumnElement[Any]:
 def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     """Labour time, machine time operated, and machine time credited to providers.
 
-    One query: the three sums are grouped, merged and named in the database, so
-    Python only wraps the finished rows (per-row work in Python was most of the cost).
+    Whole days come from the daily rollup (one row per person and day) unless a
+    machine, product or role filter needs the hourly dimensions; the partial days
+    at either end, or everything under such a filter, from the hourly rollups in one
+    query whose three sums are grouped and merged in the database.
     """
     dialect = db.get_bind().dialect.name
+    daily = f.machine_id is None and f.product_id is None and f.role is None
+    span = day_span(f) if daily else None
     run_label = bucket_label(dialect, _RH.c.hour, f.by)
     operated = _run_filters(
         select(
@@ -202,6 +252,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         .group_by(run_label, _RH.c.operator_id),
         f,
         _RH.c.operator_id,
+        span,
     )
     provided = _run_filters(
         select(
@@ -217,6 +268,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         .group_by(run_label, _RH.c.provider_id),
         f,
         _RH.c.provider_id,
+        span,
     )
     session_label = bucket_label(dialect, _SH.c.hour, f.by)
     present = select(
@@ -227,7 +279,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         _zero(Integer),
         _zero(Float),
         _zero(Float),
-    ).where(_SH.c.hour >= f.first_hour, _SH.c.hour < f.until)
+    ).where(in_range(_SH.c.hour, f, span))
     for column, value in (
         (_SH.c.contributor_id, f.contributor_id),
         (_SH.c.machine_id, f.machine_id),
@@ -251,6 +303,15 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         .group_by(merged.c.period, merged.c.who)
         .order_by(merged.c.period, merged.c.who)
     )
+    edges = [tuple(row) for row in db.execute(query)]
+    rows = _contributor_days(db, f, span) if span is not None else []
+    if edges and rows:  # the partial days at the ends share buckets with whole days
+        found: dict[tuple[str, int], list[Any]] = {}
+        for row in [*rows, *edges]:
+            _add(found, (row[0], row[1]), row[2:])
+        rows = [(*key, *values) for key, values in sorted(found.items())]
+    elif edges:
+        rows = edges
     names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
     return [
         ContributorHours(
@@ -263,5 +324,26 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
             float(busy),
             float(credit),
         )
-        for period, who, n, labour, runs, busy, credit in db.execute(query)
+        for period, who, n, labour, runs, busy, credit in rows
     ]
+
+
+def _contributor_days(
+    db: Session, f: Filters, span: tuple[datetime, datetime]
+) -> list[tuple[Any, ...]]:
+    """Whole days from the daily rollup, ordered by bucket and person (by day: as stored)."""
+    label = bucket_label(db.get_bind().dialect.name, CD.c.day, f.by)
+    sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
+    sums.append(CD.c.machine_credit_s)
+    if f.by == Period.DAY:  # one row per person and day already: no grouping, index order
+        query = select(label, CD.c.contributor_id, *sums).order_by(CD.c.day, CD.c.contributor_id)
+    else:
+        query = (
+            select(label, CD.c.contributor_id, *(func.sum(c) for c in sums))
+            .group_by(label, CD.c.contributor_id)
+            .order_by(label, CD.c.contributor_id)
+        )
+    query = query.where(CD.c.day >= span[0], CD.c.day < span[1])
+    if f.contributor_id is not None:
+        query = query.where(CD.c.contributor_id == f.contributor_id)
+    return [tuple(row) for row in db.execute(query)]
