@@ -303,28 +303,18 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         .group_by(merged.c.period, merged.c.who)
         .order_by(merged.c.period, merged.c.who)
     )
-    edges = [tuple(row) for row in db.execute(query)]
+    edges = {(row[0], row[1]): row[2:] for row in db.execute(query)}
     rows = _contributor_days(db, f, span) if span is not None else []
-    if edges and rows:  # the partial days at the ends share buckets with whole days
-        found: dict[tuple[str, int], list[Any]] = {}
-        for row in [*rows, *edges]:
-            _add(found, (row[0], row[1]), row[2:])
-        rows = [(*key, *values) for key, values in sorted(found.items())]
-    elif edges:
-        rows = edges
+    if edges:  # the partial days at the ends: summed into a whole day's bucket, or added
+        for i, row in enumerate(rows):
+            extra = edges.pop((row[0], row[1]), None)
+            if extra is not None:
+                rows[i] = (*row[:2], *(a + b for a, b in zip(row[2:], extra, strict=True)))
+        rows = sorted([*rows, *((*key, *values) for key, values in edges.items())])
     names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
     return [
-        ContributorHours(
-            period,
-            int(who),
-            names.get(who, f"#{who}"),
-            int(n),
-            float(labour),
-            int(runs),
-            float(busy),
-            float(credit),
-        )
-        for period, who, n, labour, runs, busy, credit in rows
+        ContributorHours(period, who, names.get(who, f"#{who}"), *figures)
+        for period, who, *figures in rows
     ]
 
 
