@@ -143,43 +143,37 @@ def _machine_select(dialect: str, rh: Any) -> Select[Any]:
 
 
 def _contributor_parts(dialect: str, rh: Any, sh: Any) -> list[Select[Any]]:
-    """Present, operated and provided time per (day, contributor), one SELECT each."""
-    run_day, session_day = day_expr(dialect, rh.c.hour), day_expr(dialect, sh.c.hour)
+    """Present, operated and provided time per hourly row, in one shape (summed by day later).
+
+    Ungrouped, so a rebuild sorts once over their union instead of once per part.
+    """
     present = select(
-        session_day.label("day"),
+        day_expr(dialect, sh.c.hour).label("day"),
         sh.c.contributor_id.label("who"),
-        func.sum(sh.c.sessions).label("sessions"),
-        func.sum(sh.c.seconds).label("labour_s"),
+        sh.c.sessions.label("sessions"),
+        sh.c.seconds.label("labour_s"),
         _zero(Integer).label("operated_runs"),
         _zero(Float).label("operated_busy_s"),
         _zero(Float).label("machine_credit_s"),
-    ).group_by(session_day, sh.c.contributor_id)
-    operated = (
-        select(
-            run_day,
-            rh.c.operator_id,
-            _zero(Integer),
-            _zero(Float),
-            func.sum(rh.c.runs),
-            func.sum(rh.c.busy_s),
-            _zero(Float),
-        )
-        .where(rh.c.operator_id.is_not(None))
-        .group_by(run_day, rh.c.operator_id)
     )
-    provided = (
-        select(
-            run_day,
-            rh.c.provider_id,
-            _zero(Integer),
-            _zero(Float),
-            _zero(Integer),
-            _zero(Float),
-            func.sum(rh.c.busy_s),
-        )
-        .where(rh.c.provider_id.is_not(None))
-        .group_by(run_day, rh.c.provider_id)
-    )
+    operated = select(
+        day_expr(dialect, rh.c.hour),
+        rh.c.operator_id,
+        _zero(Integer),
+        _zero(Float),
+        rh.c.runs,
+        rh.c.busy_s,
+        _zero(Float),
+    ).where(rh.c.operator_id.is_not(None))
+    provided = select(
+        day_expr(dialect, rh.c.hour),
+        rh.c.provider_id,
+        _zero(Integer),
+        _zero(Float),
+        _zero(Integer),
+        _zero(Float),
+        rh.c.busy_s,
+    ).where(rh.c.provider_id.is_not(None))
     return [present, operated, provided]
 
 
@@ -197,22 +191,15 @@ def _merge_contributor(parts: list[Select[Any]]) -> Select[Any]:
 
 
 def _product_parts(dialect: str, rh: Any, sh: Any) -> list[Select[Any]]:
-    run_day, session_day = day_expr(dialect, rh.c.hour), day_expr(dialect, sh.c.hour)
-    labour = (
-        select(
-            session_day.label("day"),
-            sh.c.product_id.label("product_id"),
-            func.sum(sh.c.seconds).label("labour_s"),
-            _zero(Float).label("machine_s"),
-        )
-        .where(sh.c.product_id.is_not(None))
-        .group_by(session_day, sh.c.product_id)
-    )
-    machine = (
-        select(run_day, rh.c.product_id, _zero(Float), func.sum(rh.c.busy_s))
-        .where(rh.c.product_id.is_not(None))
-        .group_by(run_day, rh.c.product_id)
-    )
+    labour = select(
+        day_expr(dialect, sh.c.hour).label("day"),
+        sh.c.product_id.label("product_id"),
+        sh.c.seconds.label("labour_s"),
+        _zero(Float).label("machine_s"),
+    ).where(sh.c.product_id.is_not(None))
+    machine = select(
+        day_expr(dialect, rh.c.hour), rh.c.product_id, _zero(Float), rh.c.busy_s
+    ).where(rh.c.product_id.is_not(None))
     return [labour, machine]
 
 
