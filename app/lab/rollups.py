@@ -272,14 +272,22 @@ def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) ->
 def rebuild(db: Session) -> tuple[int, int]:
     """Recompute every rollup row from runs and sessions; returns the row counts."""
     dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":  # the grouping of millions of rows sorts in memory, not on disk
+    # The groupings of millions of rows sort in memory, not in temporary files.
+    if dialect == "postgresql":
         db.execute(text("SET LOCAL work_mem = '256MB'"))
+    else:
+        db.execute(text("PRAGMA temp_store = MEMORY"))
+        db.execute(text("PRAGMA cache_size = -262144"))
     db.execute(delete(_RH))
     db.execute(delete(_SH))
     db.execute(insert(_RH).from_select(_RUN_COLUMNS, _run_select(dialect)))
     db.execute(insert(_SH).from_select(_SESSION_COLUMNS, _session_select(dialect)))
     rebuild_days(db.connection(), _RH, _SH)
     db.commit()
+    if dialect == "sqlite":  # back to the defaults for whoever gets this pooled connection next
+        db.execute(text("PRAGMA temp_store = DEFAULT"))
+        db.execute(text("PRAGMA cache_size = -2000"))
+        db.commit()
     runs = db.execute(select(func.count()).select_from(_RH)).scalar_one()
     sessions = db.execute(select(func.count()).select_from(_SH)).scalar_one()
     return int(runs), int(sessions)

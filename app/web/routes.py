@@ -325,7 +325,7 @@ def contributors_page(request: Request, db: SessionDep, f: FiltersDep) -> Respon
     f = _page_filters(f, request)
     totals: dict[int, dict[str, Any]] = {}
     whole = Filters(
-        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+        f.since, f.until, Period.YEAR, f.machine_id, f.contributor_id, f.product_id, f.role
     )
     for r in contributor_hours(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(
@@ -445,7 +445,7 @@ def products_page(request: Request, db: SessionDep, f: FiltersDep) -> Response:
     f = _page_filters(f, request)
     totals: dict[tuple[int, str | None], dict[str, Any]] = {}
     whole = Filters(
-        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+        f.since, f.until, Period.YEAR, f.machine_id, f.contributor_id, f.product_id, f.role
     )
     for r in product_figures(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(

@@ -160,5 +160,7 @@ def test_whole_days_from_the_daily_rollups_equal_the_hourly_sums(lab, session, m
         figures.product_figures(session, f),
     )
     assert daily == hourly
+    first = {"day": "2026-02-28", "week": "2026-02-23", "month": "2026-02-01", "year": "2026-01-01"}
+    assert min(r.period for r in daily[0]) == first[by.value]
     assert sum(r.runs for r in daily[0]) == 2
     assert sum(r.labour_s for r in daily[1]) > 0
