@@ -183,7 +183,7 @@ def calls(client: TestClient) -> dict[str, Callable[[], object]]:
     year = {"since": (NOW - timedelta(days=365)).isoformat(), "until": NOW.isoformat()}
     days = {"since": (NOW - timedelta(days=30)).date().isoformat(), "until": NOW.date().isoformat()}
 
-    def get(path: str, **params: object) -> Callable[[], object]:
+    def get(path: str, **params: str | int) -> Callable[[], object]:
         def call() -> object:
             response = client.get(path, params=params)
             assert response.status_code == 200, response.text
@@ -219,7 +219,7 @@ def measure(url: str) -> dict[str, tuple[float, float]]:
     CPU time is this process's (the app and, on SQLite, the database): on a loaded
     machine it shows the work a call costs apart from the wait for a core.
     """
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         database_url=url, mqtt_enabled=False, public_dashboard=True, _env_file=None
     )
     with Session(get_engine(url)) as db:
