@@ -219,9 +219,7 @@ def measure(url: str) -> dict[str, tuple[float, float]]:
     CPU time is this process's (the app and, on SQLite, the database): on a loaded
     machine it shows the work a call costs apart from the wait for a core.
     """
-    settings = Settings(
-        database_url=url, mqtt_enabled=False, public_dashboard=True, _env_file=None
-    )
+    settings = Settings(database_url=url, mqtt_enabled=False, public_dashboard=True, _env_file=None)
     with Session(get_engine(url)) as db:
         _row, key = create_key(db, "bench", Role.VIEWER)
     results: dict[str, tuple[float, float]] = {}
