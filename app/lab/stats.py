@@ -313,8 +313,17 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         rows = sorted([*rows, *((*key, *values) for key, values in edges.items())])
     names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
     return [
-        ContributorHours(period, who, names.get(who, f"#{who}"), *figures)
-        for period, who, *figures in rows
+        ContributorHours(
+            period,
+            who,
+            names.get(who, f"#{who}"),
+            int(n),
+            float(labour),
+            int(runs),
+            float(busy),
+            float(credit),
+        )  # PostgreSQL sums bigints as numeric: plain numbers for the JSON
+        for period, who, n, labour, runs, busy, credit in rows
     ]
 
 
