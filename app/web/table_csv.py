@@ -28,6 +28,7 @@ class _TableReader(HTMLParser):
         self.depth = 0  # how deep inside the wanted table (0: outside)
         self.hidden = 0  # how deep inside a control or a skipped cell
         self.rows: list[list[str]] = []
+        self.empty: set[int] = set()  # rows that say the table has none ("No runs yet.")
         self.cell: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -37,6 +38,8 @@ class _TableReader(HTMLParser):
                 self.found, self.depth = True, 1
             return
         if tag in _VOID:
+            if tag == "br" and self.cell is not None and not self.hidden:
+                self.cell.append(" ")
             return
         self.depth += 1
         if self.hidden:
@@ -47,8 +50,8 @@ class _TableReader(HTMLParser):
             self.rows.append([])
         elif tag in ("td", "th") and self.rows:
             self.cell = []
-        elif tag == "br" and self.cell is not None:
-            self.cell.append(" ")
+            if "empty" in (found.get("class") or "").split():
+                self.empty.add(len(self.rows) - 1)
 
     def handle_endtag(self, tag: str) -> None:
         if self.depth == 0 or tag in _VOID:
@@ -73,9 +76,7 @@ def table_rows(html: str, table_id: str) -> list[list[str]] | None:
     reader.close()
     if not reader.found:
         return None
-    # A lone cell spanning the row ("No runs yet.") is the page saying the table is empty.
-    width = len(reader.rows[0]) if reader.rows else 0
-    return [row for i, row in enumerate(reader.rows) if i == 0 or len(row) == width or width < 2]
+    return [row for i, row in enumerate(reader.rows) if i not in reader.empty]
 
 
 def csv_href(request: Request, table_id: str) -> str:

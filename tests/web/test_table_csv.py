@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.api.csv_out import csv_rows, safe_cell
 from app.api.keys import Role
 from app.main import create_app
+from app.web.table_csv import table_rows
 from tests.accounting.conftest import MoneyLab
 
 ORIGIN = {"Origin": "http://testserver"}
@@ -168,3 +169,15 @@ def test_the_public_views_tables_as_csv_without_login(settings, engine, admin, k
         assert len(people) > 1 and "Ada" not in {row[0] for row in people}  # not opted in
         for secret in ("0012771493", "0000000042"):
             assert all(secret not in anonymous.get(links[t]).text for t in tables)
+
+
+def test_a_tables_rows_leave_out_controls_skipped_cells_and_the_empty_note():
+    page = (
+        '<table id="other"><tr><td>not this</td></tr></table>'
+        '<table id="t"><thead><tr><th>A</th><th data-csv="skip">Act</th></tr></thead><tbody>'
+        '<tr><td>a<br>b &amp; c</td><td data-csv="skip"><form><button>Go</button></form></td></tr>'
+        '<tr><td><select><option>x</option></select>kept</td><td data-csv="skip"></td></tr>'
+        '<tr><td colspan="2" class="empty">None.</td></tr></tbody></table>'
+    )
+    assert table_rows(page, "t") == [["A"], ["a b & c"], ["kept"]]
+    assert table_rows(page, "missing") is None
