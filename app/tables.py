@@ -37,6 +37,7 @@ from app.lab.activity import (
 )
 from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, Contributor, Machine, Reader
+from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
 from app.lab.rollups import RunHour, SessionHour
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "CapProgress",
     "Contribution",
     "Contributor",
+    "ContributorDay",
     "DecodeReject",
     "DeniedScan",
     "DeviceEvent",
@@ -53,6 +55,7 @@ __all__ = [
     "LabSession",
     "LedgerEntry",
     "Machine",
+    "MachineDay",
     "MachineDowntime",
     "MachineGroup",
     "MachineGroupMember",
@@ -64,6 +67,7 @@ __all__ = [
     "PowerCommand",
     "PowerState",
     "Product",
+    "ProductDay",
     "ProductSku",
     "Reader",
     "RejectedDelivery",

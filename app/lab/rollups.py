@@ -16,7 +16,9 @@ under a transaction-scoped advisory lock per slice, so two writers of one slice
 take turns). That catches every path (closing, refolding, late busy reports,
 manual assignment, product tagging) without each having to remember.
 `rebuild` recomputes every row with the very same SELECT, for repairs and bulk
-imports that bypass the ORM.
+imports that bypass the ORM. Each refresh also recomputes the daily rows
+(`app.lab.rollup_days`) of the machines, people and products whose hourly rows
+it changed, before and after.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from sqlmodel import Field, Session, SQLModel
 from app.db import UTCDateTime
 from app.lab.activity import LabSession, MachineRun
 from app.lab.models import Contributor, Machine
+from app.lab.rollup_days import day_of, rebuild_days, refresh_days
 
 _R = MachineRun.__table__  # type: ignore[attr-defined]
 _S = LabSession.__table__  # type: ignore[attr-defined]
@@ -211,30 +214,48 @@ def _lock_slice(connection: Any, kind: str, owner: int, hour: datetime) -> None:
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def _owners(connection: Any, query: Select[Any]) -> set[tuple[Any, ...]]:
+    return {tuple(row) for row in connection.execute(query)}
+
+
 def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
-    """Recompute the run rollup rows of these (machine id, hour) slices."""
+    """Recompute the run rollup rows of these (machine id, hour) slices, and their days."""
     connection = db.connection()
     dialect = connection.dialect.name
+    people: set[tuple[int, datetime]] = set()
+    products: set[tuple[int, datetime]] = set()
     for machine_id, hour in sorted(slices):
         _lock_slice(connection, "run", machine_id, hour)
         end = hour + timedelta(hours=1)
-        connection.execute(delete(_RH).where(_RH.c.machine_id == machine_id, _RH.c.hour == hour))
+        in_slice = (_RH.c.machine_id == machine_id, _RH.c.hour == hour)
+        owners = select(_RH.c.operator_id, _RH.c.provider_id, _RH.c.product_id).where(*in_slice)
+        before = _owners(connection, owners)
+        connection.execute(delete(_RH).where(*in_slice))
         query = _run_select(dialect).where(
             _R.c.machine_id == machine_id, _R.c.ended_at >= hour, _R.c.ended_at < end
         )
         connection.execute(insert(_RH).from_select(_RUN_COLUMNS, query))
+        day = day_of(hour)
+        for operator, provider, product in before | _owners(connection, owners):
+            people |= {(who, day) for who in (operator, provider) if who is not None}
+            if product is not None:
+                products.add((product, day))
+    days = {(machine_id, day_of(hour)) for machine_id, hour in slices}
+    refresh_days(connection, _RH, _SH, machines=days, contributors=people, products=products)
 
 
 def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
-    """Recompute the session rollup rows of these (contributor id, hour) slices."""
+    """Recompute the session rollup rows of these (contributor id, hour) slices, and their days."""
     connection = db.connection()
     dialect = connection.dialect.name
+    products: set[tuple[int, datetime]] = set()
     for contributor_id, hour in sorted(slices):
         _lock_slice(connection, "session", contributor_id, hour)
         end = hour + timedelta(hours=1)
-        connection.execute(
-            delete(_SH).where(_SH.c.contributor_id == contributor_id, _SH.c.hour == hour)
-        )
+        in_slice = (_SH.c.contributor_id == contributor_id, _SH.c.hour == hour)
+        owners = select(_SH.c.product_id).where(*in_slice, _SH.c.product_id.is_not(None))
+        before = _owners(connection, owners)
+        connection.execute(delete(_SH).where(*in_slice))
         query = _session_select(dialect).where(
             and_(
                 _S.c.contributor_id == contributor_id,
@@ -243,18 +264,30 @@ def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) ->
             )
         )
         connection.execute(insert(_SH).from_select(_SESSION_COLUMNS, query))
+        products |= {(row[0], day_of(hour)) for row in before | _owners(connection, owners)}
+    people = {(who, day_of(hour)) for who, hour in slices}
+    refresh_days(connection, _RH, _SH, contributors=people, products=products)
 
 
 def rebuild(db: Session) -> tuple[int, int]:
     """Recompute every rollup row from runs and sessions; returns the row counts."""
     dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":  # the grouping of millions of rows sorts in memory, not on disk
+    # The groupings of millions of rows sort in memory, not in temporary files.
+    if dialect == "postgresql":
         db.execute(text("SET LOCAL work_mem = '256MB'"))
+    else:
+        db.execute(text("PRAGMA temp_store = MEMORY"))
+        db.execute(text("PRAGMA cache_size = -262144"))
     db.execute(delete(_RH))
     db.execute(delete(_SH))
     db.execute(insert(_RH).from_select(_RUN_COLUMNS, _run_select(dialect)))
     db.execute(insert(_SH).from_select(_SESSION_COLUMNS, _session_select(dialect)))
+    rebuild_days(db.connection(), _RH, _SH)
     db.commit()
+    if dialect == "sqlite":  # back to the defaults for whoever gets this pooled connection next
+        db.execute(text("PRAGMA temp_store = DEFAULT"))
+        db.execute(text("PRAGMA cache_size = -2000"))
+        db.commit()
     runs = db.execute(select(func.count()).select_from(_RH)).scalar_one()
     sessions = db.execute(select(func.count()).select_from(_SH)).scalar_one()
     return int(runs), int(sessions)

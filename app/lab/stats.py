@@ -13,11 +13,24 @@ is taken in whole hours. Definitions:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
@@ -26,10 +39,12 @@ from app.lab.activity import EndReason
 from app.lab.downtime import overlap_seconds, windows_between
 from app.lab.models import Contributor, Machine
 from app.lab.periods import Period, bucket_label, buckets
+from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
 from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
+_P = Contributor.__table__  # type: ignore[attr-defined]
 REASONS = [reason.value for reason in EndReason]
 
 
@@ -93,8 +108,34 @@ def utilisation(busy_s: float, available_s: float) -> float | None:
     return round(min(busy_s / available_s, 1.0), 4) if available_s > 0 else None
 
 
-def _run_filters(query: Select[Any], f: Filters, who: Any) -> Select[Any]:
-    query = query.where(_RH.c.hour >= f.first_hour, _RH.c.hour < f.until)
+def day_span(f: Filters) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside the range (read from the daily rollups), or None if none."""
+    start = day_of(f.first_hour)
+    if start < f.first_hour:
+        start += timedelta(days=1)
+    end = day_of(f.until)
+    return (start, end) if start < end else None
+
+
+def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> Any:
+    """The hourly rows of the range, less the whole days `span` (read from the daily rollups)."""
+    if span is None:
+        return and_(hour >= f.first_hour, hour < f.until)
+    return or_(and_(hour >= f.first_hour, hour < span[0]), and_(hour >= span[1], hour < f.until))
+
+
+def _add(found: dict[Any, list[Any]], key: Any, values: Sequence[Any]) -> None:
+    """Sum a row of figures into the row found so far under the same key."""
+    if key in found:
+        found[key] = [a + b for a, b in zip(found[key], values, strict=True)]
+    else:
+        found[key] = list(values)
+
+
+def _run_filters(
+    query: Select[Any], f: Filters, who: Any, span: tuple[datetime, datetime] | None = None
+) -> Select[Any]:
+    query = query.where(in_range(_RH.c.hour, f, span))
     if f.machine_id is not None:
         query = query.where(_RH.c.machine_id == f.machine_id)
     if f.product_id is not None:
@@ -120,70 +161,125 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         func.sum(_RH.c.material),
         *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
     ).group_by(label, _RH.c.machine_id)
-    query = _run_filters(query, f, _RH.c.operator_id)
-    found = {(row[0], row[1]): row for row in db.execute(query).all()}
-    machines_query = select(Machine).order_by(col(Machine.name))
+    # Whole days come from the daily rollup unless a filter needs the hourly dimensions.
+    daily = f.product_id is None and f.role is None and f.contributor_id is None
+    span = day_span(f) if daily else None
+    query = _run_filters(query, f, _RH.c.operator_id, span)
+    found: dict[tuple[str, int], list[Any]] = {}
+    for hourly in db.execute(query):
+        _add(found, (hourly[0], hourly[1]), hourly[2:])
+    if span is not None:
+        day_label = bucket_label(dialect, MD.c.day, f.by)
+        days = select(
+            day_label,
+            MD.c.machine_id,
+            *(func.sum(MD.c[name]) for name in MACHINE_COLUMNS[2:]),
+        ).where(MD.c.day >= span[0], MD.c.day < span[1])
+        if f.machine_id is not None:
+            days = days.where(MD.c.machine_id == f.machine_id)
+        for daily_row in db.execute(days.group_by(day_label, MD.c.machine_id)):
+            _add(found, (daily_row[0], daily_row[1]), daily_row[2:])
+    machines_query = select(
+        col(Machine.id), col(Machine.name), col(Machine.active), col(Machine.created_at)
+    ).order_by(col(Machine.name))
     if f.machine_id is not None:
-        machines_query = machines_query.where(Machine.id == f.machine_id)  # type: ignore[arg-type]
-    machines = list(db.scalars(machines_query))
+        machines_query = machines_query.where(col(Machine.id) == f.machine_id)
+    machines = db.execute(machines_query).all()
     windows = defaultdict(list)
-    for window in windows_between(db, f.since, f.until, [m.id for m in machines if m.id]):
+    for window in windows_between(db, f.since, f.until, [m[0] for m in machines]):
         windows[window.machine_id].append(window)
     now = utcnow()
+    nothing = (0, 0.0, 0.0, 0.0, 0.0, *[0] * len(REASONS))
     rows = []
     for label_text, start, end in buckets(f.since, f.until, f.by):
-        for machine in machines:
-            assert machine.id is not None
-            row = found.get((label_text, machine.id))
-            if row is None and not machine.active:
+        for machine_id, name, active, created_at in machines:
+            row = found.get((label_text, machine_id))
+            if row is None and not active:
                 continue
-            life_start, life_end = max(start, machine.created_at), min(end, now)
+            runs, busy, wall, energy, material, *counts = row or nothing
+            life_start, life_end = max(start, created_at), min(end, now)
             available = max(0.0, (life_end - life_start).total_seconds())
-            if available:
-                available -= overlap_seconds(windows[machine.id], life_start, life_end, now)
-            busy = float(row[3]) if row else 0.0
-            counts = [int(x) for x in row[7:]] if row else [0] * len(REASONS)
+            if available and machine_id in windows:
+                available -= overlap_seconds(windows[machine_id], life_start, life_end, now)
+            busy = float(busy)
             rows.append(
                 MachineHours(
-                    period=label_text,
-                    machine_id=machine.id,
-                    machine=machine.name,
-                    runs=int(row[2]) if row else 0,
-                    busy_s=busy,
-                    wall_s=float(row[4]) if row else 0.0,
-                    available_s=available,
-                    idle_s=max(0.0, available - busy),
-                    utilisation=utilisation(busy, available),
-                    energy_wh=float(row[5]) if row else 0.0,
-                    material=float(row[6]) if row else 0.0,
-                    **dict(zip(REASONS, counts, strict=True)),
+                    label_text,
+                    machine_id,
+                    name,
+                    int(runs),
+                    busy,
+                    float(wall),
+                    available,
+                    max(0.0, available - busy),
+                    utilisation(busy, available),
+                    float(energy),
+                    float(material),
+                    *(int(n) for n in counts),
                 )
             )
     return rows
 
 
+def _zero(kind: Any) -> ColumnElement[Any]:
+    """A typed zero, so the branches of a UNION agree on their column types."""
+    return cast(literal(0), kind)
+
+
 def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
-    """Labour time, machine time operated, and machine time credited to providers."""
+    """Labour time, machine time operated, and machine time credited to providers.
+
+    Whole days come from the daily rollup (one row per person and day) unless a
+    machine, product or role filter needs the hourly dimensions; the partial days
+    at either end, or everything under such a filter, from the hourly rollups in one
+    query whose three sums are grouped and merged in the database.
+    """
     dialect = db.get_bind().dialect.name
+    daily = f.machine_id is None and f.product_id is None and f.role is None
+    span = day_span(f) if daily else None
     run_label = bucket_label(dialect, _RH.c.hour, f.by)
     operated = _run_filters(
-        select(run_label, _RH.c.operator_id, func.sum(_RH.c.runs), func.sum(_RH.c.busy_s))
+        select(
+            run_label.label("period"),
+            _RH.c.operator_id.label("who"),
+            _zero(Integer).label("sessions"),
+            _zero(Float).label("labour_s"),
+            func.sum(_RH.c.runs).label("operated_runs"),
+            func.sum(_RH.c.busy_s).label("operated_busy_s"),
+            _zero(Float).label("machine_credit_s"),
+        )
         .where(_RH.c.operator_id.is_not(None))
         .group_by(run_label, _RH.c.operator_id),
         f,
         _RH.c.operator_id,
+        span,
     )
     provided = _run_filters(
-        select(run_label, _RH.c.provider_id, func.sum(_RH.c.busy_s))
+        select(
+            run_label,
+            _RH.c.provider_id,
+            _zero(Integer),
+            _zero(Float),
+            _zero(Integer),
+            _zero(Float),
+            func.sum(_RH.c.busy_s),
+        )
         .where(_RH.c.provider_id.is_not(None))
         .group_by(run_label, _RH.c.provider_id),
         f,
         _RH.c.provider_id,
+        span,
     )
     session_label = bucket_label(dialect, _SH.c.hour, f.by)
     present = select(
-        session_label, _SH.c.contributor_id, func.sum(_SH.c.sessions), func.sum(_SH.c.seconds)
-    ).where(_SH.c.hour >= f.first_hour, _SH.c.hour < f.until)
+        session_label,
+        _SH.c.contributor_id,
+        func.sum(_SH.c.sessions),
+        func.sum(_SH.c.seconds),
+        _zero(Integer),
+        _zero(Float),
+        _zero(Float),
+    ).where(in_range(_SH.c.hour, f, span))
     for column, value in (
         (_SH.c.contributor_id, f.contributor_id),
         (_SH.c.machine_id, f.machine_id),
@@ -193,34 +289,60 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         if value is not None:
             present = present.where(column == value)
     present = present.group_by(session_label, _SH.c.contributor_id)
-    table: dict[tuple[str, int], dict[str, Any]] = defaultdict(dict)
-    for label, who, sessions, seconds in db.execute(present).all():
-        table[(label, who)].update(sessions=int(sessions), labour_s=float(seconds))
-    for label, who, runs, busy in db.execute(operated).all():
-        table[(label, who)].update(operated_runs=int(runs), operated_busy_s=float(busy))
-    for label, who, busy in db.execute(provided).all():
-        table[(label, who)].update(machine_credit_s=float(busy))
-    names = {
-        int(cid): str(name)
-        for cid, name in db.execute(
-            select(col(Contributor.id), col(Contributor.name)).where(
-                col(Contributor.id).in_({who for _label, who in table})
-            )
+    merged = union_all(operated, provided, present).subquery()
+    query = (
+        select(
+            merged.c.period,
+            merged.c.who,
+            func.sum(merged.c.sessions),
+            func.sum(merged.c.labour_s),
+            func.sum(merged.c.operated_runs),
+            func.sum(merged.c.operated_busy_s),
+            func.sum(merged.c.machine_credit_s),
         )
-    }
-    defaults = {
-        "sessions": 0,
-        "labour_s": 0.0,
-        "operated_runs": 0,
-        "operated_busy_s": 0.0,
-        "machine_credit_s": 0.0,
-    }
+        .group_by(merged.c.period, merged.c.who)
+        .order_by(merged.c.period, merged.c.who)
+    )
+    edges = {(row[0], row[1]): row[2:] for row in db.execute(query)}
+    rows = _contributor_days(db, f, span) if span is not None else []
+    if edges:  # the partial days at the ends: summed into a whole day's bucket, or added
+        for i, row in enumerate(rows):
+            extra = edges.pop((row[0], row[1]), None)
+            if extra is not None:
+                rows[i] = (*row[:2], *(a + b for a, b in zip(row[2:], extra, strict=True)))
+        rows = sorted([*rows, *((*key, *values) for key, values in edges.items())])
+    names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
     return [
         ContributorHours(
-            period=label,
-            contributor_id=who,
-            contributor=names.get(who, f"#{who}"),
-            **{**defaults, **values},
-        )
-        for (label, who), values in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+            period,
+            who,
+            names.get(who, f"#{who}"),
+            int(n),
+            float(labour),
+            int(runs),
+            float(busy),
+            float(credit),
+        )  # PostgreSQL sums bigints as numeric: plain numbers for the JSON
+        for period, who, n, labour, runs, busy, credit in rows
     ]
+
+
+def _contributor_days(
+    db: Session, f: Filters, span: tuple[datetime, datetime]
+) -> list[tuple[Any, ...]]:
+    """Whole days from the daily rollup, ordered by bucket and person (by day: as stored)."""
+    label = bucket_label(db.get_bind().dialect.name, CD.c.day, f.by)
+    sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
+    sums.append(CD.c.machine_credit_s)
+    if f.by == Period.DAY:  # one row per person and day already: no grouping, index order
+        query = select(label, CD.c.contributor_id, *sums).order_by(CD.c.day, CD.c.contributor_id)
+    else:
+        query = (
+            select(label, CD.c.contributor_id, *(func.sum(c) for c in sums))
+            .group_by(label, CD.c.contributor_id)
+            .order_by(label, CD.c.contributor_id)
+        )
+    query = query.where(CD.c.day >= span[0], CD.c.day < span[1])
+    if f.contributor_id is not None:
+        query = query.where(CD.c.contributor_id == f.contributor_id)
+    return [tuple(row) for row in db.execute(query)]

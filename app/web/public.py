@@ -76,7 +76,7 @@ def _earned(db: Session, since: datetime) -> dict[int, list[tuple[str, int]]]:
 def public_context(db: Session, years: int) -> dict[str, Any]:
     """What the public page shows for the last `years` years."""
     now = datetime.now(UTC)
-    f = Filters(now - timedelta(days=365 * years), now, Period.MONTH)
+    f = Filters(now - timedelta(days=365 * years), now, Period.YEAR)  # totals: coarsest
     names = public_names(db)
     summary = money_summary(db)
     earned = _earned(db, f.since)

@@ -27,6 +27,7 @@ from app.accounting.figures.queries import money_summary, product_figures
 from app.accounting.payouts.service import balances
 from app.accounting.products.tables import Product
 from app.accounting.sales.tables import Sale, Split, SplitShare
+from app.api.csv_out import csv_download, csv_rows
 from app.api.deps import SessionDep
 from app.api.keys import find_key
 from app.api.routes.stats import FiltersDep
@@ -44,12 +45,14 @@ from app.lab.stats import REASONS, Filters, contributor_hours, machine_hours, ut
 from app.web import format as fmt
 from app.web.auth import READ_ROLES, page_user, safe_next, same_origin, set_cookie
 from app.web.public import public_context, public_valueflows
+from app.web.table_csv import csv_href, table_rows
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
     duration=fmt.duration, moment=fmt.moment, percent=fmt.percent, hours=fmt.hours
 )
+templates.env.globals["csv_href"] = csv_href
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -71,10 +74,23 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
         **context,
     }
     response = templates.TemplateResponse(request, name, context, status_code=status)
+    wanted = request.query_params.get("csv")
+    if wanted is not None and status == 200:
+        return _table_download(bytes(response.body).decode(), wanted, name)
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def _table_download(html: str, table_id: str, template: str) -> Response:
+    """One table of a rendered page as a CSV attachment (404 when the page has no such table)."""
+    rows = table_rows(html, table_id[:100])
+    if rows is None:
+        raise NotFound(f"this page has no table {table_id[:100]!r}")
+    header, *body = rows if rows else [[]]
+    name = f"{template.removesuffix('.html')}-{table_id}"
+    return csv_download(csv_rows(header, body), "".join(c for c in name if c.isalnum() or c == "-"))
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -309,7 +325,7 @@ def contributors_page(request: Request, db: SessionDep, f: FiltersDep) -> Respon
     f = _page_filters(f, request)
     totals: dict[int, dict[str, Any]] = {}
     whole = Filters(
-        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+        f.since, f.until, Period.YEAR, f.machine_id, f.contributor_id, f.product_id, f.role
     )
     for r in contributor_hours(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(
@@ -429,7 +445,7 @@ def products_page(request: Request, db: SessionDep, f: FiltersDep) -> Response:
     f = _page_filters(f, request)
     totals: dict[tuple[int, str | None], dict[str, Any]] = {}
     whole = Filters(
-        f.since, f.until, Period.MONTH, f.machine_id, f.contributor_id, f.product_id, f.role
+        f.since, f.until, Period.YEAR, f.machine_id, f.contributor_id, f.product_id, f.role
     )
     for r in product_figures(db, whole):  # the page shows totals: the coarsest bucket will do
         t = totals.setdefault(

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import delete, select
 
+from app.accounting.figures import queries as figures
+from app.lab import stats
+from app.lab.periods import Period
+from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
 from app.lab.rollups import RunHour, SessionHour, rebuild
+from app.lab.stats import Filters
 from tests.cli.support import run_cli
 from tests.lab.conftest import T0
 
@@ -97,3 +102,65 @@ def test_rebuild_command_repairs_rows(lab, session, database_url):
     assert result.returncode == 0, result.stderr
     assert "1 run rows" in result.stdout
     assert _rows(session, RunHour) == kept
+
+
+def _days(session):
+    return tuple(_rows(session, model) for model in (MachineDay, ContributorDay, ProductDay))
+
+
+def _across_midnight(lab) -> None:
+    """Ada works into the night; one run ends before midnight, one after; Bob badges next day."""
+    lab.scan("0012771493", 13 * 3600)
+    lab.state("running", 13 * 3600 + 60)
+    lab.state("finished", 14 * 3600 + 30 * 60)  # 23:30
+    lab.state("running", 14 * 3600 + 40 * 60)
+    lab.state("finished", 16 * 3600)  # 01:00 the next day
+    lab.scan("0012771493", 16 * 3600 + 60)
+    lab.scan("0000000042", 24 * 3600)
+    lab.scan("0000000042", 26 * 3600)
+
+
+def test_daily_rollups_follow_every_change_and_match_a_rebuild(lab, session):
+    _across_midnight(lab)
+    machines, people, products = _days(session)
+    assert [(r[0].day, r[2]) for r in machines] == [(2, 1), (3, 1)]  # (day of month, runs)
+    ada = {r[0].day: r[2:5] for r in people if r[1] == lab.ada["id"]}
+    assert ada == {2: (0, 0.0, 1), 3: (1, pytest.approx(3 * 3600 + 60), 1)}  # session closes on 3rd
+    run = next(r for r in lab.runs() if r["ended_at"].startswith("2026-03-03"))
+    response = lab.client.post(
+        f"/api/v1/runs/{run['id']}/assign",
+        json={"operator_id": lab.bob["id"], "product_id": lab.product["id"]},
+        headers=lab.admin,
+    )
+    assert response.status_code == 200, response.text
+    machines, people, products = _days(session)
+    bob = {r[0].day: r for r in people if r[1] == lab.bob["id"]}
+    assert bob[3][4] == 1 and bob[3][2] == 1  # the run moved to Bob, beside his session
+    assert [(r[0].day, r[1]) for r in products] == [(3, lab.product["id"])]
+    kept = _days(session)
+    rebuild(session)
+    assert _days(session) == kept
+
+
+@pytest.mark.parametrize("by", list(Period))
+def test_whole_days_from_the_daily_rollups_equal_the_hourly_sums(lab, session, monkeypatch, by):
+    _across_midnight(lab)
+    f = Filters(T0 - timedelta(days=2, hours=3), T0 + timedelta(days=3, hours=5), by)
+    assert stats.day_span(f) is not None
+    daily = (
+        stats.machine_hours(session, f),
+        stats.contributor_hours(session, f),
+        figures.product_figures(session, f),
+    )
+    monkeypatch.setattr(stats, "day_span", lambda _f: None)
+    monkeypatch.setattr(figures, "day_span", lambda _f: None)
+    hourly = (
+        stats.machine_hours(session, f),
+        stats.contributor_hours(session, f),
+        figures.product_figures(session, f),
+    )
+    assert daily == hourly
+    first = {"day": "2026-02-28", "week": "2026-02-23", "month": "2026-02-01", "year": "2026-01-01"}
+    assert min(r.period for r in daily[0]) == first[by.value]
+    assert sum(r.runs for r in daily[0]) == 2
+    assert sum(r.labour_s for r in daily[1]) > 0

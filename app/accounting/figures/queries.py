@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlmodel import Session, col
 
 from app.accounting.ledger.postings import chain_head, verify_chain
@@ -23,11 +23,13 @@ from app.accounting.products.tables import Product
 from app.accounting.sales.tables import Sale, SaleLine, Split
 from app.lab.models import Contributor
 from app.lab.periods import bucket_label
+from app.lab.rollup_days import ProductDay
 from app.lab.rollups import RunHour, SessionHour
-from app.lab.stats import Filters
+from app.lab.stats import Filters, day_span, in_range
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
+_PD = ProductDay.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -98,21 +100,35 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
     dialect = db.get_bind().dialect.name
     table: dict[tuple[str, int, str | None], dict[str, Any]] = defaultdict(dict)
     hours: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
+    span = day_span(f)  # whole days from the daily rollup, the partial ends from the hourly
     label = bucket_label(dialect, _SH.c.hour, f.by)
-    labour = select(label, _SH.c.product_id, func.sum(_SH.c.seconds)).where(
-        _SH.c.product_id.is_not(None), _SH.c.hour >= f.since, _SH.c.hour < f.until
+    labour = select(label, _SH.c.product_id, func.sum(_SH.c.seconds), literal(0.0)).where(
+        _SH.c.product_id.is_not(None), in_range(_SH.c.hour, f, span)
     )
     run_label = bucket_label(dialect, _RH.c.hour, f.by)
-    machine = select(run_label, _RH.c.product_id, func.sum(_RH.c.busy_s)).where(
-        _RH.c.product_id.is_not(None), _RH.c.hour >= f.since, _RH.c.hour < f.until
+    machine = select(run_label, _RH.c.product_id, literal(0.0), func.sum(_RH.c.busy_s)).where(
+        _RH.c.product_id.is_not(None), in_range(_RH.c.hour, f, span)
     )
     if f.product_id is not None:
         labour = labour.where(_SH.c.product_id == f.product_id)
         machine = machine.where(_RH.c.product_id == f.product_id)
-    for period, product_id, seconds in db.execute(labour.group_by(label, _SH.c.product_id)):
-        hours[(period, product_id)]["labour_s"] = float(seconds)
-    for period, product_id, seconds in db.execute(machine.group_by(run_label, _RH.c.product_id)):
-        hours[(period, product_id)]["machine_s"] = float(seconds)
+    queries = [
+        labour.group_by(label, _SH.c.product_id),
+        machine.group_by(run_label, _RH.c.product_id),
+    ]
+    if span is not None:
+        day_label = bucket_label(dialect, _PD.c.day, f.by)
+        days = select(
+            day_label, _PD.c.product_id, func.sum(_PD.c.labour_s), func.sum(_PD.c.machine_s)
+        ).where(_PD.c.day >= span[0], _PD.c.day < span[1])
+        if f.product_id is not None:
+            days = days.where(_PD.c.product_id == f.product_id)
+        queries.append(days.group_by(day_label, _PD.c.product_id))
+    for query in queries:
+        for period, product_id, labour_s, machine_s in db.execute(query):
+            sums = hours[(period, product_id)]
+            sums["labour_s"] = sums.get("labour_s", 0.0) + float(labour_s)
+            sums["machine_s"] = sums.get("machine_s", 0.0) + float(machine_s)
     sale_label = bucket_label(dialect, Sale.occurred_at, f.by)
     allocated = (
         select(col(Split.sale_line_id), func.sum(col(Split.amount_minor)).label("amount"))

@@ -49,7 +49,7 @@ def _aware(moment: datetime) -> datetime:
 def filters(
     since: Annotated[datetime | None, Query(description="Start (default: 30 days ago).")] = None,
     until: Annotated[datetime | None, Query(description="End, exclusive (default: now).")] = None,
-    by: Annotated[Period, Query(description="Bucket: day, week or month.")] = Period.DAY,
+    by: Annotated[Period, Query(description="Bucket: day, week, month or year.")] = Period.DAY,
     machine_id: MachineFilter = None,
     contributor_id: ContributorFilter = None,
     product_id: ProductFilter = None,
