@@ -1,7 +1,7 @@
 """Daily rollups per machine, contributor and product, filled from the hourly ones.
 
 Revision ID: 0016
-Revises: 0006
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from app.lab.rollup_days import rebuild_days
 from app.lab.rollups import RunHour, SessionHour
 
 revision: str = "0016"
-down_revision: str | None = "0006"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
