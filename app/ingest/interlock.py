@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.ingest import metrics
+from app.ingest.outage import OutageLog
 from app.lab.access.interlock import has_interlock, power_state, reconcile
 from app.lab.access.models import OPEN_COMMANDS, CommandStatus, PowerCommand
 from app.lab.models import Machine
@@ -74,6 +75,7 @@ class InterlockDriver:
         self._reports: queue.SimpleQueue[_Report] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="labledger-interlock", daemon=True)
+        self._outage = OutageLog(log, "interlock driver")
 
     @property
     def filters(self) -> set[str]:
@@ -121,8 +123,10 @@ class InterlockDriver:
         while not self._stop.wait(self.config.every_s):
             try:
                 self.step(datetime.now(UTC))
-            except Exception:  # the driver must outlive any one failure
-                log.exception("interlock step failed")
+                self._outage.answered()
+            except Exception as exc:  # the driver must outlive any one failure
+                if not self._outage.quiet(exc):
+                    log.exception("interlock step failed")
 
     def step(self, now: datetime) -> None:
         """Apply reports, reconcile, and send what is due (one transaction)."""

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.ingest import metrics
+from app.ingest.outage import OutageLog
 from app.ingest.routing import TopicRouter
 from app.lab.access.gate import ScanReply
 from app.lab.activity import DecodeReject
@@ -108,6 +109,7 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._run, name="labledger-ingest", daemon=True)
         self._last_sweep = 0.0
         self._last_refresh = 0.0
+        self._outage = OutageLog(log, "ingest worker")
         self.batches_written = 0
         self.refreshes = 0
 
@@ -131,8 +133,9 @@ class IngestWorker:
                 batch = self._collect()
                 if batch:
                     self._write_with_retry(batch)
-            except Exception:  # the worker must outlive any one failure
-                log.exception("ingest worker iteration failed")
+            except Exception as exc:  # the worker must outlive any one failure
+                if not self._outage.quiet(exc):
+                    log.exception("ingest worker iteration failed")
                 time.sleep(1.0)
 
     def _housekeeping(self) -> None:
@@ -145,8 +148,10 @@ class IngestWorker:
                     self.router.rebuild(db)
                 self._on_refresh()
                 self.refreshes += 1
-            except Exception:
-                log.exception("could not rebuild the topic map")
+                self._outage.answered()
+            except Exception as exc:
+                if not self._outage.quiet(exc):
+                    log.exception("could not rebuild the topic map")
         if now - self._last_sweep >= self.config.sweep_every_s:
             self._last_sweep = now
             try:
@@ -155,10 +160,12 @@ class IngestWorker:
                     closed = close_overlong_sessions(db, moment, self.config.rules)
                     closed += close_idle_sessions(db, moment, self.config.rules)
                     db.commit()
+                self._outage.answered()
                 if closed:
                     self._on_change(set())
-            except Exception:
-                log.exception("could not close idle sessions")
+            except Exception as exc:
+                if not self._outage.quiet(exc):
+                    log.exception("could not close idle sessions")
 
     def _collect(self) -> list[_Item]:
         try:
@@ -223,9 +230,11 @@ class IngestWorker:
         while True:
             try:
                 outcome = self._write_one_by_one(batch) if one_by_one else self._write(batch)
+                self._outage.answered()
                 break
-            except OperationalError:
-                log.warning(
+            except OperationalError as exc:
+                self._outage.quiet(exc)
+                log.debug(
                     "database unavailable; retrying a batch of %s in %.1fs", len(batch), delay
                 )
             except Exception:

@@ -72,7 +72,8 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
         ),
     ),
     "503": (
-        "The database is not usable yet; the message says what to run.",
+        "The database is not usable yet (the message says what to run) or stopped answering "
+        "during the request; retry after the seconds in the `Retry-After` header.",
         _example(
             "unavailable",
             "the database at sqlite:///./labledger.db has no LabLedger schema and needs "
