@@ -82,7 +82,7 @@ def test_seeded_simulation_on_two_processes_keeps_every_invariant(
         world.check()
         for number in range(STEPS):
             step = f"step {number}"
-            step = f"step {number} ({world.step()})"
+            step = f"step {number} ({world.step(number, STEPS)})"
             world.check()
         summary = write_summary(tmp_path / "summary.txt", seed, world.model, STEPS)
         print(summary)  # noqa: T201

@@ -83,9 +83,14 @@ class World:
 
     # --- steps --------------------------------------------------------------------------
 
-    def step(self) -> str:
+    def step(self, number: int, total: int) -> str:
+        """One random step; every run has at least one broker restart and one kill."""
         weights = [w for w, _ in self.steps]
         ((_weight, action),) = self.rng.choices(self.steps, weights=weights)
+        if number == total // 3 and not self.model.counts["restart_broker"]:
+            action = self.restart_broker
+        elif number == 2 * total // 3 and not self.model.counts["kill_service"]:
+            action = self.kill_service
         self.current = action.__name__
         outcome = action()
         self.model.counts[action.__name__] += 1
