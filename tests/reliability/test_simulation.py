@@ -86,7 +86,7 @@ def test_seeded_simulation_on_two_processes_keeps_every_invariant(
             world.check()
         summary = write_summary(tmp_path / "summary.txt", seed, world.model, STEPS)
         print(summary)  # noqa: T201
-    except AssertionError as failure:
+    except Exception as failure:  # any failure names the seed that replays it
         invariants.dump(engine, tmp_path / "state.txt")
         raise AssertionError(
             f"simulation seed {seed} failed at {step}{_doing(world)}: {failure} "

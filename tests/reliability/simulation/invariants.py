@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -129,7 +130,7 @@ def check_money(engine: Engine, model: Model) -> None:
         )
 
 
-def dump(engine: Engine, path) -> None:  # type: ignore[no-untyped-def]
+def dump(engine: Engine, path: Path) -> None:
     """Sessions and device events in device-time order, to read beside a failure."""
     with Session(engine) as db:
         sessions = db.exec(select(LabSession).order_by(col(LabSession.id))).all()

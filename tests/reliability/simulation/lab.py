@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.api.keys import Role, create_key
@@ -24,7 +25,7 @@ class SimLab:
     revoked_card: str
 
 
-def set_up(settings: Settings, engine, run: str) -> SimLab:
+def set_up(settings: Settings, engine: Engine, run: str) -> SimLab:
     """A product, a lab/v1 machine with a reader, an OctoPrint printer, makers and badges."""
     with Session(engine) as db:
         admin = {"Authorization": f"Bearer {create_key(db, f'sim {run}', Role.ADMIN)[1]}"}

@@ -6,6 +6,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from sqlalchemy import Engine
@@ -75,11 +76,11 @@ class World:
         assert response.status_code < 500, f"{response.request.url}: {response.text[:500]}"
         return response
 
-    def post(self, url: str, path: str, **kwargs: object) -> httpx2.Response:
-        return self._seen(httpx2.post(f"{url}{path}", timeout=60, **kwargs))  # type: ignore[arg-type]
+    def post(self, url: str, path: str, **kwargs: Any) -> httpx2.Response:
+        return self._seen(httpx2.post(f"{url}{path}", timeout=60, **kwargs))
 
-    def get(self, url: str, path: str, **kwargs: object) -> httpx2.Response:
-        return self._seen(httpx2.get(f"{url}{path}", timeout=60, **kwargs))  # type: ignore[arg-type]
+    def get(self, url: str, path: str, **kwargs: Any) -> httpx2.Response:
+        return self._seen(httpx2.get(f"{url}{path}", timeout=60, **kwargs))
 
     # --- steps --------------------------------------------------------------------------
 
@@ -108,10 +109,16 @@ class World:
         return message.event_id or ("reject" if message.reject else "ignored")
 
     def lab_state(self) -> str:
-        return self._publish(self.devices.lab_state())
+        """A burst of lab/v1 machine states (a machine reports progress as it goes)."""
+        return ", ".join(
+            self._publish(self.devices.lab_state()) for _ in range(self.rng.randint(1, 4))
+        )
 
     def octoprint(self) -> str:
-        return self._publish(self.devices.octoprint())
+        """One to three OctoPrint lifecycle events."""
+        return ", ".join(
+            self._publish(self.devices.octoprint()) for _ in range(self.rng.randint(1, 3))
+        )
 
     def known_scan(self) -> str:
         return self._publish(self.devices.scan(self.rng.choice(self.lab.known_cards)))
