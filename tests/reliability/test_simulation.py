@@ -24,7 +24,7 @@ from tests.broker import MosquittoBroker
 from tests.reliability.service import ServiceProcess
 from tests.reliability.simulation import invariants
 from tests.reliability.simulation.lab import set_up
-from tests.reliability.simulation.world import World, write_summary
+from tests.reliability.simulation.world import START_TIMEOUT_S, World, write_summary
 from tests.shops import SECRETS
 
 STEPS = int(os.environ.get("LABLEDGER_SIM_STEPS", "60"))
@@ -77,7 +77,7 @@ def test_seeded_simulation_on_two_processes_keeps_every_invariant(
     step = "start"
     try:
         for service in services:
-            service.start()
+            service.start(timeout=START_TIMEOUT_S)
         world = World(seed, run, engine, sim_broker, services, lab)
         world.check()
         for number in range(STEPS):

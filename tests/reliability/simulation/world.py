@@ -22,6 +22,8 @@ from tests.reliability.simulation.shops import Delivery, Shops, resigned
 from tests.replicas import fire
 
 INGEST_TIMEOUT_S = 60.0
+# A loaded CI machine can take far longer than usual to start a process.
+START_TIMEOUT_S = 120.0
 
 
 class World:
@@ -267,7 +269,7 @@ class World:
         victim.process = None
         for _ in range(self.rng.randint(1, 3)):
             self.lab_state()
-        victim.start()
+        victim.start(timeout=START_TIMEOUT_S)
         self.model.counts["faults"] += 1
         return f"killed and restarted :{victim.port}"
 
