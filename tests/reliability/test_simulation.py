@@ -8,7 +8,7 @@ order drawn from a seed. After every step the invariants in
 `simulation.invariants` are checked against the model the test keeps.
 
 Replay a failure with `LABLEDGER_SIM_SEED=<seed>`; run longer with
-`LABLEDGER_SIM_STEPS=<n>` (default 60).
+`LABLEDGER_SIM_STEPS=<n>` (default 100).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.reliability.simulation.lab import set_up
 from tests.reliability.simulation.world import START_TIMEOUT_S, World, write_summary
 from tests.shops import SECRETS
 
-STEPS = int(os.environ.get("LABLEDGER_SIM_STEPS", "60"))
+STEPS = int(os.environ.get("LABLEDGER_SIM_STEPS", "100"))
 
 
 def _doing(world: World | None) -> str:
