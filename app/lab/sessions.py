@@ -244,6 +244,8 @@ def handle_scan(
         close_session(db, current, at, CloseReason.HANDOVER, contributor.name, rules)
         db.flush()
         outcome = "handover"
+    else:
+        _end_estimated_close_at(db, machine.id, at)
     product_id = reader.product_id or _last_product(db, contributor.id, machine.id)
     session = LabSession(
         contributor_id=contributor.id,
@@ -261,6 +263,30 @@ def handle_scan(
     _now_open(db, machine.id, session)
     attribute_grace(db, machine.id, session, rules.grace_s)
     return outcome
+
+
+def _end_estimated_close_at(db: Session, machine_id: int, at: datetime) -> None:
+    """A badge-in ends the session before it, if the system closed that one at a guessed time.
+
+    The sweeps close an idle or overlong session at a time they compute (last
+    activity plus the timeout, or the limit) from the wall clock; events that
+    arrive late (a bridge's outbox, a broker's queue) can carry a device time
+    before it. The badge-in is evidence: the earlier session ends there, so
+    sessions of one machine never overlap.
+    """
+    earlier = db.exec(
+        select(LabSession)
+        .where(
+            LabSession.machine_id == machine_id,
+            col(LabSession.closed_by) == SYSTEM,
+            col(LabSession.closed_at) > at,
+            col(LabSession.opened_at) <= at,
+        )
+        .order_by(col(LabSession.opened_at).desc())
+    ).first()
+    if earlier is not None:
+        earlier.closed_at = at
+        db.flush()
 
 
 def _door_scan(

@@ -77,6 +77,21 @@ def test_idle_machine_times_the_session_out(lab, engine):
     assert session["closed_at"].startswith((T0 + timedelta(seconds=timeout)).isoformat()[:19])
 
 
+def test_a_late_badge_in_ends_a_session_the_sweep_closed_at_a_computed_time(lab, engine):
+    # The sweep runs on the wall clock and closes at last activity + timeout; a
+    # scan that arrives later (a bridge's outbox) may carry an earlier device time.
+    lab.scan(ADA, 0)
+    timeout = lab.printer["idle_timeout_s"]
+    with Session(engine) as db:
+        assert close_idle_sessions(db, T0 + timedelta(seconds=timeout + 5)) == 1
+        db.commit()
+    assert lab.scan(BOB, timeout / 2)["outcome"] == "opened"
+    bob, ada = lab.sessions()
+    assert ada["close_reason"] == "timeout"
+    assert ada["closed_at"] <= bob["opened_at"], "two sessions of one machine overlap"
+    assert ada["closed_at"].startswith((T0 + timedelta(seconds=timeout / 2)).isoformat()[:19])
+
+
 def test_running_machine_keeps_its_session_open(lab, engine):
     lab.scan(ADA, 0)
     lab.state("running", 10)

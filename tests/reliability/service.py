@@ -33,7 +33,7 @@ class ServiceProcess:
         """Where it answers."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServiceProcess:
+    def start(self, timeout: float = 30.0) -> ServiceProcess:
         """Start and wait until /healthz answers."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -43,7 +43,7 @@ class ServiceProcess:
                 stderr=log,
                 cwd=self.log_path.parent,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"service exited: {self.log_path.read_text()[-2000:]}")
@@ -52,7 +52,7 @@ class ServiceProcess:
                     return self
             except httpx2.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("service did not start within 30 s")
+        raise RuntimeError(f"service did not start within {timeout} s")
 
     def rss_bytes(self) -> int:
         """The process's resident memory."""

@@ -37,7 +37,11 @@ class PayoutRequest(Strict):
     """Make a batch of every balance in a currency at or above a minimum."""
 
     currency: str = Field(min_length=3, max_length=3)
-    minimum: str = Field(default="0.01", max_length=32, description="Decimal amount, e.g. 10.00")
+    minimum: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Decimal amount, e.g. 10.00; default one minor unit (0.01 EUR, 1 JPY)",
+    )
     include_commons: bool = False
 
 
@@ -107,7 +111,8 @@ def _batch_publics(db: SessionDep, batches: list[PayoutBatch]) -> list[PayoutBat
 @router.post("/payouts", response_model=PayoutBatchPublic, status_code=201)
 def make_batch(db: SessionDep, key: Writer, body: PayoutRequest) -> PayoutBatchPublic:
     """A batch of every balance at or above the minimum; never more than a balance."""
-    minimum = to_minor(body.minimum, body.currency)
+    # A fixed "0.01" default would refuse every currency without decimals (JPY, KRW...).
+    minimum = 1 if body.minimum is None else to_minor(body.minimum, body.currency)
     batch = create_batch(db, body.currency, minimum, key.name, body.include_commons)
     db.commit()
     return _batch_public(db, batch)

@@ -177,6 +177,27 @@ def test_generic_webhook_in_minor_units(money_lab):
     assert sum(balances.values()) == 3001
 
 
+def test_a_payout_in_a_currency_without_decimals_needs_no_minimum(money_lab):
+    # The default minimum was "0.01", which JPY cannot express: every JPY batch was a 422.
+    lab = money_lab
+    event = {
+        "id": "g-jpy",
+        "type": "sale",
+        "order": "o-jpy",
+        "currency": "JPY",
+        "lines": [{"sku": "BOARD-R1", "quantity": 1, "amount_minor": 901}],
+    }
+    body = body_of(event)
+    assert lab.client.post(
+        "/webhooks/generic", content=body, headers=generic_headers(body)
+    ).is_success
+    owed = {c: a for c, a in lab.balances("JPY").items() if c != 1}
+    made = lab.client.post("/api/v1/payouts", json={"currency": "JPY"}, headers=lab.admin)
+    assert made.status_code == 201, made.text
+    paid = {item["contributor_id"]: item["amount_minor"] for item in made.json()["items"]}
+    assert paid == {c: a for c, a in owed.items() if a >= 1}
+
+
 def test_unmatched_line_is_kept_and_allocatable(money_lab):
     lab = money_lab
     post_stripe(
