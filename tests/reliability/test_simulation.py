@@ -7,8 +7,8 @@ broker restarted, a service process SIGKILLed and started again), in a random
 order drawn from a seed. After every step the invariants in
 `simulation.invariants` are checked against the model the test keeps.
 
-Replay a failure with `LABLEDGER_SIM_SEED=<seed>`; run longer with
-`LABLEDGER_SIM_STEPS=<n>` (default 100).
+Replay a failure with `SIM_SEED=<seed>`; run longer with
+`SIM_STEPS=<n>` (default 100).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.reliability.simulation.lab import set_up
 from tests.reliability.simulation.world import START_TIMEOUT_S, World, write_summary
 from tests.shops import SECRETS
 
-STEPS = int(os.environ.get("LABLEDGER_SIM_STEPS", "100"))
+STEPS = int(os.environ.get("SIM_STEPS", "100"))
 
 
 def _doing(world: World | None) -> str:
@@ -36,7 +36,7 @@ def _doing(world: World | None) -> str:
 
 
 def _seed() -> int:
-    given = os.environ.get("LABLEDGER_SIM_SEED")
+    given = os.environ.get("SIM_SEED")
     return int(given) if given else random.randrange(10**6)
 
 
@@ -52,7 +52,7 @@ def test_seeded_simulation_on_two_processes_keeps_every_invariant(
     database_url, engine, settings, sim_broker, tmp_path
 ):
     seed = _seed()
-    print(f"simulation seed {seed} (replay: LABLEDGER_SIM_SEED={seed})")  # noqa: T201
+    print(f"simulation seed {seed} (replay: SIM_SEED={seed})")  # noqa: T201
     run = secrets.token_hex(3)
     lab = set_up(settings, engine, run)
     service_settings = {
@@ -90,7 +90,7 @@ def test_seeded_simulation_on_two_processes_keeps_every_invariant(
         invariants.dump(engine, tmp_path / "state.txt")
         raise AssertionError(
             f"simulation seed {seed} failed at {step}{_doing(world)}: {failure} "
-            f"(replay: LABLEDGER_SIM_SEED={seed}; logs in {tmp_path})"
+            f"(replay: SIM_SEED={seed}; logs in {tmp_path})"
         ) from failure
     finally:
         if world is not None:

@@ -27,8 +27,8 @@ from tests.accounting.sales.simulation import run
 from tests.databases import throwaway_database
 
 SEEDS = (
-    [int(os.environ["LABLEDGER_SIM_SEED"])]
-    if "LABLEDGER_SIM_SEED" in os.environ
+    [int(os.environ["SIM_SEED"])]
+    if "SIM_SEED" in os.environ
     else [11, 29, random.randrange(10**6)]
 )
 
