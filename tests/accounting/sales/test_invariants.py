@@ -27,9 +27,7 @@ from tests.accounting.sales.simulation import run
 from tests.databases import throwaway_database
 
 SEEDS = (
-    [int(os.environ["SIM_SEED"])]
-    if "SIM_SEED" in os.environ
-    else [11, 29, random.randrange(10**6)]
+    [int(os.environ["SIM_SEED"])] if "SIM_SEED" in os.environ else [11, 29, random.randrange(10**6)]
 )
 
 
