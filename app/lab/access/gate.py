@@ -26,8 +26,8 @@ from app.lab.access.inductions import induction_problem
 from app.lab.access.models import DeniedScan, DenyReason
 from app.lab.activity import CloseReason
 from app.lab.downtime import machine_out_of_service
-from app.lab.models import Badge, BadgeStatus, Contributor, Machine, Reader
-from app.lab.sessions import close_session, open_session_on
+from app.lab.models import BadgeStatus, Contributor, Machine, Reader
+from app.lab.sessions import card_holder, close_session, open_session_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +56,9 @@ class Verdict:
 
 def _holder(db: Session, card_id: str) -> Contributor | None:
     """The active contributor holding an active badge with this card id."""
-    badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
+    badge, person = card_holder(db, card_id)
     if badge is None or badge.status != BadgeStatus.ACTIVE:
         return None
-    person = db.get(Contributor, badge.contributor_id)
     return person if person is not None and person.active else None
 
 
