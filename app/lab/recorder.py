@@ -218,7 +218,11 @@ def _prepare_rest(db: Session, events: list[Event]) -> BatchOutcome:
     loaded: list[object] = []
     readers = db.exec(select(Reader).where(col(Reader.id).in_(reader_ids - {None}))).all()
     loaded += readers
-    remember_cards(db, {e.badge for e in events if isinstance(e, BadgeScan)})
+    scans = [e for e in events if isinstance(e, BadgeScan)]
+    remember_cards(db, {e.badge for e in scans})
+    gate.remember_downtime(
+        db, {r.machine_id for r in readers if r.machine_id is not None}, [e.at for e in scans]
+    )
     machine_ids |= {r.machine_id for r in readers}
     machine_ids.discard(None)
     if machine_ids:

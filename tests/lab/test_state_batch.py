@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.lab.access.models import DeniedScan
 from app.lab.activity import LabSession, MachineRun, MachineStatus, UnknownScan
+from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, BadgeStatus, Contributor, MachineCreate, Reader
 from app.lab.recorder import BatchOutcome, prepare_batch, record_event
 from app.lab.rollups import RunHour
@@ -334,6 +335,22 @@ def test_scans_with_cards_read_per_batch_end_like_scans_read_one_by_one(engine):
     with Session(engine) as db:
         reference, batched = _machines_and_sessions(db, "cards")
         readers = {m: _card_holders(db, m, f"{m}") for m in (reference, batched)}
+        # Out of service for a while, and later in two windows, the later one without end.
+        for machine_id in (reference, batched):
+            for start, end, why in (
+                (2000, 3000, "repair"),
+                (4000, 5000, "service"),
+                (4200, None, "broken"),
+            ):
+                db.add(
+                    MachineDowntime(
+                        machine_id=machine_id,
+                        starts_at=T0 + timedelta(seconds=start),
+                        ends_at=T0 + timedelta(seconds=end) if end else None,
+                        reason=why,
+                    )
+                )
+        db.commit()
     picks = [(rng.randrange(4), rng.choice([1, 20, 300])) for _ in range(80)]
 
     def scans(machine_id: int) -> list[BadgeScan]:
@@ -369,17 +386,22 @@ def test_scans_with_cards_read_per_batch_end_like_scans_read_one_by_one(engine):
             db.commit()
         in_batches += outcome.scans
     assert in_batches == one_by_one
-    assert {"opened", "closed", "unknown"} <= set(one_by_one)
+    assert {"opened", "closed", "unknown", "denied"} <= set(one_by_one)
     with Session(engine) as db:
         assert _sessions(db, batched) == _sessions(db, reference)
 
         def kept(table: type[UnknownScan] | type[DeniedScan], reader_id: int) -> list[tuple]:
             rows = db.exec(select(table).where(table.reader_id == reader_id)).all()
-            return sorted((r.card_id.split("-")[0], r.at) for r in rows)
+            why = [getattr(r, "detail", "").split(":")[-1] for r in rows]
+            return sorted(
+                (r.card_id.split("-")[0], r.at, r.reason, w) for r, w in zip(rows, why, strict=True)
+            )
 
         for table in (UnknownScan, DeniedScan):
             assert kept(table, readers[batched][0]) == kept(table, readers[reference][0])
             assert kept(table, readers[batched][0])  # unknown and revoked cards were kept
+        reasons = {row[2:] for row in kept(DeniedScan, readers[batched][0])}
+        assert {("out_of_service", " repair"), ("out_of_service", " broken")} <= reasons
 
 
 def test_a_card_enrolled_after_the_batch_read_its_cards_is_known(engine):
