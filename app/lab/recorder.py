@@ -27,6 +27,7 @@ from app.lab.sessions import (
     close_on_offline,
     end_overlong_session,
     handle_scan,
+    remember_cards,
     remember_open_sessions,
     touch_machine_session,
 )
@@ -217,6 +218,11 @@ def _prepare_rest(db: Session, events: list[Event]) -> BatchOutcome:
     loaded: list[object] = []
     readers = db.exec(select(Reader).where(col(Reader.id).in_(reader_ids - {None}))).all()
     loaded += readers
+    scans = [e for e in events if isinstance(e, BadgeScan)]
+    remember_cards(db, {e.badge for e in scans})
+    gate.remember_downtime(
+        db, {r.machine_id for r in readers if r.machine_id is not None}, [e.at for e in scans]
+    )
     machine_ids |= {r.machine_id for r in readers}
     machine_ids.discard(None)
     if machine_ids:

@@ -98,6 +98,41 @@ def remember_open_sessions(db: Session, machine_ids: set[int]) -> list[LabSessio
     return list(found)
 
 
+_CARDS = "labledger.card_holders"
+
+
+def remember_cards(db: Session, card_ids: set[str]) -> None:
+    """Read the badges and holders of a batch's cards in one statement, for `card_holder`
+    (the gate and the session both ask, for every scan, within the same transaction)."""
+    known: dict[str, tuple[Badge | None, Contributor | None]] = dict.fromkeys(
+        card_ids, (None, None)
+    )
+    if card_ids:
+        rows = db.exec(
+            select(Badge, Contributor)
+            .join(Contributor, col(Contributor.id) == Badge.contributor_id, isouter=True)
+            .where(col(Badge.card_id).in_(card_ids))
+        ).all()
+        for badge, contributor in rows:
+            known[badge.card_id] = (badge, contributor)
+    db.info[_CARDS] = (db.get_transaction(), known)
+
+
+def card_holder(db: Session, card_id: str) -> tuple[Badge | None, Contributor | None]:
+    """The badge with this card id and the contributor it names (either may be missing).
+
+    Answered from `remember_cards` when it read this card in the same transaction;
+    otherwise asked (and not kept: a badge enrolled later in a transaction is seen)."""
+    held: tuple[object, dict[str, tuple[Badge | None, Contributor | None]]] | None = db.info.get(
+        _CARDS
+    )
+    if held is not None and held[0] is db.get_transaction() and card_id in held[1]:
+        return held[1][card_id]
+    badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
+    contributor = db.get(Contributor, badge.contributor_id) if badge else None
+    return badge, contributor
+
+
 def _forget_open_sessions(db: Session) -> None:
     """Sessions are about to change: the next question asks the database again."""
     db.info.pop(_OPEN, None)
@@ -213,8 +248,7 @@ def handle_scan(
     assert reader.id is not None
     if reader.machine_id is not None:
         lock_status(db, reader.machine_id)
-    badge = db.exec(select(Badge).where(Badge.card_id == card_id)).first()
-    contributor = db.get(Contributor, badge.contributor_id) if badge else None
+    badge, contributor = card_holder(db, card_id)
     if (
         badge is None
         or badge.status != BadgeStatus.ACTIVE

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from app.lab.activity import LabSession, MachineRun, MachineStatus
-from app.lab.models import Badge, Contributor, MachineCreate, Reader
+from app.lab.access.models import DeniedScan
+from app.lab.activity import LabSession, MachineRun, MachineStatus, UnknownScan
+from app.lab.downtime import MachineDowntime
+from app.lab.models import Badge, BadgeStatus, Contributor, MachineCreate, Reader
 from app.lab.recorder import BatchOutcome, prepare_batch, record_event
 from app.lab.rollups import RunHour
 from app.lab.service import create_machine
-from app.lab.sessions import ScanRules
+from app.lab.sessions import ScanRules, card_holder, remember_cards
 from devices.events import BadgeScan, MachineState, RunState
 from tests.lab.conftest import T0
 
@@ -305,3 +307,110 @@ def test_a_timeless_copy_is_a_repeat_only_within_the_redelivery_window(engine):
         outcomes.append((outcome.applied, outcome.duplicates))
     # 30 s and 50 s repeat the copy at 0; 200 s is new; 230 s repeats it.
     assert outcomes == [(1, 1), (1, 1), (0, 1)]
+
+
+def _card_holders(db: Session, machine_id: int, tag: str) -> tuple[int, list[str]]:
+    """A reader at the machine and four cards: held, held by someone inactive, revoked, unknown."""
+    cards = []
+    for kind in ("held", "inactive", "revoked"):
+        person = Contributor(name=f"{kind}{tag}", display_name=kind, active=kind != "inactive")
+        db.add(person)
+        db.flush()
+        assert person.id is not None
+        card = f"{kind}-{tag}"
+        status = BadgeStatus.REVOKED if kind == "revoked" else BadgeStatus.ACTIVE
+        db.add(Badge(card_id=card, contributor_id=person.id, status=status))
+        cards.append(card)
+    cards.append(f"unknown-{tag}")
+    reader = Reader(name=f"reader{tag}", address=f"reader{tag}", machine_id=machine_id)
+    db.add(reader)
+    db.commit()
+    assert reader.id is not None
+    return reader.id, cards
+
+
+def test_scans_with_cards_read_per_batch_end_like_scans_read_one_by_one(engine):
+    rules = ScanRules()
+    rng = random.Random(5)
+    with Session(engine) as db:
+        reference, batched = _machines_and_sessions(db, "cards")
+        readers = {m: _card_holders(db, m, f"{m}") for m in (reference, batched)}
+        # Out of service for a while, and later in two windows, the later one without end.
+        for machine_id in (reference, batched):
+            for start, end, why in (
+                (2000, 3000, "repair"),
+                (4000, 5000, "service"),
+                (4200, None, "broken"),
+            ):
+                db.add(
+                    MachineDowntime(
+                        machine_id=machine_id,
+                        starts_at=T0 + timedelta(seconds=start),
+                        ends_at=T0 + timedelta(seconds=end) if end else None,
+                        reason=why,
+                    )
+                )
+        db.commit()
+    picks = [(rng.randrange(4), rng.choice([1, 20, 300])) for _ in range(80)]
+
+    def scans(machine_id: int) -> list[BadgeScan]:
+        reader_id, cards = readers[machine_id]
+        moment, out = 0.0, []
+        for n, (which, gap) in enumerate(picks):
+            moment += gap
+            out.append(
+                BadgeScan(
+                    reader=str(reader_id),
+                    badge=cards[which],
+                    at=T0 + timedelta(seconds=moment),
+                    event_id=f"c{machine_id}-{n}",
+                )
+            )
+        return out
+
+    one_by_one: list[str] = []
+    with Session(engine) as db:
+        for event in scans(reference):
+            outcome = BatchOutcome()
+            record_event(db, event, "test", rules, outcome)
+            db.commit()
+            one_by_one += outcome.scans
+    in_batches: list[str] = []
+    stream = scans(batched)
+    for start in range(0, len(stream), 16):
+        chunk = stream[start : start + 16]
+        with Session(engine) as db:
+            outcome = prepare_batch(db, [(e, "test") for e in chunk], rules)
+            for event in chunk:
+                record_event(db, event, "test", rules, outcome)
+            db.commit()
+        in_batches += outcome.scans
+    assert in_batches == one_by_one
+    assert {"opened", "closed", "unknown", "denied"} <= set(one_by_one)
+    with Session(engine) as db:
+        assert _sessions(db, batched) == _sessions(db, reference)
+
+        def kept(table: type[UnknownScan] | type[DeniedScan], reader_id: int) -> list[tuple]:
+            rows = db.exec(select(table).where(table.reader_id == reader_id)).all()
+            why = [getattr(r, "detail", "").split(":")[-1] for r in rows]
+            return sorted(
+                (r.card_id.split("-")[0], r.at, r.reason, w) for r, w in zip(rows, why, strict=True)
+            )
+
+        for table in (UnknownScan, DeniedScan):
+            assert kept(table, readers[batched][0]) == kept(table, readers[reference][0])
+            assert kept(table, readers[batched][0])  # unknown and revoked cards were kept
+        reasons = {row[2:] for row in kept(DeniedScan, readers[batched][0])}
+        assert {("out_of_service", " repair"), ("out_of_service", " broken")} <= reasons
+
+
+def test_a_card_enrolled_after_the_batch_read_its_cards_is_known(engine):
+    with Session(engine) as db:
+        person = Contributor(name="late enrolment", display_name="Late")
+        db.add(person)
+        db.flush()
+        remember_cards(db, {"read-before"})
+        assert card_holder(db, "read-before") == (None, None)
+        db.add(Badge(card_id="enrolled-after", contributor_id=person.id))
+        badge, holder = card_holder(db, "enrolled-after")
+        assert badge is not None and holder is person
