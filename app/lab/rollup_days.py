@@ -6,7 +6,8 @@ for a whole lab over weeks or years without such a filter: these tables answer
 that with one row per machine, person or product and day, whatever the number
 of runs. A day row is recomputed from that day's hourly rows of its owner each
 time one of them changes, in the same transaction (under a per-row advisory lock
-on PostgreSQL), and `rebuild_days` recomputes them all.
+on PostgreSQL), all of a refresh's rows of one table together; `rebuild_days`
+recomputes them all.
 
 - `machine_day`: runs, busy/wall seconds, energy, material and runs per end reason;
 - `contributor_day`: sessions and time present, runs operated and their busy time,

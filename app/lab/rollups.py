@@ -10,10 +10,11 @@ a month's figures cost the same at ten thousand or ten million runs.
   machine, product and role: count and seconds present.
 
 Every flush that adds, changes or deletes a run or a session recomputes the
-(machine, hour) or (contributor, hour) slices it touches, old and new, with one
-DELETE and one INSERT ... SELECT each, in the same transaction (on PostgreSQL
-under a transaction-scoped advisory lock per slice, so two writers of one slice
-take turns). That catches every path (closing, refolding, late busy reports,
+(machine, hour) or (contributor, hour) slices it touches, old and new, in the
+same transaction: all of them with one DELETE and one INSERT ... SELECT (per
+chunk of nearby hours), statements built once per dialect; on PostgreSQL under
+a transaction-scoped advisory lock per slice, all taken in one statement in a
+fixed order, so two writers of one slice take turns. That catches every path (closing, refolding, late busy reports,
 manual assignment, product tagging) without each having to remember.
 `rebuild` recomputes every row with the very same SELECT, for repairs and bulk
 imports that bypass the ORM. Each refresh also recomputes the daily rows
