@@ -291,6 +291,10 @@ def in_keys(owner: Any, hour: Any, bucket: Any) -> ColumnElement[bool]:
     )
 
 
+# Day rows this close share a chunk (one range scan of the hourly rows for all of them).
+_NEAR_DAYS = timedelta(days=2)
+
+
 @dataclass(frozen=True)
 class _DayStatements:
     """The daily refresh's statements for one dialect, built once."""
@@ -358,9 +362,6 @@ def refresh_days(
             params = group_params(group, timedelta(days=1))
             connection.execute(remove, params)
             connection.execute(add, params)
-
-
-_NEAR_DAYS = timedelta(days=2)
 
 
 def rebuild_days(connection: Connection, rh: Any, sh: Any) -> None:

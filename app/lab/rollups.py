@@ -14,8 +14,9 @@ Every flush that adds, changes or deletes a run or a session recomputes the
 same transaction: all of them with one DELETE and one INSERT ... SELECT (per
 chunk of nearby hours), statements built once per dialect; on PostgreSQL under
 a transaction-scoped advisory lock per slice, all taken in one statement in a
-fixed order, so two writers of one slice take turns. That catches every path (closing, refolding, late busy reports,
-manual assignment, product tagging) without each having to remember.
+fixed order, so two writers of one slice take turns. That catches every path
+(closing, refolding, late busy reports, manual assignment, product tagging)
+without each having to remember.
 `rebuild` recomputes every row with the very same SELECT, for repairs and bulk
 imports that bypass the ORM. Each refresh also recomputes the daily rows
 (`app.lab.rollup_days`) of the machines, people and products whose hourly rows
