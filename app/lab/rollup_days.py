@@ -6,7 +6,8 @@ for a whole lab over weeks or years without such a filter: these tables answer
 that with one row per machine, person or product and day, whatever the number
 of runs. A day row is recomputed from that day's hourly rows of its owner each
 time one of them changes, in the same transaction (under a per-row advisory lock
-on PostgreSQL), and `rebuild_days` recomputes them all.
+on PostgreSQL), all of a refresh's rows of one table together; `rebuild_days`
+recomputes them all.
 
 - `machine_day`: runs, busy/wall seconds, energy, material and runs per end reason;
 - `contributor_day`: sessions and time present, runs operated and their busy time,
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +31,8 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -36,6 +41,8 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.sql import Select
@@ -224,13 +231,111 @@ CONTRIBUTOR_COLUMNS = [
 PRODUCT_COLUMNS = ["day", "product_id", "labour_s", "machine_s"]
 
 
-def _lock(connection: Connection, kind: str, owner: int, day: datetime) -> None:
-    """On PostgreSQL, one transaction at a time recomputes a day row (SQLite has one writer)."""
+_CHUNK = 400  # keys per statement: far below any driver's limit on bound parameters
+_LOCK = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS BIGINT[])) AS t(k)")
+
+
+def lock_key(kind: str, owner: int, moment: datetime) -> int:
+    """The advisory lock id of one rollup row or slice (the same in every process)."""
+    digest = hashlib.blake2b(f"{kind}:{owner}:{moment.isoformat()}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def lock_all(connection: Connection, kind: str, keys: Iterable[tuple[int, datetime]]) -> None:
+    """On PostgreSQL, one transaction at a time recomputes each of these rows (SQLite has one
+    writer): all their locks in one statement, in ascending lock id, so writers cannot deadlock.
+    """
     if connection.dialect.name != "postgresql":
         return
-    digest = hashlib.blake2b(f"{kind}:{owner}:{day.isoformat()}".encode(), digest_size=8)
-    key = int.from_bytes(digest.digest(), "big", signed=True)
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    ids = sorted({lock_key(kind, owner, moment) for owner, moment in keys})
+    if ids:
+        connection.execute(_LOCK, {"keys": ids})
+
+
+def in_groups(
+    keys: Iterable[tuple[int, datetime]], width: timedelta
+) -> list[list[tuple[int, datetime]]]:
+    """(owner, time) keys in chunks of nearby times, so each chunk's statements read a short range.
+
+    A batch's keys are almost always one chunk; a repair that touches last year and today
+    becomes two, instead of one scan over the year between.
+    """
+    groups: list[list[tuple[int, datetime]]] = []
+    for key in sorted(set(keys), key=lambda k: (k[1], k[0])):
+        if groups and key[1] - groups[-1][0][1] <= width and len(groups[-1]) < _CHUNK:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    return groups
+
+
+def group_params(group: list[tuple[int, datetime]], step: timedelta) -> dict[str, Any]:
+    """The bound values of a chunk: its owners, its time range and its (owner, time) keys."""
+    return {
+        "ids": sorted({owner for owner, _ in group}),
+        "lo": group[0][1],
+        "hi": max(moment for _, moment in group) + step,
+        "keys": group,
+    }
+
+
+def in_keys(owner: Any, hour: Any, bucket: Any) -> ColumnElement[bool]:
+    """Rows of the chunk bound as `ids`, `lo`, `hi` and `keys`: owner and range for the index,
+    then the exact (owner, bucket of the hour) pairs.
+    """
+    return and_(
+        owner.in_(bindparam("ids", expanding=True)),
+        hour >= bindparam("lo", type_=UTCDateTime()),
+        hour < bindparam("hi", type_=UTCDateTime()),
+        tuple_(owner, type_coerce(bucket, UTCDateTime())).in_(bindparam("keys", expanding=True)),
+    )
+
+
+# Day rows this close share a chunk (one range scan of the hourly rows for all of them).
+_NEAR_DAYS = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class _DayStatements:
+    """The daily refresh's statements for one dialect, built once."""
+
+    delete_machines: Any
+    insert_machines: Any
+    delete_contributors: Any
+    insert_contributors: Any
+    delete_products: Any
+    insert_products: Any
+
+
+@cache
+def _day_statements(dialect: str, rh: Any, sh: Any) -> _DayStatements:
+    day = partial(day_expr, dialect)
+    present, operated, provided = _contributor_parts(dialect, rh, sh)
+    labour, machine = _product_parts(dialect, rh, sh)
+    contributors = _merge_contributor(
+        [
+            present.where(in_keys(sh.c.contributor_id, sh.c.hour, day(sh.c.hour))),
+            operated.where(in_keys(rh.c.operator_id, rh.c.hour, day(rh.c.hour))),
+            provided.where(in_keys(rh.c.provider_id, rh.c.hour, day(rh.c.hour))),
+        ]
+    )
+    products = _merge_product(
+        [
+            labour.where(in_keys(sh.c.product_id, sh.c.hour, day(sh.c.hour))),
+            machine.where(in_keys(rh.c.product_id, rh.c.hour, day(rh.c.hour))),
+        ]
+    )
+    machines = _machine_select(dialect, rh).where(
+        in_keys(rh.c.machine_id, rh.c.hour, day(rh.c.hour))
+    )
+    return _DayStatements(
+        delete(MD).where(in_keys(MD.c.machine_id, MD.c.day, MD.c.day)),
+        insert(MD).from_select(MACHINE_COLUMNS, machines),
+        delete(CD).where(in_keys(CD.c.contributor_id, CD.c.day, CD.c.day)),
+        insert(CD).from_select(CONTRIBUTOR_COLUMNS, contributors),
+        delete(PD).where(in_keys(PD.c.product_id, PD.c.day, PD.c.day)),
+        insert(PD).from_select(PRODUCT_COLUMNS, products),
+    )
 
 
 def refresh_days(
@@ -241,36 +346,22 @@ def refresh_days(
     contributors: Iterable[tuple[int, datetime]] = (),
     products: Iterable[tuple[int, datetime]] = (),
 ) -> None:
-    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones."""
-    dialect = connection.dialect.name
-    for machine_id, day in sorted(set(machines)):
-        _lock(connection, "machine-day", machine_id, day)
-        connection.execute(delete(MD).where(MD.c.machine_id == machine_id, MD.c.day == day))
-        query = _machine_select(dialect, rh).where(
-            rh.c.machine_id == machine_id, rh.c.hour >= day, rh.c.hour < day + timedelta(days=1)
-        )
-        connection.execute(insert(MD).from_select(MACHINE_COLUMNS, query))
-    for who, day in sorted(set(contributors)):
-        _lock(connection, "contributor-day", who, day)
-        connection.execute(delete(CD).where(CD.c.contributor_id == who, CD.c.day == day))
-        end = day + timedelta(days=1)
-        present, operated, provided = _contributor_parts(dialect, rh, sh)
-        parts = [
-            present.where(sh.c.contributor_id == who, sh.c.hour >= day, sh.c.hour < end),
-            operated.where(rh.c.operator_id == who, rh.c.hour >= day, rh.c.hour < end),
-            provided.where(rh.c.provider_id == who, rh.c.hour >= day, rh.c.hour < end),
-        ]
-        connection.execute(insert(CD).from_select(CONTRIBUTOR_COLUMNS, _merge_contributor(parts)))
-    for product_id, day in sorted(set(products)):
-        _lock(connection, "product-day", product_id, day)
-        connection.execute(delete(PD).where(PD.c.product_id == product_id, PD.c.day == day))
-        end = day + timedelta(days=1)
-        labour, machine = _product_parts(dialect, rh, sh)
-        parts = [
-            labour.where(sh.c.product_id == product_id, sh.c.hour >= day, sh.c.hour < end),
-            machine.where(rh.c.product_id == product_id, rh.c.hour >= day, rh.c.hour < end),
-        ]
-        connection.execute(insert(PD).from_select(PRODUCT_COLUMNS, _merge_product(parts)))
+    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones.
+
+    Each kind is one DELETE and one INSERT ... SELECT for all its rows (per chunk of
+    nearby days), with statements built once per dialect.
+    """
+    sql = _day_statements(connection.dialect.name, rh, sh)
+    for kind, keys, remove, add in (
+        ("machine-day", set(machines), sql.delete_machines, sql.insert_machines),
+        ("contributor-day", set(contributors), sql.delete_contributors, sql.insert_contributors),
+        ("product-day", set(products), sql.delete_products, sql.insert_products),
+    ):
+        lock_all(connection, kind, keys)
+        for group in in_groups(keys, _NEAR_DAYS):
+            params = group_params(group, timedelta(days=1))
+            connection.execute(remove, params)
+            connection.execute(add, params)
 
 
 def rebuild_days(connection: Connection, rh: Any, sh: Any) -> None:

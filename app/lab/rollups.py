@@ -10,11 +10,13 @@ a month's figures cost the same at ten thousand or ten million runs.
   machine, product and role: count and seconds present.
 
 Every flush that adds, changes or deletes a run or a session recomputes the
-(machine, hour) or (contributor, hour) slices it touches, old and new, with one
-DELETE and one INSERT ... SELECT each, in the same transaction (on PostgreSQL
-under a transaction-scoped advisory lock per slice, so two writers of one slice
-take turns). That catches every path (closing, refolding, late busy reports,
-manual assignment, product tagging) without each having to remember.
+(machine, hour) or (contributor, hour) slices it touches, old and new, in the
+same transaction: all of them with one DELETE and one INSERT ... SELECT (per
+chunk of nearby hours), statements built once per dialect; on PostgreSQL under
+a transaction-scoped advisory lock per slice, all taken in one statement in a
+fixed order, so two writers of one slice take turns. That catches every path
+(closing, refolding, late busy reports, manual assignment, product tagging)
+without each having to remember.
 `rebuild` recomputes every row with the very same SELECT, for repairs and bulk
 imports that bypass the ORM. Each refresh also recomputes the daily rows
 (`app.lab.rollup_days`) of the machines, people and products whose hourly rows
@@ -23,8 +25,9 @@ it changed, before and after.
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +36,6 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    and_,
     delete,
     event,
     func,
@@ -49,7 +51,15 @@ from sqlmodel import Field, Session, SQLModel
 from app.db import UTCDateTime
 from app.lab.activity import LabSession, MachineRun
 from app.lab.models import Contributor, Machine
-from app.lab.rollup_days import day_of, rebuild_days, refresh_days
+from app.lab.rollup_days import (
+    day_of,
+    group_params,
+    in_groups,
+    in_keys,
+    lock_all,
+    rebuild_days,
+    refresh_days,
+)
 
 _R = MachineRun.__table__  # type: ignore[attr-defined]
 _S = LabSession.__table__  # type: ignore[attr-defined]
@@ -205,38 +215,74 @@ _SESSION_COLUMNS = [
 ]
 
 
-def _lock_slice(connection: Any, kind: str, owner: int, hour: datetime) -> None:
-    """On PostgreSQL, one transaction at a time recomputes a slice (SQLite has one writer)."""
-    if connection.dialect.name != "postgresql":
-        return
-    digest = hashlib.blake2b(f"{kind}:{owner}:{hour.isoformat()}".encode(), digest_size=8)
-    key = int.from_bytes(digest.digest(), "big", signed=True)
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+@dataclass(frozen=True)
+class _SliceStatements:
+    """A refresh's statements for one kind of slice and dialect, built once.
+
+    Each reads the chunk bound as `ids`, `lo`, `hi` and `keys` (`in_keys`).
+    """
+
+    owners: Any  # the slices' rows' (hour, contributors or products) before and after
+    delete: Any
+    insert: Any
 
 
-def _owners(connection: Any, query: Select[Any]) -> set[tuple[Any, ...]]:
-    return {tuple(row) for row in connection.execute(query)}
+@cache
+def _run_statements(dialect: str) -> _SliceStatements:
+    hour = _hour_expr(dialect, _R.c.ended_at)
+    in_slices = in_keys(_RH.c.machine_id, _RH.c.hour, _RH.c.hour)
+    return _SliceStatements(
+        select(_RH.c.hour, _RH.c.operator_id, _RH.c.provider_id, _RH.c.product_id)
+        .distinct()
+        .where(in_slices),
+        delete(_RH).where(in_slices),
+        insert(_RH).from_select(
+            _RUN_COLUMNS, _run_select(dialect).where(in_keys(_R.c.machine_id, _R.c.ended_at, hour))
+        ),
+    )
+
+
+@cache
+def _session_statements(dialect: str) -> _SliceStatements:
+    hour = _hour_expr(dialect, _S.c.closed_at)
+    in_slices = in_keys(_SH.c.contributor_id, _SH.c.hour, _SH.c.hour)
+    query = _session_select(dialect).where(in_keys(_S.c.contributor_id, _S.c.closed_at, hour))
+    return _SliceStatements(
+        select(_SH.c.hour, _SH.c.product_id)
+        .distinct()
+        .where(in_slices, _SH.c.product_id.is_not(None)),
+        delete(_SH).where(in_slices),
+        insert(_SH).from_select(_SESSION_COLUMNS, query),
+    )
+
+
+# Slices of hours this close share a chunk (one range scan for all of them).
+_NEAR_HOURS = timedelta(days=1)
+
+
+def _replace(
+    connection: Any, sql: _SliceStatements, group: list[tuple[int, datetime]]
+) -> list[Any]:
+    """Recompute one chunk of slices; the owner rows they held before and hold after."""
+    params = group_params(group, timedelta(hours=1))
+    before = connection.execute(sql.owners, params).all()
+    connection.execute(sql.delete, params)
+    connection.execute(sql.insert, params)
+    return [*before, *connection.execute(sql.owners, params)]
 
 
 def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
     """Recompute the run rollup rows of these (machine id, hour) slices, and their days."""
+    if not slices:
+        return
     connection = db.connection()
-    dialect = connection.dialect.name
+    sql = _run_statements(connection.dialect.name)
+    lock_all(connection, "run", slices)
     people: set[tuple[int, datetime]] = set()
     products: set[tuple[int, datetime]] = set()
-    for machine_id, hour in sorted(slices):
-        _lock_slice(connection, "run", machine_id, hour)
-        end = hour + timedelta(hours=1)
-        in_slice = (_RH.c.machine_id == machine_id, _RH.c.hour == hour)
-        owners = select(_RH.c.operator_id, _RH.c.provider_id, _RH.c.product_id).where(*in_slice)
-        before = _owners(connection, owners)
-        connection.execute(delete(_RH).where(*in_slice))
-        query = _run_select(dialect).where(
-            _R.c.machine_id == machine_id, _R.c.ended_at >= hour, _R.c.ended_at < end
-        )
-        connection.execute(insert(_RH).from_select(_RUN_COLUMNS, query))
-        day = day_of(hour)
-        for operator, provider, product in before | _owners(connection, owners):
+    for group in in_groups(slices, _NEAR_HOURS):
+        for hour, operator, provider, product in _replace(connection, sql, group):
+            day = day_of(hour)
             people |= {(who, day) for who in (operator, provider) if who is not None}
             if product is not None:
                 products.add((product, day))
@@ -246,25 +292,14 @@ def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> Non
 
 def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
     """Recompute the session rollup rows of these (contributor id, hour) slices, and their days."""
+    if not slices:
+        return
     connection = db.connection()
-    dialect = connection.dialect.name
+    sql = _session_statements(connection.dialect.name)
+    lock_all(connection, "session", slices)
     products: set[tuple[int, datetime]] = set()
-    for contributor_id, hour in sorted(slices):
-        _lock_slice(connection, "session", contributor_id, hour)
-        end = hour + timedelta(hours=1)
-        in_slice = (_SH.c.contributor_id == contributor_id, _SH.c.hour == hour)
-        owners = select(_SH.c.product_id).where(*in_slice, _SH.c.product_id.is_not(None))
-        before = _owners(connection, owners)
-        connection.execute(delete(_SH).where(*in_slice))
-        query = _session_select(dialect).where(
-            and_(
-                _S.c.contributor_id == contributor_id,
-                _S.c.closed_at >= hour,
-                _S.c.closed_at < end,
-            )
-        )
-        connection.execute(insert(_SH).from_select(_SESSION_COLUMNS, query))
-        products |= {(row[0], day_of(hour)) for row in before | _owners(connection, owners)}
+    for group in in_groups(slices, _NEAR_HOURS):
+        products |= {(product, day_of(hour)) for hour, product in _replace(connection, sql, group)}
     people = {(who, day_of(hour)) for who, hour in slices}
     refresh_days(connection, _RH, _SH, contributors=people, products=products)
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import delete, select
+from sqlalchemy import event
+from sqlmodel import col, delete, select, update
 
 from app.accounting.figures import queries as figures
 from app.lab import stats
+from app.lab.activity import EndReason, LabSession, MachineRun
+from app.lab.models import MachineCreate
 from app.lab.periods import Period
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
-from app.lab.rollups import RunHour, SessionHour, rebuild
+from app.lab.rollups import (
+    RunHour,
+    SessionHour,
+    hour_of,
+    rebuild,
+    refresh_run_slices,
+    refresh_session_slices,
+)
+from app.lab.service import create_machine
 from app.lab.stats import Filters
 from tests.cli.support import run_cli
 from tests.lab.conftest import T0
@@ -21,10 +33,11 @@ def _rows(session, model):
     session.expire_all()
     rows = session.exec(select(model)).all()
     names = [c.name for c in model.__table__.columns if c.name != "id"]
-    return sorted(
+    found = [
         tuple(round(v, 6) if isinstance(v, float) else v for v in (getattr(r, n) for n in names))
         for r in rows
-    )
+    ]
+    return sorted(found, key=lambda row: tuple((v is None, v or 0) for v in row))
 
 
 def _hour(seconds: float) -> datetime:
@@ -164,3 +177,97 @@ def test_whole_days_from_the_daily_rollups_equal_the_hourly_sums(lab, session, m
     assert min(r.period for r in daily[0]) == first[by.value]
     assert sum(r.runs for r in daily[0]) == 2
     assert sum(r.labour_s for r in daily[1]) > 0
+
+
+def _scatter(session, lab, rng: random.Random) -> None:
+    """Hundreds of ended runs and closed sessions on a dozen machines over two days, and a
+    few a year earlier, with and without operator, product and role."""
+    machines = [lab.printer["id"]]
+    for n in range(11):
+        machine = create_machine(
+            session, MachineCreate(name=f"m{n}", kind="printer", adapter="lab", address=f"m{n}")
+        )
+        machines.append(machine.id)
+    people = [None, lab.ada["id"], lab.bob["id"]]
+    products = [None, lab.product["id"]]
+    reasons = [reason.value for reason in EndReason]
+    for n in range(900):
+        back = timedelta(days=365) if n % 150 == 0 else timedelta(0)
+        end = T0 - back + timedelta(seconds=rng.randint(0, 48 * 3600))
+        session.add(
+            MachineRun(
+                machine_id=rng.choice(machines),
+                status="ended",
+                started_at=end - timedelta(seconds=rng.randint(1, 7200)),
+                ended_at=end,
+                last_sample_at=end,
+                start_event_id=f"scatter-{n}",
+                busy_s=float(rng.randint(0, 7200)),
+                end_reason=rng.choice(reasons),
+                operator_id=rng.choice(people),
+                product_id=rng.choice(products),
+                energy_wh=rng.choice([None, float(rng.randint(1, 99))]),
+            )
+        )
+    for n in range(300):
+        close = T0 - (timedelta(days=365) if n % 100 == 0 else timedelta(0))
+        close += timedelta(seconds=rng.randint(0, 48 * 3600))
+        session.add(
+            LabSession(
+                contributor_id=rng.choice(people[1:]),
+                machine_id=rng.choice([None, *machines]),
+                product_id=rng.choice(products),
+                role=rng.choice([None, "maker", "steward"]),
+                opened_at=close - timedelta(seconds=rng.randint(1, 9000)),
+                closed_at=close,
+                last_activity_at=close,
+            )
+        )
+    session.commit()
+
+
+def _all_rollups(session):
+    return (_rows(session, RunHour), _rows(session, SessionHour), *_days(session))
+
+
+def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
+    _scatter(session, lab, random.Random(10))
+    run_slices = {(r.machine_id, hour_of(r.ended_at)) for r in session.exec(select(MachineRun))}
+    people = {(s.contributor_id, hour_of(s.closed_at)) for s in session.exec(select(LabSession))}
+    assert len(run_slices) > 400  # more than one chunk of keys, and a year apart
+    # Stale rows a refresh must mend or take away: every day row, a slice with no run left
+    # in it (and the days it gave Bob and the product), an operator a slice no longer has.
+    empty = (lab.printer["id"], T0 + timedelta(days=30))
+    session.add(
+        RunHour(hour=empty[1], machine_id=empty[0], operator_id=lab.bob["id"],
+                product_id=lab.product["id"], runs=1, busy_s=5.0, wall_s=5.0,
+                energy_wh=0.0, material=0.0)
+    )  # fmt: skip
+    stale = session.exec(select(RunHour).where(col(RunHour.operator_id).is_(None))).first()
+    stale.operator_id = lab.ada["id"]
+    day = T0.replace(hour=0) + timedelta(days=30)
+    session.add(
+        ContributorDay(day=day, contributor_id=lab.bob["id"], sessions=0, labour_s=0.0,
+                       operated_runs=1, operated_busy_s=5.0, machine_credit_s=0.0)
+    )  # fmt: skip
+    session.add(ProductDay(day=day, product_id=lab.product["id"], labour_s=0.0, machine_s=5.0))
+    for model, column in ((MachineDay, "busy_s"), (ContributorDay, "labour_s")):
+        session.exec(update(model).values({column: -1.0}))  # every day row wrong
+    session.commit()
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    refresh_run_slices(session, {*run_slices, (empty[0], hour_of(empty[1]))})
+    refresh_session_slices(session, people)
+    event.remove(connection, "before_cursor_execute", count)
+    session.commit()
+    # A few per chunk of nearby keys (here five spans of days), not a few per slice (thousands).
+    assert 0 < len(statements) <= 80
+    refreshed = _all_rollups(session)
+    assert not [r for r in refreshed[0] if r[0] == hour_of(empty[1])]
+    rebuild(session)
+    assert _all_rollups(session) == refreshed
