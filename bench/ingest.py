@@ -8,7 +8,7 @@ figures are messages per second from connect to the last message, and
 LabLedger's state transitions (machine-state events recorded) per second.
 Afterwards the database must hold every event exactly once.
 
-    python bench/ingest.py [--messages 20000]
+    python bench/ingest.py [--messages 8000]
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def expected_events(url: str, messages: list[tuple[str, bytes]]) -> tuple[int, i
 def main() -> None:
     """Run both subscribers on the same backlog and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--messages", type=int, default=8000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp, fresh_database(Path(tmp)) as url:

@@ -7,7 +7,7 @@ one shared-subscription group) start and balance their slots; then the backlog
 is published and the figure is messages per second from the first publish
 until the database holds every event once.
 
-    python bench/scaleout.py [--messages 6000]
+    python bench/scaleout.py [--messages 3000]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def run(replicas: int, messages: int) -> float:
 def main() -> None:
     """One replica, then two, on the same backlog; print both and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=6000)
+    parser.add_argument("--messages", type=int, default=3000)
     args = parser.parse_args()
     one = run(1, args.messages)
     two = run(2, args.messages)
