@@ -5,7 +5,8 @@ persists (`clean_start=False` and a session expiry), so messages published
 while the service is down wait at the broker. Acknowledgements are manual: the
 worker acks a message only after its effects are committed. A retained
 `lab/v1/service/<client id>/status` says online; the Last Will says offline.
-With a shared-subscription group, replicas split the stream.
+Without ingest slots, a shared-subscription group lets replicas split the
+stream; a slot's link subscribes plainly to its own filters (`slot_partition`).
 """
 
 from __future__ import annotations
@@ -106,10 +107,12 @@ class MqttLink:
         enqueue: Any,
         client_id: str | None = None,
         slot: int = 0,
+        shared_group: str | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id or settings.mqtt_client_id
         self.slot = slot
+        self.shared_group = shared_group
         self.status = status
         self._enqueue = enqueue
         self._lock = threading.Lock()
@@ -194,8 +197,14 @@ class MqttLink:
             self.client.ack(message.mid, message.qos)
 
     def _filter(self, topic_filter: str) -> str:
-        group = self.settings.mqtt_shared_group
+        group = self.shared_group
         return f"$share/{group}/{topic_filter}" if group else topic_filter
+
+    @property
+    def wanted(self) -> set[str]:
+        """The topic filters this link is meant to read."""
+        with self._lock:
+            return set(self._wanted)
 
     def set_filters(self, filters: set[str]) -> None:
         """Subscribe to new topic filters and drop ones no longer needed."""
