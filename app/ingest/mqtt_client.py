@@ -118,6 +118,7 @@ class MqttLink:
         self._lock = threading.Lock()
         self._generation = 0
         self._wanted: set[str] = set()
+        self._foreign: set[str] = set()
         self._subscribed: set[str] = set()
         self._pending: dict[int, list[str]] = {}
         self.acknowledged: set[str] = set()
@@ -206,10 +207,16 @@ class MqttLink:
         with self._lock:
             return set(self._wanted)
 
-    def set_filters(self, filters: set[str]) -> None:
-        """Subscribe to new topic filters and drop ones no longer needed."""
+    def set_filters(self, filters: set[str], foreign: set[str] | None = None) -> None:
+        """Subscribe to new topic filters and drop ones no longer needed.
+
+        `foreign` are subscriptions this link must not have, though the broker may
+        have kept them in its session from an earlier share (another slot count, a
+        shared group): they are dropped on every connect.
+        """
         with self._lock:
             self._wanted = set(filters)
+            self._foreign = set(foreign or ()) - self._wanted
             if self.client.is_connected():
                 self._sync_subscriptions()
 
@@ -274,6 +281,8 @@ class MqttLink:
             self._subscribed = set()
             self.acknowledged = set()
             self._pending = {}
+            if self._foreign:
+                client.unsubscribe(sorted(self._foreign))
             self._sync_subscriptions()
         client.subscribe(DROPPED_TOPIC, qos=0)
 

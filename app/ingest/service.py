@@ -120,7 +120,7 @@ class IngestService:
         client_id = f"{self.settings.mqtt_client_id}-slot{slot}"
         link = MqttLink(self.settings, self.status, self._enqueue, client_id=client_id, slot=slot)
         with self._links_lock:
-            link.set_filters(self._slot_filters.get(slot, set()))
+            link.set_filters(self._slot_filters.get(slot, set()), self._foreign(slot))
             self.links[slot] = link
         link.start()
 
@@ -191,6 +191,19 @@ class IngestService:
         ]
         return partition(groups, self.settings.ingest_slots)
 
+    def _foreign(self, slot: int) -> set[str]:
+        """What a slot's restored session may hold but must not: other slots' filters, groups.
+
+        Its share was different under another slot count, and before slots read
+        plainly every slot was in the shared group `LABLEDGER_MQTT_SHARED_GROUP`.
+        """
+        every = set().union(*self._slot_filters.values())
+        foreign = every - self._slot_filters.get(slot, set())
+        group = self.settings.mqtt_shared_group
+        if group:
+            foreign |= {f"$share/{group}/{topic_filter}" for topic_filter in every}
+        return foreign
+
     def _refreshed(self) -> None:
         with Session(self.engine) as db:
             self.interlock.rebuild(db)
@@ -202,7 +215,7 @@ class IngestService:
             else:
                 self._slot_filters = self._partition()
                 for slot, link in self.links.items():
-                    link.set_filters(self._slot_filters[slot])
+                    link.set_filters(self._slot_filters[slot], self._foreign(slot))
         self._sync_ports()
         problems = self.problems()
         for kind in ("machine", "reader"):
