@@ -123,7 +123,10 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="Shared-subscription group; set it so several replicas split the stream.",
+        description=(
+            "Shared-subscription group for replicas without ingest slots "
+            "(LABLEDGER_INGEST_SLOTS=0); with slots it is not used: each slot subscribes plainly."
+        ),
     )
     mqtt_session_expiry_s: int = Field(
         default=86400, ge=0, le=2**32 - 1, description="MQTT 5 session expiry (s)."

@@ -3,7 +3,7 @@
 Each run gets a fresh database (PostgreSQL when LABLEDGER_DATABASE_URL names
 one; SQLite otherwise, which has one writer and does not scale), the 200-machine
 lab, and a private broker. The replicas (`python -m app serve`, 4 ingest slots,
-one shared-subscription group) start and balance their slots; then the backlog
+each reading its own machines' topics) start and balance their slots; then the backlog
 is published and the figure is messages per second from the first publish
 until the database holds every event once.
 
@@ -41,7 +41,6 @@ def _replica(url: str, broker_port: int, http_port: int) -> subprocess.Popen[byt
         "LABLEDGER_MQTT_HOST": "127.0.0.1",
         "LABLEDGER_MQTT_PORT": str(broker_port),
         "LABLEDGER_MQTT_CLIENT_ID": "bench",
-        "LABLEDGER_MQTT_SHARED_GROUP": "bench",
         "LABLEDGER_INGEST_SLOTS": str(SLOTS),
         "LABLEDGER_INGEST_LEASE_TTL_S": "4",
         "LABLEDGER_LOG_LEVEL": "WARNING",

@@ -1,8 +1,9 @@
 """Ingest slots leased through the database, so replicas share the MQTT sessions fairly.
 
 With `LABLEDGER_INGEST_SLOTS` = N, the stream is read through N persistent MQTT
-sessions (client ids `<client id>-slot<i>`) in one shared-subscription group,
-and each replica holds the leases of about N / replicas of them. A lease is a
+sessions (client ids `<client id>-slot<i>`), each with plain subscriptions to
+its own share of the topic filters (`slot_partition`: one device's filters in
+one slot), and each replica holds the leases of about N / replicas of them. A lease is a
 row with a holder and an expiry, renewed every `ttl / 4`; a replica also holds
 a `replica:<holder>` lease saying it is alive. When a replica dies its leases
 expire, a survivor takes its slots, connects with their client ids and drains

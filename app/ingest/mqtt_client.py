@@ -5,7 +5,8 @@ persists (`clean_start=False` and a session expiry), so messages published
 while the service is down wait at the broker. Acknowledgements are manual: the
 worker acks a message only after its effects are committed. A retained
 `lab/v1/service/<client id>/status` says online; the Last Will says offline.
-With a shared-subscription group, replicas split the stream.
+Without ingest slots, a shared-subscription group lets replicas split the
+stream; a slot's link subscribes plainly to its own filters (`slot_partition`).
 """
 
 from __future__ import annotations
@@ -106,15 +107,18 @@ class MqttLink:
         enqueue: Any,
         client_id: str | None = None,
         slot: int = 0,
+        shared_group: str | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id or settings.mqtt_client_id
         self.slot = slot
+        self.shared_group = shared_group
         self.status = status
         self._enqueue = enqueue
         self._lock = threading.Lock()
         self._generation = 0
         self._wanted: set[str] = set()
+        self._foreign: set[str] = set()
         self._subscribed: set[str] = set()
         self._pending: dict[int, list[str]] = {}
         self.acknowledged: set[str] = set()
@@ -194,13 +198,25 @@ class MqttLink:
             self.client.ack(message.mid, message.qos)
 
     def _filter(self, topic_filter: str) -> str:
-        group = self.settings.mqtt_shared_group
+        group = self.shared_group
         return f"$share/{group}/{topic_filter}" if group else topic_filter
 
-    def set_filters(self, filters: set[str]) -> None:
-        """Subscribe to new topic filters and drop ones no longer needed."""
+    @property
+    def wanted(self) -> set[str]:
+        """The topic filters this link is meant to read."""
+        with self._lock:
+            return set(self._wanted)
+
+    def set_filters(self, filters: set[str], foreign: set[str] | None = None) -> None:
+        """Subscribe to new topic filters and drop ones no longer needed.
+
+        `foreign` are subscriptions this link must not have, though the broker may
+        have kept them in its session from an earlier share (another slot count, a
+        shared group): they are dropped on every connect.
+        """
         with self._lock:
             self._wanted = set(filters)
+            self._foreign = set(foreign or ()) - self._wanted
             if self.client.is_connected():
                 self._sync_subscriptions()
 
@@ -265,6 +281,8 @@ class MqttLink:
             self._subscribed = set()
             self.acknowledged = set()
             self._pending = {}
+            if self._foreign:
+                client.unsubscribe(sorted(self._foreign))
             self._sync_subscriptions()
         client.subscribe(DROPPED_TOPIC, qos=0)
 

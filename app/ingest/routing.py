@@ -94,6 +94,17 @@ class TopicRouter:
         """Every topic filter some codec needs."""
         return {f for binding in self._bindings.values() for f in binding.filters}
 
+    @property
+    def device_filters(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each binding's filters under its device's key (`machine:<id>`, `reader:<id>`).
+
+        A name alias shares its row's key, so ingest slots keep one device together.
+        """
+        return [
+            (f"{binding.key[0].removesuffix('-name')}:{binding.key[1]}", binding.filters)
+            for binding in self._bindings.values()
+        ]
+
     def rebuild(self, db: Session) -> None:
         """Rebuild from the database, keeping codecs whose configuration did not change."""
         wanted: dict[CodecKey, Binding] = {}

@@ -21,6 +21,7 @@ from app.ingest.replies import ReplySender
 from app.ingest.routing import RowKey, TopicRouter, reader_address, report_problems
 from app.ingest.serial_reader import PortSpec, SerialPortReader, parse_address
 from app.ingest.serial_targets import serial_target_problem
+from app.ingest.slot_partition import partition
 from app.ingest.status import BrokerStatus, LinkState
 from app.ingest.worker import IngestWorker, MqttInbound, WorkerConfig
 from app.lab.access.gate import ScanReply
@@ -50,8 +51,11 @@ class IngestService:
         self.links: dict[int, MqttLink] = {}
         self.link: MqttLink | None = None
         self.leases: SlotLeases | None = None
+        self._slot_filters: dict[int, set[str]] = {}
         if settings.mqtt_enabled and settings.ingest_slots == 0:
-            self.link = self.links[0] = MqttLink(settings, status, self._enqueue)
+            self.link = self.links[0] = MqttLink(
+                settings, status, self._enqueue, shared_group=settings.mqtt_shared_group
+            )
         elif settings.mqtt_enabled:
             holder = f"{settings.mqtt_client_id}@{socket.gethostname()}:{os.getpid()}"
             self.leases = SlotLeases(
@@ -97,22 +101,26 @@ class IngestService:
             link.ack(message)
 
     def slots_reading(self) -> list[int]:
-        """The leased slots whose link is connected with every subscription granted."""
-        filters = self.router.filters
+        """The leased slots whose link is connected with every subscription of its share granted.
+
+        None is reading before the topic map is built (a slot's share may be empty).
+        """
+        if not self.router.filters:
+            return []
         with self._links_lock:
             links = dict(self.links)
         return sorted(
             slot
             for slot, link in links.items()
-            if link.client.is_connected() and filters and link.acknowledged >= filters
+            if link.client.is_connected() and link.acknowledged >= link.wanted
         )
 
     def _slot_gained(self, slot: int) -> None:
         """Connect with the slot's client id and drain what its session holds."""
         client_id = f"{self.settings.mqtt_client_id}-slot{slot}"
         link = MqttLink(self.settings, self.status, self._enqueue, client_id=client_id, slot=slot)
-        link.set_filters(self._filters())
         with self._links_lock:
+            link.set_filters(self._slot_filters.get(slot, set()), self._foreign(slot))
             self.links[slot] = link
         link.start()
 
@@ -175,14 +183,39 @@ class IngestService:
         """Every topic this replica reads: devices, and the relays' reported states."""
         return self.router.filters | self.interlock.filters
 
+    def _partition(self) -> dict[int, set[str]]:
+        """Each slot's plain subscriptions: a device's filters together, relay topics by topic."""
+        groups = [
+            *self.router.device_filters,
+            *((f"relay:{topic}", (topic,)) for topic in self.interlock.filters),
+        ]
+        return partition(groups, self.settings.ingest_slots)
+
+    def _foreign(self, slot: int) -> set[str]:
+        """What a slot's restored session may hold but must not: other slots' filters, groups.
+
+        Its share was different under another slot count, and before slots read
+        plainly every slot was in the shared group `LABLEDGER_MQTT_SHARED_GROUP`.
+        """
+        every = set().union(*self._slot_filters.values())
+        foreign = every - self._slot_filters.get(slot, set())
+        group = self.settings.mqtt_shared_group
+        if group:
+            foreign |= {f"$share/{group}/{topic_filter}" for topic_filter in every}
+        return foreign
+
     def _refreshed(self) -> None:
         with Session(self.engine) as db:
             self.interlock.rebuild(db)
             self.replies.rebuild(db)
         with self._links_lock:
-            links = list(self.links.values())
-        for link in links:
-            link.set_filters(self._filters())
+            if self.leases is None:
+                for link in self.links.values():
+                    link.set_filters(self._filters())
+            else:
+                self._slot_filters = self._partition()
+                for slot, link in self.links.items():
+                    link.set_filters(self._slot_filters[slot], self._foreign(slot))
         self._sync_ports()
         problems = self.problems()
         for kind in ("machine", "reader"):
