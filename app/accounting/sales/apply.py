@@ -33,6 +33,7 @@ from app.accounting.sales.line_splits import (
     sales_account,
     split_line,
 )
+from app.accounting.sales.rows import insert_row
 from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
@@ -46,7 +47,8 @@ from app.errors import Conflict, NotFound
 
 def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
     """Keep the normalised event (no secrets, no raw payload) so the books can be replayed."""
-    db.add(
+    insert_row(
+        db,
         WebhookDelivery(
             provider=event.provider,
             event_id=event.event_id[:200],
@@ -55,7 +57,7 @@ def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int |
             outcome=outcome,
             sale_id=sale_id,
             event=event_to_json(event),
-        )
+        ),
     )
 
 
@@ -138,6 +140,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     existing = _find_sale(db, event.provider, event.order_key)
     if existing is not None:
         return "duplicate_order", existing.id
+    # Written by one INSERT, not the ORM: `sale` and its lines stay outside the session.
     sale = Sale(
         provider=event.provider,
         order_key=event.order_key[:200],
@@ -149,8 +152,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         reference=event.reference[:500],
         test=event.test,
     )
-    db.add(sale)
-    db.flush()
+    insert_row(db, sale)
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
         row = SaleLine(
             sale_id=sale.id,  # type: ignore[arg-type]
@@ -165,14 +167,18 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         )
         if row.product_id is not None:
             row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
-        db.add(row)
-        db.flush()
+        insert_row(db, row)
         _post_line_sale(db, sale, row)
         if row.product_id is not None:
             split_line(db, sale, row, sale.occurred_at)
     parked_refunds = db.exec(
         _PARKED_FOR_ORDER, params={"provider": sale.provider, "order": sale.order_key}
     ).all()
+    if parked_refunds:
+        # A refund changes the sale: from here on it is the session's own row.
+        stored = db.get(Sale, sale.id)
+        assert stored is not None
+        sale = stored
     for parked in parked_refunds:
         _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)

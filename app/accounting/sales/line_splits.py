@@ -28,6 +28,7 @@ from app.accounting.engine.split import Carry, SplitResult, compute_split, rever
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.bulk import insert_many
 from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.sales.rows import insert_row
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.lab.models import COMMONS_FUND_ID
 
@@ -206,7 +207,7 @@ def _store(
         snapshot["excluded"] = [exclusion.to_json() for exclusion in excluded]
     if notes:
         snapshot["notes"] = notes
-    split = Split(
+    split = Split(  # written by one INSERT and never changed: it stays outside the session
         sale_line_id=line.id,
         product_id=product_id,
         currency=currency,
@@ -216,8 +217,7 @@ def _store(
         snapshot=json.dumps(snapshot, sort_keys=True),
         transaction_id=transaction_id,
     )
-    db.add(split)
-    db.flush()
+    insert_row(db, split)
     assert split.id is not None
     if result.shares:
         # One driver executemany, not one ORM object per recipient (a product can have
