@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.locks import lock_books
-from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
 from app.accounting.money import currency_exponent, normalize_currency
 from app.accounting.products.tables import ProductSku
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
@@ -33,7 +33,7 @@ from app.accounting.sales.line_splits import (
     sales_account,
     split_line,
 )
-from app.accounting.sales.rows import insert_row
+from app.accounting.sales.rows import insert_row, insert_values
 from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
@@ -42,22 +42,25 @@ from app.accounting.sales.tables import (
     SplitShare,
     WebhookDelivery,
 )
+from app.db import utcnow
 from app.errors import Conflict, NotFound
 
 
 def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
     """Keep the normalised event (no secrets, no raw payload) so the books can be replayed."""
-    insert_row(
+    insert_values(
         db,
-        WebhookDelivery(
-            provider=event.provider,
-            event_id=event.event_id[:200],
-            kind=event.kind,
-            order_key=event.order_key[:200],
-            outcome=outcome,
-            sale_id=sale_id,
-            event=event_to_json(event),
-        ),
+        WebhookDelivery,
+        {
+            "provider": event.provider,
+            "event_id": event.event_id[:200],
+            "kind": event.kind,
+            "order_key": event.order_key[:200],
+            "outcome": outcome,
+            "sale_id": sale_id,
+            "event": event_to_json(event),
+            "received_at": utcnow(),
+        },
     )
 
 
@@ -100,11 +103,13 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
     A redelivery is answered before the lock (a recorded event stays recorded);
     anything that may move money is checked again, and applied, under it.
     """
+    locked = bool(db.info.get(BOOKS_LOCKED_KEY))  # e.g. by the delivery before in a batch
     if already_recorded(db, event.provider, event.event_id):
         return "duplicate"
-    lock_books(db)
-    if already_recorded(db, event.provider, event.event_id):
-        return "duplicate"
+    if not locked:
+        lock_books(db)
+        if already_recorded(db, event.provider, event.event_id):
+            return "duplicate"
     handlers = {
         "sale": _apply_sale,
         "refund": _apply_refund,
@@ -137,9 +142,6 @@ def _fees_per_line(event: ShopEvent) -> list[int]:
 
 def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     currency = normalize_currency(event.currency)
-    existing = _find_sale(db, event.provider, event.order_key)
-    if existing is not None:
-        return "duplicate_order", existing.id
     # Written by one INSERT, not the ORM: `sale` and its lines stay outside the session.
     sale = Sale(
         provider=event.provider,
@@ -152,7 +154,10 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         reference=event.reference[:500],
         test=event.test,
     )
-    insert_row(db, sale)
+    if insert_row(db, sale, unique=("provider", "order_key")) is None:
+        # The order is recorded already (one statement: the insert that clashed).
+        existing = _find_sale(db, event.provider, event.order_key)
+        return "duplicate_order", existing.id if existing is not None else None
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
         row = SaleLine(
             sale_id=sale.id,  # type: ignore[arg-type]
