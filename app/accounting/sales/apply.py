@@ -88,7 +88,10 @@ _PARKED_FOR_ORDER = (
 
 def already_recorded(db: Session, provider: str, event_id: str) -> bool:
     """Whether this provider event was seen before."""
-    found = db.execute(_RECORDED, {"provider": provider, "event_id": event_id[:200]}).first()
+    # On the connection, not through the ORM: a column read needs no entity loading (and
+    # the delivery rows are written by plain INSERTs, so there is nothing to autoflush).
+    values = {"provider": provider, "event_id": event_id[:200]}
+    found = db.connection().execute(_RECORDED, values).first()
     return found is not None
 
 
@@ -128,7 +131,7 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
 def _product_for(db: Session, sku: str | None) -> int | None:
     if not sku:
         return None
-    return db.execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
+    return db.connection().execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
 
 
 def _fees_per_line(event: ShopEvent) -> list[int]:

@@ -74,8 +74,10 @@ def _remember_carry(
 
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
-    last = db.execute(_LAST_SALE_SPLIT, {"product_id": product_id, "currency": currency}).first()
-    if last is None:
+    # On the connection: splits are written by plain INSERTs, there is nothing to autoflush.
+    values = {"product_id": product_id, "currency": currency}
+    last = db.connection().execute(_LAST_SALE_SPLIT, values).first()
+    if last is None or last[0] is None:
         return Carry()
     key = _carry_key(db, product_id, currency)
     row = (int(last[0]), str(last[1]), last[2])
