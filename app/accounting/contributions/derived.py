@@ -19,9 +19,9 @@ an operator approves it. A later sync moves them when their
 session or run is re-tagged to another product, re-assigned or re-timed, and
 never touches their status, so a row an operator excluded stays excluded.
 Inserts skip rows another sync made at the same moment (ON CONFLICT DO
-NOTHING), so concurrent syncs are safe. Each write runs only if a probe finds
-something to write, so a sync with nothing queued is one indexed read and
-takes no write lock.
+NOTHING), so concurrent syncs are safe. A sync with nothing queued is one
+indexed read and takes no write lock; a full sync runs each write only if a
+probe finds something to write.
 """
 
 from __future__ import annotations
@@ -96,14 +96,18 @@ _COLUMNS = (
 )
 
 
-def _changed(db: Session, pending: Select[Any], statement: Insert | Update) -> int:
-    """Run a write statement only if `pending` finds rows to write, and count what it wrote.
+def _changed(
+    db: Session, pending: Select[Any], statement: Insert | Update, ids: list[int] | None
+) -> int:
+    """Run a write statement (only if `pending` finds rows to write) and count what it wrote.
 
-    Probing first keeps a sync with nothing to do read-only (no write lock on
-    SQLite). The rows come back with RETURNING: a driver's rowcount for
-    INSERT ... SELECT is not reliable (psycopg reports -1).
+    Probing first keeps a full sync with nothing to do read-only (no write lock
+    on SQLite). A sync of queued ids (`ids` given) writes anyway, when it
+    drains the queue, so it skips the probe: half the statements per sync. The
+    rows come back with RETURNING: a driver's rowcount for INSERT ... SELECT is
+    not reliable (psycopg reports -1).
     """
-    if not db.execute(select(pending.exists())).scalar():
+    if ids is None and not db.execute(select(pending.exists())).scalar():
         return 0
     return len(db.execute(statement.returning(_C.c.id)).all())
 
@@ -196,7 +200,7 @@ def _insert_sessions(db: Session, dialect: str, now: datetime, ids: list[int] | 
             _not_yet(ContributionSource.SESSION, _S.c.id),
         )
     )
-    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
+    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows), ids)
 
 
 def _insert_runs(db: Session, dialect: str, now: datetime, ids: list[int] | None) -> int:
@@ -224,7 +228,7 @@ def _insert_runs(db: Session, dialect: str, now: datetime, ids: list[int] | None
             _not_yet(ContributionSource.RUN, _R.c.id),
         )
     )
-    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows))
+    return _changed(db, rows, _insert(dialect).from_select(_COLUMNS, rows), ids)
 
 
 def _update_sessions(db: Session, dialect: str, ids: list[int] | None) -> int:
@@ -254,7 +258,7 @@ def _update_sessions(db: Session, dialect: str, ids: list[int] | None) -> int:
             role=func.coalesce(_S.c.role, _C.c.role),
         )
     )
-    return _changed(db, select(_C.c.id).where(*moved), statement)
+    return _changed(db, select(_C.c.id).where(*moved), statement, ids)
 
 
 def _update_runs(db: Session, ids: list[int] | None) -> int:
@@ -276,7 +280,7 @@ def _update_runs(db: Session, ids: list[int] | None) -> int:
         .where(*moved)
         .values(product_id=_R.c.product_id, quantity=busy, occurred_at=_R.c.ended_at)
     )
-    return _changed(db, select(_C.c.id).where(*moved), statement)
+    return _changed(db, select(_C.c.id).where(*moved), statement, ids)
 
 
 def _derive(db: Session, sessions: list[int] | None, runs: list[int] | None) -> int:

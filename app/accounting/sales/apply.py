@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.locks import lock_books
-from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
 from app.accounting.money import currency_exponent, normalize_currency
 from app.accounting.products.tables import ProductSku
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
@@ -33,6 +33,7 @@ from app.accounting.sales.line_splits import (
     sales_account,
     split_line,
 )
+from app.accounting.sales.rows import insert_row, insert_values
 from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
@@ -41,21 +42,25 @@ from app.accounting.sales.tables import (
     SplitShare,
     WebhookDelivery,
 )
+from app.db import utcnow
 from app.errors import Conflict, NotFound
 
 
 def _record_delivery(db: Session, event: ShopEvent, outcome: str, sale_id: int | None) -> None:
     """Keep the normalised event (no secrets, no raw payload) so the books can be replayed."""
-    db.add(
-        WebhookDelivery(
-            provider=event.provider,
-            event_id=event.event_id[:200],
-            kind=event.kind,
-            order_key=event.order_key[:200],
-            outcome=outcome,
-            sale_id=sale_id,
-            event=event_to_json(event),
-        )
+    insert_values(
+        db,
+        WebhookDelivery,
+        {
+            "provider": event.provider,
+            "event_id": event.event_id[:200],
+            "kind": event.kind,
+            "order_key": event.order_key[:200],
+            "outcome": outcome,
+            "sale_id": sale_id,
+            "event": event_to_json(event),
+            "received_at": utcnow(),
+        },
     )
 
 
@@ -83,7 +88,10 @@ _PARKED_FOR_ORDER = (
 
 def already_recorded(db: Session, provider: str, event_id: str) -> bool:
     """Whether this provider event was seen before."""
-    found = db.execute(_RECORDED, {"provider": provider, "event_id": event_id[:200]}).first()
+    # On the connection, not through the ORM: a column read needs no entity loading (and
+    # the delivery rows are written by plain INSERTs, so there is nothing to autoflush).
+    values = {"provider": provider, "event_id": event_id[:200]}
+    found = db.connection().execute(_RECORDED, values).first()
     return found is not None
 
 
@@ -98,11 +106,13 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
     A redelivery is answered before the lock (a recorded event stays recorded);
     anything that may move money is checked again, and applied, under it.
     """
+    locked = bool(db.info.get(BOOKS_LOCKED_KEY))  # e.g. by the delivery before in a batch
     if already_recorded(db, event.provider, event.event_id):
         return "duplicate"
-    lock_books(db)
-    if already_recorded(db, event.provider, event.event_id):
-        return "duplicate"
+    if not locked:
+        lock_books(db)
+        if already_recorded(db, event.provider, event.event_id):
+            return "duplicate"
     handlers = {
         "sale": _apply_sale,
         "refund": _apply_refund,
@@ -121,7 +131,7 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
 def _product_for(db: Session, sku: str | None) -> int | None:
     if not sku:
         return None
-    return db.execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
+    return db.connection().execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
 
 
 def _fees_per_line(event: ShopEvent) -> list[int]:
@@ -135,9 +145,7 @@ def _fees_per_line(event: ShopEvent) -> list[int]:
 
 def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     currency = normalize_currency(event.currency)
-    existing = _find_sale(db, event.provider, event.order_key)
-    if existing is not None:
-        return "duplicate_order", existing.id
+    # Written by one INSERT, not the ORM: `sale` and its lines stay outside the session.
     sale = Sale(
         provider=event.provider,
         order_key=event.order_key[:200],
@@ -149,8 +157,10 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         reference=event.reference[:500],
         test=event.test,
     )
-    db.add(sale)
-    db.flush()
+    if insert_row(db, sale, unique=("provider", "order_key")) is None:
+        # The order is recorded already (one statement: the insert that clashed).
+        existing = _find_sale(db, event.provider, event.order_key)
+        return "duplicate_order", existing.id if existing is not None else None
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
         row = SaleLine(
             sale_id=sale.id,  # type: ignore[arg-type]
@@ -165,14 +175,18 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
         )
         if row.product_id is not None:
             row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
-        db.add(row)
-        db.flush()
+        insert_row(db, row)
         _post_line_sale(db, sale, row)
         if row.product_id is not None:
             split_line(db, sale, row, sale.occurred_at)
     parked_refunds = db.exec(
         _PARKED_FOR_ORDER, params={"provider": sale.provider, "order": sale.order_key}
     ).all()
+    if parked_refunds:
+        # A refund changes the sale: from here on it is the session's own row.
+        stored = db.get(Sale, sale.id)
+        assert stored is not None
+        sale = stored
     for parked in parked_refunds:
         _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)

@@ -28,7 +28,9 @@ from app.accounting.engine.split import Carry, SplitResult, compute_split, rever
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.bulk import insert_many
 from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.sales.rows import insert_values
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
+from app.db import utcnow
 from app.lab.models import COMMONS_FUND_ID
 
 
@@ -61,19 +63,21 @@ def _carry_key(db: Session, product_id: int, currency: str) -> _CarryKey:
     return (str(db.get_bind().engine.url), product_id, currency)
 
 
-def _remember_carry(db: Session, split: Split, carry: Carry) -> None:
-    """Keep the carry a sale split just stored, for the product's next split."""
-    assert split.id is not None
+def _remember_carry(
+    db: Session, product_id: int, currency: str, row: _CarryRow, carry: Carry
+) -> None:
+    """Keep the carry a sale split just stored (its row: id, transaction, creation time)."""
     if len(_carries) >= _CARRIES_KEPT:
         _carries.clear()
-    row = (split.id, split.transaction_id, split.created_at)
-    _carries[_carry_key(db, split.product_id, split.currency)] = (row, carry)
+    _carries[_carry_key(db, product_id, currency)] = (row, carry)
 
 
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
-    last = db.execute(_LAST_SALE_SPLIT, {"product_id": product_id, "currency": currency}).first()
-    if last is None:
+    # On the connection: splits are written by plain INSERTs, there is nothing to autoflush.
+    values = {"product_id": product_id, "currency": currency}
+    last = db.connection().execute(_LAST_SALE_SPLIT, values).first()
+    if last is None or last[0] is None:
         return Carry()
     key = _carry_key(db, product_id, currency)
     row = (int(last[0]), str(last[1]), last[2])
@@ -199,26 +203,31 @@ def _store(
     transaction_id: str,
     excluded: list[Exclusion] | None = None,
     notes: list[str] | None = None,
-) -> Split:
+) -> int:
     assert line.id is not None
     snapshot = split_to_json(result)
     if excluded is not None:
         snapshot["excluded"] = [exclusion.to_json() for exclusion in excluded]
     if notes:
         snapshot["notes"] = notes
-    split = Split(
-        sale_line_id=line.id,
-        product_id=product_id,
-        currency=currency,
-        kind=kind,
-        amount_minor=result.net_minor,
-        equation_version=result.equation_version,
-        snapshot=json.dumps(snapshot, sort_keys=True),
-        transaction_id=transaction_id,
+    created_at = utcnow()
+    # Plain values by one INSERT: nothing reads the row back as an object.
+    split_id = insert_values(
+        db,
+        Split,
+        {
+            "sale_line_id": line.id,
+            "product_id": product_id,
+            "currency": currency,
+            "kind": kind,
+            "amount_minor": result.net_minor,
+            "equation_version": result.equation_version,
+            "snapshot": json.dumps(snapshot, sort_keys=True),
+            "transaction_id": transaction_id,
+            "created_at": created_at,
+        },
     )
-    db.add(split)
-    db.flush()
-    assert split.id is not None
+    assert split_id is not None
     if result.shares:
         # One driver executemany, not one ORM object per recipient (a product can have
         # thousands), and no per-value type processing (the values are plain ints).
@@ -226,16 +235,17 @@ def _store(
             db,
             SplitShare.__table__,  # type: ignore[attr-defined]
             ("split_id", "contributor_id", "amount_minor"),
-            [(split.id, c, a) for c, a in sorted(result.shares.items())],
+            [(split_id, c, a) for c, a in sorted(result.shares.items())],
         )
     _add_cap_payments(db, product_id, currency, result.cap_payments)
     if kind == "sale":
-        _remember_carry(db, split, result.carry_after)
-    return split
+        row = (split_id, transaction_id, created_at)
+        _remember_carry(db, product_id, currency, row, result.carry_after)
+    return split_id
 
 
-def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split | None:
-    """Divide a product line's net among recipients and post the payables."""
+def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> int | None:
+    """Divide a product line's net among recipients and post the payables; the split's id."""
     if line.product_id is None or line.net_minor <= 0:
         return None
     product_id = line.product_id
@@ -272,8 +282,8 @@ def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> Split |
 
 def reverse_line(
     db: Session, sale: Sale, line: SaleLine, amount_minor: int, at: datetime, reference: str
-) -> Split | None:
-    """Give back `amount_minor` of a line's split, in the proportions it was made in."""
+) -> int | None:
+    """Give back `amount_minor` of a line's split, in its proportions; the reversal's id."""
     if amount_minor <= 0:
         return None
     original_row = db.exec(

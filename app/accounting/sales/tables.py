@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -76,6 +76,15 @@ class SaleLine(SQLModel, table=True):
     """A sold line; without a product it is unallocated revenue, kept until allocated."""
 
     __tablename__ = "sale_line"
+    __table_args__ = (
+        # Unallocated lines (`product_id IS NULL`) in list order, without the allocated ones.
+        Index(
+            "ix_sale_line_unallocated_page",
+            "id",
+            sqlite_where=text("product_id IS NULL"),
+            postgresql_where=text("product_id IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sale_id: int = Field(foreign_key="sale.id", index=True)
