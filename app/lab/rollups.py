@@ -9,14 +9,15 @@ a month's figures cost the same at ten thousand or ten million runs.
 - `session_hour`: closed sessions by the hour they closed in, per contributor,
   machine, product and role: count and seconds present.
 
-Every flush that adds, changes or deletes a run or a session recomputes the
-(machine, hour) or (contributor, hour) slices it touches, old and new, in the
-same transaction: all of them with one DELETE and one INSERT ... SELECT (per
-chunk of nearby hours), statements built once per dialect; on PostgreSQL under
-a transaction-scoped advisory lock per slice, all taken in one statement in a
-fixed order, so two writers of one slice take turns. That catches every path
-(closing, refolding, late busy reports, manual assignment, product tagging)
-without each having to remember.
+Every flush that adds, changes or deletes a run or a session notes the
+(machine, hour) or (contributor, hour) slices it touches, old and new; just
+before the transaction commits, they are recomputed once, in it: all of them
+with one DELETE and one INSERT ... SELECT (per chunk of nearby hours),
+statements built once per dialect; on PostgreSQL under a transaction-scoped
+advisory lock per slice, all taken in one statement in a fixed order, so two
+writers of one slice take turns. That catches every path (closing, refolding,
+late busy reports, manual assignment, product tagging) without each having to
+remember.
 `rebuild` recomputes every row with the very same SELECT, for repairs and bulk
 imports that bypass the ORM. Each refresh also recomputes the daily rows
 (`app.lab.rollup_days`) of the machines, people and products whose hourly rows
@@ -346,11 +347,44 @@ def _touched(db: OrmSession) -> tuple[set[tuple[int, datetime]], set[tuple[int, 
     return runs, sessions
 
 
+_PENDING = "rollup_slices_pending"
+
+
+def _pending(db: OrmSession) -> tuple[set[tuple[int, datetime]], set[tuple[int, datetime]]]:
+    pending: tuple[set[tuple[int, datetime]], set[tuple[int, datetime]]] = db.info.setdefault(
+        _PENDING, (set(), set())
+    )
+    return pending
+
+
 @event.listens_for(OrmSession, "after_flush")
-def _recompute(db: OrmSession, _context: Any) -> None:
-    """Recompute the slices this flush changed (old and new values), in the same transaction."""
+def _note(db: OrmSession, _context: Any) -> None:
+    """Remember the slices this flush changed (old and new values), for the commit."""
     runs, sessions = _touched(db)
+    if runs or sessions:
+        pending_runs, pending_sessions = _pending(db)
+        pending_runs |= runs
+        pending_sessions |= sessions
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _recompute(db: OrmSession) -> None:
+    """Recompute every slice the transaction changed, once, just before it commits.
+
+    A transaction that flushes often (a badge-out, then the states after it)
+    touches the same slices again and again; recomputing them per flush was a
+    sixth of the ingest batch path. Readers in other transactions see the
+    rollups and the runs they summarise change together, at the commit.
+    """
+    db.flush()  # the commit's own flush would come after this hook
+    runs, sessions = db.info.pop(_PENDING, (set(), set()))
     if runs:
         refresh_run_slices(db, runs)
     if sessions:
         refresh_session_slices(db, sessions)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(db: OrmSession) -> None:
+    """A rolled-back transaction's slices are not recomputed (the rows are as they were)."""
+    db.info.pop(_PENDING, None)

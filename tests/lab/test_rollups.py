@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlmodel import col, delete, select, update
 
 from app.accounting.figures import queries as figures
-from app.lab import stats
+from app.lab import rollups, stats
 from app.lab.activity import EndReason, LabSession, MachineRun
 from app.lab.models import MachineCreate
 from app.lab.periods import Period
@@ -271,3 +271,40 @@ def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
     assert not [r for r in refreshed[0] if r[0] == hour_of(empty[1])]
     rebuild(session)
     assert _all_rollups(session) == refreshed
+
+
+def test_a_transaction_recomputes_its_slices_once_at_commit(lab, session, monkeypatch):
+    lab.state("running", 0)
+    lab.state("finished", 3600 + 60)
+    run = session.exec(select(MachineRun)).one()
+    calls: list[set[tuple[int, datetime]]] = []
+    real = rollups.refresh_run_slices
+
+    def spy(db, slices):
+        calls.append(set(slices))
+        real(db, slices)
+
+    monkeypatch.setattr(rollups, "refresh_run_slices", spy)
+    ends = [run.ended_at]
+    for _ in range(3):  # three flushes in one transaction, each moving the end an hour on
+        run.ended_at = run.ended_at + timedelta(hours=1)
+        ends.append(run.ended_at)
+        session.flush()
+    run.operator_id = lab.bob["id"]
+    session.flush()
+    assert calls == []
+    session.commit()
+    assert calls == [{(run.machine_id, hour_of(end)) for end in ends}]
+    kept = _rows(session, RunHour)
+    assert [(r[0], r[3]) for r in kept] == [(hour_of(ends[-1]), lab.bob["id"])]
+    rebuild(session)
+    assert _rows(session, RunHour) == kept
+    # A rolled-back change is not recomputed, at its rollback or at the next commit.
+    calls.clear()
+    run = session.exec(select(MachineRun)).one()
+    run.ended_at = run.ended_at + timedelta(hours=5)
+    session.flush()
+    session.rollback()
+    session.commit()
+    assert calls == []
+    assert _rows(session, RunHour) == kept
