@@ -38,6 +38,7 @@ from app.lab.activity import (
 from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, Contributor, Machine, Reader
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
+from app.lab.rollup_months import ContributorMonth, MachineMonth, ProductMonth
 from app.lab.rollups import RunHour, SessionHour
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Contribution",
     "Contributor",
     "ContributorDay",
+    "ContributorMonth",
     "DecodeReject",
     "DeniedScan",
     "DeviceEvent",
@@ -59,6 +61,7 @@ __all__ = [
     "MachineDowntime",
     "MachineGroup",
     "MachineGroupMember",
+    "MachineMonth",
     "MachineRun",
     "MachineStatus",
     "ParkedRefund",
@@ -68,6 +71,7 @@ __all__ = [
     "PowerState",
     "Product",
     "ProductDay",
+    "ProductMonth",
     "ProductSku",
     "Reader",
     "RejectedDelivery",

@@ -2,9 +2,9 @@
 
 Builds two databases with `support.bulk` (a lab of 50 machines and 400 people
 running 300 jobs a day, so 1,000,000 runs is about nine years of history),
-fills the hourly and daily rollups with `labledger rollups rebuild`'s code, then times
-each call the pages make over HTTP and prints the p50 per call and the ratio
-of the large database's time to the small one's.
+fills the hourly, daily and monthly rollups with `labledger rollups rebuild`'s
+code, then times each call the pages make over HTTP and prints the p50 per call
+and the ratio of the large database's time to the small one's.
 
     python bench/dashboard.py                      # SQLite (temporary files)
     LABLEDGER_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \\
@@ -48,6 +48,7 @@ REPEATS = 15
 MIN_REPEATS = 5  # a call slower than BUDGET_S / REPEATS stops after these once over budget
 BUDGET_S = 3.0
 ROLLUPS = ["run_hour", "session_hour", "machine_day", "contributor_day", "product_day"]
+ROLLUPS += ["machine_month", "contributor_month", "product_month"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

@@ -346,26 +346,38 @@ def refresh_days(
     contributors: Iterable[tuple[int, datetime]] = (),
     products: Iterable[tuple[int, datetime]] = (),
 ) -> None:
-    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones.
+    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones, and the
+    month rows holding them from the day rows.
 
     Each kind is one DELETE and one INSERT ... SELECT for all its rows (per chunk of
     nearby days), with statements built once per dialect.
     """
+    # The monthly level is built on this one's tables and helpers, so it is imported late.
+    from app.lab.rollup_months import refresh_months
+
     sql = _day_statements(connection.dialect.name, rh, sh)
+    machines, contributors, products = set(machines), set(contributors), set(products)
     for kind, keys, remove, add in (
-        ("machine-day", set(machines), sql.delete_machines, sql.insert_machines),
-        ("contributor-day", set(contributors), sql.delete_contributors, sql.insert_contributors),
-        ("product-day", set(products), sql.delete_products, sql.insert_products),
+        ("machine-day", machines, sql.delete_machines, sql.insert_machines),
+        ("contributor-day", contributors, sql.delete_contributors, sql.insert_contributors),
+        ("product-day", products, sql.delete_products, sql.insert_products),
     ):
         lock_all(connection, kind, keys)
         for group in in_groups(keys, _NEAR_DAYS):
             params = group_params(group, timedelta(days=1))
             connection.execute(remove, params)
             connection.execute(add, params)
+    refresh_months(connection, machines, contributors, products)
 
 
-def rebuild_days(connection: Connection, rh: Any, sh: Any) -> None:
-    """Recompute every daily row from the hourly rollups."""
+def rebuild_days(connection: Connection, rh: Any, sh: Any, *, months: bool = True) -> None:
+    """Recompute every daily row from the hourly rollups, then every month row from them.
+
+    `months=False` leaves the monthly level alone: migration 0016 fills the days before
+    the month tables exist.
+    """
+    from app.lab.rollup_months import rebuild_months
+
     dialect = connection.dialect.name
     for table in (MD, CD, PD):
         connection.execute(delete(table))
@@ -374,3 +386,5 @@ def rebuild_days(connection: Connection, rh: Any, sh: Any) -> None:
     connection.execute(insert(CD).from_select(CONTRIBUTOR_COLUMNS, contributor))
     product = _merge_product(_product_parts(dialect, rh, sh))
     connection.execute(insert(PD).from_select(PRODUCT_COLUMNS, product))
+    if months:
+        rebuild_months(connection)

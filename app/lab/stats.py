@@ -40,6 +40,7 @@ from app.lab.downtime import overlap_seconds, windows_between
 from app.lab.models import Contributor, Machine
 from app.lab.periods import Period, bucket_label, buckets
 from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
+from app.lab.rollup_months import CM, MM, month_of, next_month
 from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
@@ -117,6 +118,30 @@ def day_span(f: Filters) -> tuple[datetime, datetime] | None:
     return (start, end) if start < end else None
 
 
+def month_span(
+    f: Filters, span: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime] | None:
+    """The whole UTC months inside the whole days `span` (read from the monthly rollups), or
+    None if none or if the buckets are days or weeks (which a month row cannot be split into).
+    """
+    if span is None or f.by not in (Period.MONTH, Period.YEAR):
+        return None
+    start = month_of(span[0])
+    if start < span[0]:
+        start = next_month(start)
+    end = month_of(span[1])
+    return (start, end) if start < end else None
+
+
+def in_days(
+    day: Any, span: tuple[datetime, datetime], months: tuple[datetime, datetime] | None
+) -> Any:
+    """The day rows of the whole days `span`, less the whole months `months`."""
+    if months is None:
+        return and_(day >= span[0], day < span[1])
+    return or_(and_(day >= span[0], day < months[0]), and_(day >= months[1], day < span[1]))
+
+
 def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> Any:
     """The hourly rows of the range, less the whole days `span` (read from the daily rollups)."""
     if span is None:
@@ -169,16 +194,28 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     for hourly in db.execute(query):
         _add(found, (hourly[0], hourly[1]), hourly[2:])
     if span is not None:
+        months = month_span(f, span)
         day_label = bucket_label(dialect, MD.c.day, f.by)
         days = select(
             day_label,
             MD.c.machine_id,
             *(func.sum(MD.c[name]) for name in MACHINE_COLUMNS[2:]),
-        ).where(MD.c.day >= span[0], MD.c.day < span[1])
+        ).where(in_days(MD.c.day, span, months))
         if f.machine_id is not None:
             days = days.where(MD.c.machine_id == f.machine_id)
         for daily_row in db.execute(days.group_by(day_label, MD.c.machine_id)):
             _add(found, (daily_row[0], daily_row[1]), daily_row[2:])
+        if months is not None:  # whole months: one row per machine and month
+            month_label = bucket_label(dialect, MM.c.month, f.by)
+            monthly = select(
+                month_label,
+                MM.c.machine_id,
+                *(func.sum(MM.c[name]) for name in MACHINE_COLUMNS[2:]),
+            ).where(MM.c.month >= months[0], MM.c.month < months[1])
+            if f.machine_id is not None:
+                monthly = monthly.where(MM.c.machine_id == f.machine_id)
+            for month_row in db.execute(monthly.group_by(month_label, MM.c.machine_id)):
+                _add(found, (month_row[0], month_row[1]), month_row[2:])
     machines_query = select(
         col(Machine.id), col(Machine.name), col(Machine.active), col(Machine.created_at)
     ).order_by(col(Machine.name))
@@ -330,8 +367,11 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
 def _contributor_days(
     db: Session, f: Filters, span: tuple[datetime, datetime]
 ) -> list[tuple[Any, ...]]:
-    """Whole days from the daily rollup, ordered by bucket and person (by day: as stored)."""
-    label = bucket_label(db.get_bind().dialect.name, CD.c.day, f.by)
+    """Whole days from the daily rollup (whole months from the monthly one when the buckets
+    are months or years), ordered by bucket and person (by day: as stored)."""
+    dialect = db.get_bind().dialect.name
+    months = month_span(f, span)
+    label = bucket_label(dialect, CD.c.day, f.by)
     sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
     sums.append(CD.c.machine_credit_s)
     if f.by == Period.DAY:  # one row per person and day already: no grouping, index order
@@ -342,7 +382,21 @@ def _contributor_days(
             .group_by(label, CD.c.contributor_id)
             .order_by(label, CD.c.contributor_id)
         )
-    query = query.where(CD.c.day >= span[0], CD.c.day < span[1])
+    query = query.where(in_days(CD.c.day, span, months))
     if f.contributor_id is not None:
         query = query.where(CD.c.contributor_id == f.contributor_id)
-    return [tuple(row) for row in db.execute(query)]
+    rows = [tuple(row) for row in db.execute(query)]
+    if months is None:
+        return rows
+    month_label = bucket_label(dialect, CM.c.month, f.by)
+    monthly = (
+        select(month_label, CM.c.contributor_id, *(func.sum(CM.c[c.name]) for c in sums))
+        .where(CM.c.month >= months[0], CM.c.month < months[1])
+        .group_by(month_label, CM.c.contributor_id)
+    )
+    if f.contributor_id is not None:
+        monthly = monthly.where(CM.c.contributor_id == f.contributor_id)
+    found: dict[Any, list[Any]] = {}
+    for row in [*rows, *db.execute(monthly)]:
+        _add(found, (row[0], row[1]), row[2:])
+    return sorted((*key, *values) for key, values in found.items())

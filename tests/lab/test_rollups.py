@@ -15,6 +15,7 @@ from app.lab.activity import EndReason, LabSession, MachineRun
 from app.lab.models import MachineCreate
 from app.lab.periods import Period
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
+from app.lab.rollup_months import ContributorMonth, MachineMonth, ProductMonth, month_of
 from app.lab.rollups import (
     RunHour,
     SessionHour,
@@ -226,8 +227,17 @@ def _scatter(session, lab, rng: random.Random) -> None:
     session.commit()
 
 
+def _months(session):
+    return tuple(_rows(session, model) for model in (MachineMonth, ContributorMonth, ProductMonth))
+
+
 def _all_rollups(session):
-    return (_rows(session, RunHour), _rows(session, SessionHour), *_days(session))
+    return (
+        _rows(session, RunHour),
+        _rows(session, SessionHour),
+        *_days(session),
+        *_months(session),
+    )
 
 
 def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
@@ -265,8 +275,9 @@ def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
     refresh_session_slices(session, people)
     event.remove(connection, "before_cursor_execute", count)
     session.commit()
-    # A few per chunk of nearby keys (here five spans of days), not a few per slice (thousands).
-    assert 0 < len(statements) <= 80
+    # A few per chunk of nearby keys (here five spans of days and three of months), not a few
+    # per slice (thousands).
+    assert 0 < len(statements) <= 100
     refreshed = _all_rollups(session)
     assert not [r for r in refreshed[0] if r[0] == hour_of(empty[1])]
     rebuild(session)
@@ -308,3 +319,104 @@ def test_a_transaction_recomputes_its_slices_once_at_commit(lab, session, monkey
     session.commit()
     assert calls == []
     assert _rows(session, RunHour) == kept
+
+
+def _days_summed_by_month(session):
+    """The month rows as the day rows say they should be, summed here in Python."""
+    expected = []
+    for days in _days(session):
+        summed: dict[tuple, list] = {}
+        for day, owner, *values in days:
+            key = (month_of(day), owner)
+            summed[key] = (
+                [round(a + b, 6) for a, b in zip(summed[key], values, strict=True)]
+                if (key in summed)
+                else list(values)
+            )
+        expected.append(sorted((*key, *values) for key, values in summed.items()))
+    return tuple(expected)
+
+
+def _around_month_end(session, lab, rng: random.Random) -> tuple[set, set]:
+    """Runs and sessions ending on both sides of midnight between February and March."""
+    month_end = datetime(2026, 3, 1, tzinfo=T0.tzinfo)
+    people = [None, lab.ada["id"], lab.bob["id"]]
+    for n in range(60):
+        end = month_end + timedelta(seconds=rng.randint(-30 * 3600, 30 * 3600))
+        session.add(
+            MachineRun(machine_id=lab.printer["id"], status="ended", ended_at=end,
+                       started_at=end - timedelta(seconds=rng.randint(1, 7200)),
+                       last_sample_at=end, start_event_id=f"month-end-{n}",
+                       busy_s=float(rng.randint(0, 7200)), end_reason="finished",
+                       operator_id=rng.choice(people),
+                       product_id=rng.choice([None, lab.product["id"]]))
+        )  # fmt: skip
+    for _ in range(30):
+        close = month_end + timedelta(seconds=rng.randint(-30 * 3600, 30 * 3600))
+        session.add(
+            LabSession(contributor_id=rng.choice(people[1:]), product_id=lab.product["id"],
+                       opened_at=close - timedelta(seconds=rng.randint(1, 9000)),
+                       closed_at=close, last_activity_at=close)
+        )  # fmt: skip
+    session.commit()
+    runs = {(r.machine_id, hour_of(r.ended_at)) for r in session.exec(select(MachineRun))}
+    sessions = {(s.contributor_id, hour_of(s.closed_at)) for s in session.exec(select(LabSession))}
+    return runs, sessions
+
+
+def test_month_rows_follow_changes_across_a_month_end_and_match_a_rebuild(lab, session):
+    runs, sessions = _around_month_end(session, lab, random.Random(11))
+    refresh_run_slices(session, runs)
+    refresh_session_slices(session, sessions)
+    session.commit()
+    months = _months(session)
+    assert {r[0].month for r in months[0]} == {2, 3}  # both months have rows
+    assert months == _days_summed_by_month(session)
+    # Assign the unattributed runs to Bob and move one run from March into February.
+    march = datetime(2026, 3, 1, tzinfo=T0.tzinfo)
+    moved = session.exec(select(MachineRun).where(col(MachineRun.ended_at) >= march)).first()
+    before = {(moved.machine_id, hour_of(moved.ended_at))}
+    moved.ended_at = moved.last_sample_at = datetime(2026, 2, 27, 12, tzinfo=T0.tzinfo)
+    changed = session.exec(select(MachineRun).where(col(MachineRun.operator_id).is_(None))).all()
+    assert changed
+    for run in changed:
+        run.operator_id = lab.bob["id"]
+    session.commit()
+    slices = {(r.machine_id, hour_of(r.ended_at)) for r in [moved, *changed]} | before
+    refresh_run_slices(session, slices)
+    session.commit()
+    refreshed = _months(session)
+    assert refreshed != months
+    assert refreshed == _days_summed_by_month(session)
+    rebuild(session)
+    assert _months(session) == refreshed
+
+
+@pytest.mark.parametrize("by", [Period.MONTH, Period.YEAR])
+def test_whole_months_from_the_monthly_rollups_equal_the_hourly_sums(lab, session, monkeypatch, by):
+    _scatter(session, lab, random.Random(12))
+    _around_month_end(session, lab, random.Random(13))
+    rebuild(session)
+    f = Filters(T0 - timedelta(days=400, hours=5), T0 + timedelta(days=3, hours=2), by)
+    assert stats.month_span(f, stats.day_span(f)) is not None
+
+    def read():
+        return (
+            stats.machine_hours(session, f),
+            stats.contributor_hours(session, f),
+            figures.product_figures(session, f),
+        )
+
+    monthly = read()
+    monkeypatch.setattr(stats, "month_span", lambda _f, _span: None)
+    monkeypatch.setattr(figures, "month_span", lambda _f, _span: None)
+    daily = read()
+    monkeypatch.setattr(stats, "day_span", lambda _f: None)
+    monkeypatch.setattr(figures, "day_span", lambda _f: None)
+    hourly = read()
+    assert monthly == daily == hourly
+    assert sum(r.runs for r in monthly[0]) == 900 + 60
+    assert sum(r.sessions for r in monthly[1]) == 300 + 30
+    assert (
+        len({r.period for r in monthly[0]}) == {"month": 15, "year": 2}[by.value]
+    )  # Jan 2025 .. Mar 2026

@@ -24,12 +24,14 @@ from app.accounting.sales.tables import Sale, SaleLine, Split
 from app.lab.models import Contributor
 from app.lab.periods import bucket_label
 from app.lab.rollup_days import ProductDay
+from app.lab.rollup_months import ProductMonth
 from app.lab.rollups import RunHour, SessionHour
-from app.lab.stats import Filters, day_span, in_range
+from app.lab.stats import Filters, day_span, in_days, in_range, month_span
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
 _PD = ProductDay.__table__  # type: ignore[attr-defined]
+_PM = ProductMonth.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -117,13 +119,22 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
         machine.group_by(run_label, _RH.c.product_id),
     ]
     if span is not None:
+        months = month_span(f, span)  # whole months from the monthly rollup, for months/years
         day_label = bucket_label(dialect, _PD.c.day, f.by)
         days = select(
             day_label, _PD.c.product_id, func.sum(_PD.c.labour_s), func.sum(_PD.c.machine_s)
-        ).where(_PD.c.day >= span[0], _PD.c.day < span[1])
+        ).where(in_days(_PD.c.day, span, months))
         if f.product_id is not None:
             days = days.where(_PD.c.product_id == f.product_id)
         queries.append(days.group_by(day_label, _PD.c.product_id))
+        if months is not None:
+            month_label = bucket_label(dialect, _PM.c.month, f.by)
+            monthly = select(
+                month_label, _PM.c.product_id, func.sum(_PM.c.labour_s), func.sum(_PM.c.machine_s)
+            ).where(_PM.c.month >= months[0], _PM.c.month < months[1])
+            if f.product_id is not None:
+                monthly = monthly.where(_PM.c.product_id == f.product_id)
+            queries.append(monthly.group_by(month_label, _PM.c.product_id))
     for query in queries:
         for period, product_id, labour_s, machine_s in db.execute(query):
             sums = hours[(period, product_id)]

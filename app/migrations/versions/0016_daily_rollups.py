@@ -86,6 +86,7 @@ def upgrade() -> None:
         op.get_bind(),
         RunHour.__table__,  # type: ignore[attr-defined]
         SessionHour.__table__,  # type: ignore[attr-defined]
+        months=False,  # the monthly tables come in 0020, which fills them
     )
 
 
