@@ -54,6 +54,11 @@ def percent(value: float | None) -> str:
     return DASH if value is None else f"{value * 100:.0f} %"
 
 
+def words(code: str | None) -> str:
+    """A stored code (`not_inducted`, `out_of_service`) as words on a page: `not inducted`."""
+    return DASH if not code else str(code).replace("_", " ")
+
+
 def hours(seconds: float) -> float:
     """Seconds as hours with two decimals (for charts)."""
     return round(seconds / 3600.0, 2)

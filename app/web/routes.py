@@ -50,7 +50,7 @@ from app.web.table_csv import csv_href, table_rows
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(
-    duration=fmt.duration, moment=fmt.moment, percent=fmt.percent, hours=fmt.hours
+    duration=fmt.duration, moment=fmt.moment, percent=fmt.percent, hours=fmt.hours, words=fmt.words
 )
 templates.env.globals["csv_href"] = csv_href
 

@@ -15,5 +15,5 @@ def test_the_inductions_page_shows_who_may_use_what_and_who_was_refused(access_l
     page = client.get("/inductions")
     assert page.status_code == 200
     assert "Ada" in page.text and "machine Printer A" in page.text and "fire blanket" in page.text
-    assert '<td class="reason">not_inducted</td>' in page.text
+    assert '<td class="reason">not inducted</td>' in page.text
     assert 'href="/inductions" aria-current="page"' in page.text

@@ -65,6 +65,7 @@ def test_login_then_every_page_renders_and_is_photographed(server, lab, admin, p
         "product": (f"/products/{lab.product['id']}", lab.product["name"]),
         "money": ("/money", "Money"),
         "review": ("/review", "Review"),
+        "inductions": ("/inductions", "Inductions"),
         "public": ("/public", "open books"),
     }
     for name, (path, heading) in pages.items():

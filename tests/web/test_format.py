@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.web.format import duration, money, percent, pseudonym
+from app.web.format import duration, money, percent, pseudonym, words
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,9 @@ def test_money_in_the_currency_s_own_format():
 def test_percent_and_pseudonym():
     assert percent(0.1234) == "12 %" and percent(None) == "\N{EN DASH}"
     assert pseudonym(7) == "Contributor #7"
+
+
+def test_stored_codes_read_as_words():
+    assert words("not_inducted") == "not inducted"
+    assert words("out_of_service") == "out of service"
+    assert words(None) == "\N{EN DASH}" and words("") == "\N{EN DASH}"
