@@ -41,6 +41,7 @@ from app.lab.models import Contributor, Machine
 from app.lab.periods import Period, bucket_label, buckets
 from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
 from app.lab.rollup_months import CM, MM, month_of, next_month
+from app.lab.rollup_years import CY, MY, next_year, year_of
 from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
@@ -133,13 +134,72 @@ def month_span(
     return (start, end) if start < end else None
 
 
-def in_days(
-    day: Any, span: tuple[datetime, datetime], months: tuple[datetime, datetime] | None
-) -> Any:
-    """The day rows of the whole days `span`, less the whole months `months`."""
-    if months is None:
-        return and_(day >= span[0], day < span[1])
-    return or_(and_(day >= span[0], day < months[0]), and_(day >= months[1], day < span[1]))
+def year_span(
+    f: Filters, months: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime] | None:
+    """The whole UTC years inside the whole months `months` (read from the yearly rollups), or
+    None if none or if the buckets are not years (a year row cannot be split into months).
+    """
+    if months is None or f.by != Period.YEAR:
+        return None
+    start = year_of(months[0])
+    if start < months[0]:
+        start = next_year(start)
+    end = year_of(months[1])
+    return (start, end) if start < end else None
+
+
+Span = tuple[datetime, datetime]
+
+
+def _outside(outer: Span, inner: Span | None) -> list[Span]:
+    """The parts of `outer` that `inner` (inside it) leaves out."""
+    if inner is None:
+        return [outer]
+    return [part for part in ((outer[0], inner[0]), (inner[1], outer[1])) if part[0] < part[1]]
+
+
+def rollup_ranges(f: Filters, span: Span) -> dict[str, list[Span]]:
+    """The whole days `span` by the coarsest rollup level that holds each part whole:
+    whole years in `year` rows, the other whole months in `month` rows, the rest in `day`
+    rows (months and years only when the buckets are as coarse).
+    """
+    months = month_span(f, span)
+    years = year_span(f, months)
+    return {
+        "day": _outside(span, months),
+        "month": _outside(months, years) if months is not None else [],
+        "year": [years] if years is not None else [],
+    }
+
+
+def rollup_sums(
+    dialect: str,
+    f: Filters,
+    span: Span,
+    tables: dict[str, Any],
+    owner: str,
+    sums: Sequence[str],
+    owner_id: int | None = None,
+) -> list[Select[Any]]:
+    """Queries for (bucket label, owner, *sums) over the whole days `span`, one per rollup
+    level it needs; `tables` maps each level (`day`, `month`, `year`) to its table, whose
+    time column has the level's name.
+    """
+    queries = []
+    for level, parts in rollup_ranges(f, span).items():
+        if not parts:
+            continue
+        table = tables[level]
+        when, who = table.c[level], table.c[owner]
+        label = bucket_label(dialect, when, f.by)
+        query = select(label, who, *(func.sum(table.c[name]) for name in sums)).where(
+            or_(*(and_(when >= lo, when < hi) for lo, hi in parts))
+        )
+        if owner_id is not None:
+            query = query.where(who == owner_id)
+        queries.append(query.group_by(label, who))
+    return queries
 
 
 def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> Any:
@@ -194,28 +254,11 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     for hourly in db.execute(query):
         _add(found, (hourly[0], hourly[1]), hourly[2:])
     if span is not None:
-        months = month_span(f, span)
-        day_label = bucket_label(dialect, MD.c.day, f.by)
-        days = select(
-            day_label,
-            MD.c.machine_id,
-            *(func.sum(MD.c[name]) for name in MACHINE_COLUMNS[2:]),
-        ).where(in_days(MD.c.day, span, months))
-        if f.machine_id is not None:
-            days = days.where(MD.c.machine_id == f.machine_id)
-        for daily_row in db.execute(days.group_by(day_label, MD.c.machine_id)):
-            _add(found, (daily_row[0], daily_row[1]), daily_row[2:])
-        if months is not None:  # whole months: one row per machine and month
-            month_label = bucket_label(dialect, MM.c.month, f.by)
-            monthly = select(
-                month_label,
-                MM.c.machine_id,
-                *(func.sum(MM.c[name]) for name in MACHINE_COLUMNS[2:]),
-            ).where(MM.c.month >= months[0], MM.c.month < months[1])
-            if f.machine_id is not None:
-                monthly = monthly.where(MM.c.machine_id == f.machine_id)
-            for month_row in db.execute(monthly.group_by(month_label, MM.c.machine_id)):
-                _add(found, (month_row[0], month_row[1]), month_row[2:])
+        levels = {"day": MD, "month": MM, "year": MY}
+        sums = MACHINE_COLUMNS[2:]
+        for query in rollup_sums(dialect, f, span, levels, "machine_id", sums, f.machine_id):
+            for summed in db.execute(query):
+                _add(found, (summed[0], summed[1]), summed[2:])
     machines_query = select(
         col(Machine.id), col(Machine.name), col(Machine.active), col(Machine.created_at)
     ).order_by(col(Machine.name))
@@ -367,36 +410,22 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
 def _contributor_days(
     db: Session, f: Filters, span: tuple[datetime, datetime]
 ) -> list[tuple[Any, ...]]:
-    """Whole days from the daily rollup (whole months from the monthly one when the buckets
-    are months or years), ordered by bucket and person (by day: as stored)."""
+    """Whole days from the daily rollup (whole months and years from the monthly and yearly
+    ones when the buckets are that coarse), ordered by bucket and person."""
     dialect = db.get_bind().dialect.name
-    months = month_span(f, span)
-    label = bucket_label(dialect, CD.c.day, f.by)
     sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
     sums.append(CD.c.machine_credit_s)
     if f.by == Period.DAY:  # one row per person and day already: no grouping, index order
+        label = bucket_label(dialect, CD.c.day, f.by)
         query = select(label, CD.c.contributor_id, *sums).order_by(CD.c.day, CD.c.contributor_id)
-    else:
-        query = (
-            select(label, CD.c.contributor_id, *(func.sum(c) for c in sums))
-            .group_by(label, CD.c.contributor_id)
-            .order_by(label, CD.c.contributor_id)
-        )
-    query = query.where(in_days(CD.c.day, span, months))
-    if f.contributor_id is not None:
-        query = query.where(CD.c.contributor_id == f.contributor_id)
-    rows = [tuple(row) for row in db.execute(query)]
-    if months is None:
-        return rows
-    month_label = bucket_label(dialect, CM.c.month, f.by)
-    monthly = (
-        select(month_label, CM.c.contributor_id, *(func.sum(CM.c[c.name]) for c in sums))
-        .where(CM.c.month >= months[0], CM.c.month < months[1])
-        .group_by(month_label, CM.c.contributor_id)
-    )
-    if f.contributor_id is not None:
-        monthly = monthly.where(CM.c.contributor_id == f.contributor_id)
+        query = query.where(CD.c.day >= span[0], CD.c.day < span[1])
+        if f.contributor_id is not None:
+            query = query.where(CD.c.contributor_id == f.contributor_id)
+        return [tuple(row) for row in db.execute(query)]
+    levels = {"day": CD, "month": CM, "year": CY}
+    names = [c.name for c in sums]
     found: dict[Any, list[Any]] = {}
-    for row in [*rows, *db.execute(monthly)]:
-        _add(found, (row[0], row[1]), row[2:])
+    for query in rollup_sums(dialect, f, span, levels, "contributor_id", names, f.contributor_id):
+        for row in db.execute(query):
+            _add(found, (row[0], row[1]), row[2:])
     return sorted((*key, *values) for key, values in found.items())

@@ -8,6 +8,7 @@ Revises: 0020
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INTEGER, FLOAT = sa.Integer, sa.Float
-MEASURES = {
+MEASURES: dict[str, list[tuple[str, type[sa.types.TypeEngine[Any]]]]] = {
     "machine": [("runs", INTEGER), ("busy_s", FLOAT), ("wall_s", FLOAT), ("energy_wh", FLOAT),
                 ("material", FLOAT), ("finished", INTEGER), ("failed", INTEGER),
                 ("cancelled", INTEGER), ("interrupted", INTEGER), ("offline", INTEGER),
