@@ -22,11 +22,13 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    String,
     and_,
     case,
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -38,7 +40,7 @@ from app.db import utcnow
 from app.lab.activity import EndReason
 from app.lab.downtime import overlap_seconds, windows_between
 from app.lab.models import Contributor, Machine
-from app.lab.periods import Period, bucket_label, buckets
+from app.lab.periods import Period, bucket_label, bucket_start, buckets
 from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
 from app.lab.rollup_months import CM, MM, month_of, next_month
 from app.lab.rollup_years import CY, MY, next_year, year_of
@@ -61,6 +63,9 @@ class Filters:
     contributor_id: int | None = None
     product_id: int | None = None
     role: str | None = None
+    # One row per owner for the whole range (labelled with its first bucket) instead of one
+    # per bucket: summed in the database; `by` still picks the coarsest rollups to read.
+    totals: bool = False
 
     @property
     def first_hour(self) -> datetime:
@@ -192,13 +197,13 @@ def rollup_sums(
             continue
         table = tables[level]
         when, who = table.c[level], table.c[owner]
-        label = bucket_label(dialect, when, f.by)
+        label = _label(dialect, when, f)
         query = select(label, who, *(func.sum(table.c[name]) for name in sums)).where(
             or_(*(and_(when >= lo, when < hi) for lo, hi in parts))
         )
         if owner_id is not None:
             query = query.where(who == owner_id)
-        queries.append(query.group_by(label, who))
+        queries.append(_by_bucket(query, label, who, f))
     return queries
 
 
@@ -207,6 +212,25 @@ def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> A
     if span is None:
         return and_(hour >= f.first_hour, hour < f.until)
     return or_(and_(hour >= f.first_hour, hour < span[0]), and_(hour >= span[1], hour < f.until))
+
+
+def _label(dialect: str, column: Any, f: Filters) -> ColumnElement[str]:
+    """The bucket label of a time column, or for totals the range's one label."""
+    if f.totals:
+        return literal_column(f"'{bucket_start(f.since, f.by).date().isoformat()}'", String)
+    return bucket_label(dialect, column, f.by)
+
+
+def _by_bucket(query: Select[Any], label: Any, owner: Any, f: Filters) -> Select[Any]:
+    """Group by bucket and owner (by owner alone for totals: the label is a constant)."""
+    return query.group_by(owner) if f.totals else query.group_by(label, owner)
+
+
+def _buckets(f: Filters) -> list[tuple[str, datetime, datetime]]:
+    """Every bucket of the range (label, start, end), or the range itself for totals."""
+    if f.totals:
+        return [(bucket_start(f.since, f.by).date().isoformat(), f.since, f.until)]
+    return buckets(f.since, f.until, f.by)
 
 
 def _add(found: dict[Any, list[Any]], key: Any, values: Sequence[Any]) -> None:
@@ -235,7 +259,7 @@ def _run_filters(
 def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     """Busy, wall, available and idle time, utilisation, runs by end reason, energy, material."""
     dialect = db.get_bind().dialect.name
-    label = bucket_label(dialect, _RH.c.hour, f.by)
+    label = _label(dialect, _RH.c.hour, f)
     query = select(
         label,
         _RH.c.machine_id,
@@ -245,7 +269,8 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         func.sum(_RH.c.energy_wh),
         func.sum(_RH.c.material),
         *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
-    ).group_by(label, _RH.c.machine_id)
+    )
+    query = _by_bucket(query, label, _RH.c.machine_id, f)
     # Whole days come from the daily rollup unless a filter needs the hourly dimensions.
     daily = f.product_id is None and f.role is None and f.contributor_id is None
     span = day_span(f) if daily else None
@@ -271,7 +296,7 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     now = utcnow()
     nothing = (0, 0.0, 0.0, 0.0, 0.0, *[0] * len(REASONS))
     rows = []
-    for label_text, start, end in buckets(f.since, f.until, f.by):
+    for label_text, start, end in _buckets(f):
         for machine_id, name, active, created_at in machines:
             row = found.get((label_text, machine_id))
             if row is None and not active:
@@ -317,40 +342,32 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     dialect = db.get_bind().dialect.name
     daily = f.machine_id is None and f.product_id is None and f.role is None
     span = day_span(f) if daily else None
-    run_label = bucket_label(dialect, _RH.c.hour, f.by)
+    run_label = _label(dialect, _RH.c.hour, f)
+    operated = select(
+        run_label.label("period"),
+        _RH.c.operator_id.label("who"),
+        _zero(Integer).label("sessions"),
+        _zero(Float).label("labour_s"),
+        func.sum(_RH.c.runs).label("operated_runs"),
+        func.sum(_RH.c.busy_s).label("operated_busy_s"),
+        _zero(Float).label("machine_credit_s"),
+    ).where(_RH.c.operator_id.is_not(None))
     operated = _run_filters(
-        select(
-            run_label.label("period"),
-            _RH.c.operator_id.label("who"),
-            _zero(Integer).label("sessions"),
-            _zero(Float).label("labour_s"),
-            func.sum(_RH.c.runs).label("operated_runs"),
-            func.sum(_RH.c.busy_s).label("operated_busy_s"),
-            _zero(Float).label("machine_credit_s"),
-        )
-        .where(_RH.c.operator_id.is_not(None))
-        .group_by(run_label, _RH.c.operator_id),
-        f,
-        _RH.c.operator_id,
-        span,
+        _by_bucket(operated, run_label, _RH.c.operator_id, f), f, _RH.c.operator_id, span
     )
-    provided = _run_filters(
-        select(
-            run_label,
-            _RH.c.provider_id,
-            _zero(Integer),
-            _zero(Float),
-            _zero(Integer),
-            _zero(Float),
-            func.sum(_RH.c.busy_s),
-        )
-        .where(_RH.c.provider_id.is_not(None))
-        .group_by(run_label, _RH.c.provider_id),
-        f,
+    provided = select(
+        run_label,
         _RH.c.provider_id,
-        span,
+        _zero(Integer),
+        _zero(Float),
+        _zero(Integer),
+        _zero(Float),
+        func.sum(_RH.c.busy_s),
+    ).where(_RH.c.provider_id.is_not(None))
+    provided = _run_filters(
+        _by_bucket(provided, run_label, _RH.c.provider_id, f), f, _RH.c.provider_id, span
     )
-    session_label = bucket_label(dialect, _SH.c.hour, f.by)
+    session_label = _label(dialect, _SH.c.hour, f)
     present = select(
         session_label,
         _SH.c.contributor_id,
@@ -368,7 +385,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     ):
         if value is not None:
             present = present.where(column == value)
-    present = present.group_by(session_label, _SH.c.contributor_id)
+    present = _by_bucket(present, session_label, _SH.c.contributor_id, f)
     merged = union_all(operated, provided, present).subquery()
     query = (
         select(
@@ -415,7 +432,7 @@ def _contributor_days(
     dialect = db.get_bind().dialect.name
     sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
     sums.append(CD.c.machine_credit_s)
-    if f.by == Period.DAY:  # one row per person and day already: no grouping, index order
+    if f.by == Period.DAY and not f.totals:  # one row per person and day: no grouping
         label = bucket_label(dialect, CD.c.day, f.by)
         query = select(label, CD.c.contributor_id, *sums).order_by(CD.c.day, CD.c.contributor_id)
         query = query.where(CD.c.day >= span[0], CD.c.day < span[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from app.accounting.figures import queries as figures
 from app.lab import rollups, stats
 from app.lab.activity import EndReason, LabSession, MachineRun
 from app.lab.models import MachineCreate
-from app.lab.periods import Period
+from app.lab.periods import Period, bucket_start
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
 from app.lab.rollup_months import ContributorMonth, MachineMonth, ProductMonth, month_of
 from app.lab.rollup_years import (
@@ -486,6 +487,36 @@ def test_whole_months_and_years_from_the_coarser_rollups_equal_the_hourly_sums(
     periods = {r.period for r in coarsest[0]}
     assert len(periods) == {"month": 28, "year": 4}[by.value]  # Dec 2023 .. Mar 2026
     assert "2025-01-01" in periods
+
+
+def _per_owner(rows, owner, names):
+    summed: dict[int, list] = {}
+    for row in rows:
+        values = [getattr(row, name) for name in names]
+        key = getattr(row, owner)
+        summed[key] = (
+            [a + b for a, b in zip(summed[key], values, strict=True)] if (key in summed) else values
+        )
+    return {key: [round(v, 3) for v in values] for key, values in summed.items()}
+
+
+@pytest.mark.parametrize("by", [Period.DAY, Period.YEAR])
+def test_totals_are_the_sums_of_the_buckets_per_owner(lab, session, by):
+    _scatter(session, lab, random.Random(17))
+    _around_month_end(session, lab, random.Random(18), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
+    f = Filters(T0 - timedelta(days=800, hours=5), T0 + timedelta(days=3, hours=2), by)
+    whole = replace(f, totals=True)
+    machines = ["runs", "busy_s", "available_s", "energy_wh", "finished", "failed"]
+    people = ["sessions", "labour_s", "operated_runs", "operated_busy_s", "machine_credit_s"]
+    for read, owner, names in (
+        (stats.machine_hours, "machine_id", machines),
+        (stats.contributor_hours, "contributor_id", people),
+    ):
+        buckets, totals = read(session, f), read(session, whole)
+        assert len(totals) == len({getattr(r, owner) for r in totals})  # one row per owner
+        assert {r.period for r in totals} == {bucket_start(f.since, by).date().isoformat()}
+        assert _per_owner(totals, owner, names) == _per_owner(buckets, owner, names)
+        assert sum(getattr(r, names[0]) for r in totals) > 0
 
 
 def test_rebuild_years_from_month_rows_gives_the_refreshed_rows(lab, session):

@@ -163,9 +163,9 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
             refunded_minor=int(refunded),
             allocated_minor=int(alloc),
         )
-    for period, product_id in hours:
-        if not any(k[0] == period and k[1] == product_id for k in table):
-            table[(period, product_id, None)] = {}
+    sold = {(period, product_id) for period, product_id, _currency in table}
+    for period, product_id in hours.keys() - sold:  # time put in, nothing sold: one row
+        table[(period, product_id, None)] = {}
     names = {
         int(pid): str(name) for pid, name in db.execute(select(col(Product.id), col(Product.name)))
     }
