@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
     Integer,
@@ -391,44 +392,33 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         select(
             merged.c.period,
             merged.c.who,
-            func.sum(merged.c.sessions),
+            # PostgreSQL sums bigints as numeric: counts come back as plain integers.
+            cast(func.sum(merged.c.sessions), BigInteger),
             func.sum(merged.c.labour_s),
-            func.sum(merged.c.operated_runs),
+            cast(func.sum(merged.c.operated_runs), BigInteger),
             func.sum(merged.c.operated_busy_s),
             func.sum(merged.c.machine_credit_s),
         )
         .group_by(merged.c.period, merged.c.who)
         .order_by(merged.c.period, merged.c.who)
     )
-    edges = {(row[0], row[1]): row[2:] for row in db.execute(query)}
-    rows = _contributor_days(db, f, span) if span is not None else []
-    if edges:  # the partial days at the ends: summed into a whole day's bucket, or added
-        for i, row in enumerate(rows):
-            extra = edges.pop((row[0], row[1]), None)
-            if extra is not None:
-                rows[i] = (*row[:2], *(a + b for a, b in zip(row[2:], extra, strict=True)))
-        rows = sorted([*rows, *((*key, *values) for key, values in edges.items())])
+    edges = db.execute(query).all()
+    rows = _contributor_days(db, f, span, edges) if span is not None else edges
     names = {int(cid): str(name) for cid, name in db.execute(select(_P.c.id, _P.c.name))}
+    # Every row is (period, who, sessions, labour, runs, busy, credit) of plain ints and floats
+    # already: one dataclass each, no per-value conversion (about 9,000 rows for 30 days by day).
     return [
-        ContributorHours(
-            period,
-            who,
-            names.get(who, f"#{who}"),
-            int(n),
-            float(labour),
-            int(runs),
-            float(busy),
-            float(credit),
-        )  # PostgreSQL sums bigints as numeric: plain numbers for the JSON
+        ContributorHours(period, who, names.get(who) or f"#{who}", n, labour, runs, busy, credit)
         for period, who, n, labour, runs, busy, credit in rows
     ]
 
 
 def _contributor_days(
-    db: Session, f: Filters, span: tuple[datetime, datetime]
-) -> list[tuple[Any, ...]]:
+    db: Session, f: Filters, span: tuple[datetime, datetime], edges: Sequence[Any]
+) -> Sequence[Any]:
     """Whole days from the daily rollup (whole months and years from the monthly and yearly
-    ones when the buckets are that coarse), ordered by bucket and person."""
+    ones when the buckets are that coarse) with the partial days' rows `edges` added in,
+    ordered by bucket and person."""
     dialect = db.get_bind().dialect.name
     sums = [CD.c.sessions, CD.c.labour_s, CD.c.operated_runs, CD.c.operated_busy_s]
     sums.append(CD.c.machine_credit_s)
@@ -438,11 +428,14 @@ def _contributor_days(
         query = query.where(CD.c.day >= span[0], CD.c.day < span[1])
         if f.contributor_id is not None:
             query = query.where(CD.c.contributor_id == f.contributor_id)
-        return [tuple(row) for row in db.execute(query)]
+        # A partial day is never a whole one: its rows (in order) go before or after these.
+        first = span[0].date().isoformat()
+        before = [row for row in edges if row[0] < first]
+        return [*before, *db.execute(query).all(), *edges[len(before) :]]
     levels = {"day": CD, "month": CM, "year": CY}
     names = [c.name for c in sums]
     found: dict[Any, list[Any]] = {}
-    for query in rollup_sums(dialect, f, span, levels, "contributor_id", names, f.contributor_id):
-        for row in db.execute(query):
-            _add(found, (row[0], row[1]), row[2:])
+    queries = rollup_sums(dialect, f, span, levels, "contributor_id", names, f.contributor_id)
+    for row in [*edges, *(row for query in queries for row in db.execute(query).all())]:
+        _add(found, (row[0], row[1]), row[2:])
     return sorted((*key, *values) for key, values in found.items())

@@ -182,6 +182,9 @@ def test_whole_days_from_the_daily_rollups_equal_the_hourly_sums(lab, session, m
         figures.product_figures(session, f),
     )
     assert daily == hourly
+    for r in [*daily[1], *hourly[1]]:  # plain numbers for the JSON, on every database
+        assert [type(v) for v in (r.sessions, r.operated_runs)] == [int, int]
+        assert {type(v) for v in (r.labour_s, r.operated_busy_s, r.machine_credit_s)} == {float}
     first = {"day": "2026-02-28", "week": "2026-02-23", "month": "2026-02-01", "year": "2026-01-01"}
     assert min(r.period for r in daily[0]) == first[by.value]
     assert sum(r.runs for r in daily[0]) == 2
