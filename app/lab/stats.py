@@ -1,4 +1,4 @@
-"""Machine and contributor hours over a period, read from the hourly rollups.
+"""Machine and contributor hours over a period, read from the rollup level that fits each part.
 
 A run counts in the hour it ended, a session in the hour it closed; a range
 is taken in whole hours. Definitions:
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,14 +23,10 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    String,
-    and_,
     case,
     cast,
     func,
     literal,
-    literal_column,
-    or_,
     select,
     union_all,
 )
@@ -42,9 +38,10 @@ from app.lab.activity import EndReason
 from app.lab.downtime import overlap_seconds, windows_between
 from app.lab.models import Contributor, Machine
 from app.lab.periods import Period, bucket_label, bucket_start, buckets
-from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD, day_of
-from app.lab.rollup_months import CM, MM, month_of, next_month
-from app.lab.rollup_years import CY, MY, next_year, year_of
+from app.lab.rollup_days import CD, MACHINE_COLUMNS, MD
+from app.lab.rollup_months import CM, MM
+from app.lab.rollup_reads import by_bucket, day_span, in_range, period_label, rollup_sums
+from app.lab.rollup_years import CY, MY
 from app.lab.rollups import RunHour, SessionHour, hour_of
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
@@ -116,117 +113,6 @@ def utilisation(busy_s: float, available_s: float) -> float | None:
     return round(min(busy_s / available_s, 1.0), 4) if available_s > 0 else None
 
 
-def day_span(f: Filters) -> tuple[datetime, datetime] | None:
-    """The whole UTC days inside the range (read from the daily rollups), or None if none."""
-    start = day_of(f.first_hour)
-    if start < f.first_hour:
-        start += timedelta(days=1)
-    end = day_of(f.until)
-    return (start, end) if start < end else None
-
-
-def month_span(
-    f: Filters, span: tuple[datetime, datetime] | None
-) -> tuple[datetime, datetime] | None:
-    """The whole UTC months inside the whole days `span` (read from the monthly rollups), or
-    None if none or if the buckets are days or weeks (which a month row cannot be split into).
-    """
-    if span is None or f.by not in (Period.MONTH, Period.YEAR):
-        return None
-    start = month_of(span[0])
-    if start < span[0]:
-        start = next_month(start)
-    end = month_of(span[1])
-    return (start, end) if start < end else None
-
-
-def year_span(
-    f: Filters, months: tuple[datetime, datetime] | None
-) -> tuple[datetime, datetime] | None:
-    """The whole UTC years inside the whole months `months` (read from the yearly rollups), or
-    None if none or if the buckets are not years (a year row cannot be split into months).
-    """
-    if months is None or f.by != Period.YEAR:
-        return None
-    start = year_of(months[0])
-    if start < months[0]:
-        start = next_year(start)
-    end = year_of(months[1])
-    return (start, end) if start < end else None
-
-
-Span = tuple[datetime, datetime]
-
-
-def _outside(outer: Span, inner: Span | None) -> list[Span]:
-    """The parts of `outer` that `inner` (inside it) leaves out."""
-    if inner is None:
-        return [outer]
-    return [part for part in ((outer[0], inner[0]), (inner[1], outer[1])) if part[0] < part[1]]
-
-
-def rollup_ranges(f: Filters, span: Span) -> dict[str, list[Span]]:
-    """The whole days `span` by the coarsest rollup level that holds each part whole:
-    whole years in `year` rows, the other whole months in `month` rows, the rest in `day`
-    rows (months and years only when the buckets are as coarse).
-    """
-    months = month_span(f, span)
-    years = year_span(f, months)
-    return {
-        "day": _outside(span, months),
-        "month": _outside(months, years) if months is not None else [],
-        "year": [years] if years is not None else [],
-    }
-
-
-def rollup_sums(
-    dialect: str,
-    f: Filters,
-    span: Span,
-    tables: dict[str, Any],
-    owner: str,
-    sums: Sequence[str],
-    owner_id: int | None = None,
-) -> list[Select[Any]]:
-    """Queries for (bucket label, owner, *sums) over the whole days `span`, one per rollup
-    level it needs; `tables` maps each level (`day`, `month`, `year`) to its table, whose
-    time column has the level's name.
-    """
-    queries = []
-    for level, parts in rollup_ranges(f, span).items():
-        if not parts:
-            continue
-        table = tables[level]
-        when, who = table.c[level], table.c[owner]
-        label = _label(dialect, when, f)
-        query = select(label, who, *(func.sum(table.c[name]) for name in sums)).where(
-            or_(*(and_(when >= lo, when < hi) for lo, hi in parts))
-        )
-        if owner_id is not None:
-            query = query.where(who == owner_id)
-        queries.append(_by_bucket(query, label, who, f))
-    return queries
-
-
-def in_range(hour: Any, f: Filters, span: tuple[datetime, datetime] | None) -> Any:
-    """The hourly rows of the range, less the whole days `span` (read from the daily rollups)."""
-    if span is None:
-        return and_(hour >= f.first_hour, hour < f.until)
-    return or_(and_(hour >= f.first_hour, hour < span[0]), and_(hour >= span[1], hour < f.until))
-
-
-def _label(dialect: str, column: Any, f: Filters) -> ColumnElement[str]:
-    """The bucket label of a time column, or for totals the range's one label."""
-    if f.totals:
-        return literal_column(f"'{bucket_start(f.since, f.by).date().isoformat()}'", String)
-    return bucket_label(dialect, column, f.by)
-
-
-def _by_bucket(query: Select[Any], label: Any, owner: Any, f: Filters) -> Select[Any]:
-    """Group by bucket and owner (by owner alone for totals: the label is a constant)."""
-    return query.group_by(owner) if f.totals else query.group_by(label, owner)
-
-
 def _buckets(f: Filters) -> list[tuple[str, datetime, datetime]]:
     """Every bucket of the range (label, start, end), or the range itself for totals."""
     if f.totals:
@@ -260,7 +146,7 @@ def _run_filters(
 def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
     """Busy, wall, available and idle time, utilisation, runs by end reason, energy, material."""
     dialect = db.get_bind().dialect.name
-    label = _label(dialect, _RH.c.hour, f)
+    label = period_label(dialect, _RH.c.hour, f)
     query = select(
         label,
         _RH.c.machine_id,
@@ -271,7 +157,7 @@ def machine_hours(db: Session, f: Filters) -> list[MachineHours]:
         func.sum(_RH.c.material),
         *(func.sum(case((_RH.c.end_reason == r, _RH.c.runs), else_=0)) for r in REASONS),
     )
-    query = _by_bucket(query, label, _RH.c.machine_id, f)
+    query = by_bucket(query, label, _RH.c.machine_id, f)
     # Whole days come from the daily rollup unless a filter needs the hourly dimensions.
     daily = f.product_id is None and f.role is None and f.contributor_id is None
     span = day_span(f) if daily else None
@@ -343,7 +229,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     dialect = db.get_bind().dialect.name
     daily = f.machine_id is None and f.product_id is None and f.role is None
     span = day_span(f) if daily else None
-    run_label = _label(dialect, _RH.c.hour, f)
+    run_label = period_label(dialect, _RH.c.hour, f)
     operated = select(
         run_label.label("period"),
         _RH.c.operator_id.label("who"),
@@ -354,7 +240,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         _zero(Float).label("machine_credit_s"),
     ).where(_RH.c.operator_id.is_not(None))
     operated = _run_filters(
-        _by_bucket(operated, run_label, _RH.c.operator_id, f), f, _RH.c.operator_id, span
+        by_bucket(operated, run_label, _RH.c.operator_id, f), f, _RH.c.operator_id, span
     )
     provided = select(
         run_label,
@@ -366,9 +252,9 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
         func.sum(_RH.c.busy_s),
     ).where(_RH.c.provider_id.is_not(None))
     provided = _run_filters(
-        _by_bucket(provided, run_label, _RH.c.provider_id, f), f, _RH.c.provider_id, span
+        by_bucket(provided, run_label, _RH.c.provider_id, f), f, _RH.c.provider_id, span
     )
-    session_label = _label(dialect, _SH.c.hour, f)
+    session_label = period_label(dialect, _SH.c.hour, f)
     present = select(
         session_label,
         _SH.c.contributor_id,
@@ -386,7 +272,7 @@ def contributor_hours(db: Session, f: Filters) -> list[ContributorHours]:
     ):
         if value is not None:
             present = present.where(column == value)
-    present = _by_bucket(present, session_label, _SH.c.contributor_id, f)
+    present = by_bucket(present, session_label, _SH.c.contributor_id, f)
     merged = union_all(operated, provided, present).subquery()
     query = (
         select(

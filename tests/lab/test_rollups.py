@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlmodel import col, delete, select, update
 
 from app.accounting.figures import queries as figures
+from app.lab import rollup_reads as reads
 from app.lab import rollups, stats
 from app.lab.activity import EndReason, LabSession, MachineRun
 from app.lab.models import MachineCreate
@@ -463,10 +464,10 @@ def test_whole_months_and_years_from_the_coarser_rollups_equal_the_hourly_sums(
     _around_month_end(session, lab, random.Random(15), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
     rebuild(session)
     f = Filters(T0 - timedelta(days=800, hours=5), T0 + timedelta(days=3, hours=2), by)
-    months = stats.month_span(f, stats.day_span(f))
+    months = reads.month_span(f, reads.day_span(f))
     assert months is not None
     whole_years = (datetime(2024, 1, 1, tzinfo=T0.tzinfo), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
-    assert stats.year_span(f, months) == (whole_years if by == Period.YEAR else None)
+    assert reads.year_span(f, months) == (whole_years if by == Period.YEAR else None)
 
     def read():
         return (
@@ -476,9 +477,9 @@ def test_whole_months_and_years_from_the_coarser_rollups_equal_the_hourly_sums(
         )
 
     coarsest = read()
-    monkeypatch.setattr(stats, "year_span", lambda _f, _months: None)
+    monkeypatch.setattr(reads, "year_span", lambda _f, _months: None)
     monthly = read()
-    monkeypatch.setattr(stats, "month_span", lambda _f, _span: None)
+    monkeypatch.setattr(reads, "month_span", lambda _f, _span: None)
     daily = read()
     monkeypatch.setattr(stats, "day_span", lambda _f: None)
     monkeypatch.setattr(figures, "day_span", lambda _f: None)

@@ -25,9 +25,10 @@ from app.lab.models import Contributor
 from app.lab.periods import bucket_label
 from app.lab.rollup_days import PD as _PD
 from app.lab.rollup_months import PM as _PM
+from app.lab.rollup_reads import day_span, in_range, rollup_sums
 from app.lab.rollup_years import PY as _PY
 from app.lab.rollups import RunHour, SessionHour
-from app.lab.stats import Filters, day_span, in_range, rollup_sums
+from app.lab.stats import Filters
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
