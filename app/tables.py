@@ -39,6 +39,7 @@ from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, Contributor, Machine, Reader
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
 from app.lab.rollup_months import ContributorMonth, MachineMonth, ProductMonth
+from app.lab.rollup_years import ContributorYear, MachineYear, ProductYear
 from app.lab.rollups import RunHour, SessionHour
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Contributor",
     "ContributorDay",
     "ContributorMonth",
+    "ContributorYear",
     "DecodeReject",
     "DeniedScan",
     "DeviceEvent",
@@ -64,6 +66,7 @@ __all__ = [
     "MachineMonth",
     "MachineRun",
     "MachineStatus",
+    "MachineYear",
     "ParkedRefund",
     "PayoutBatch",
     "PayoutItem",
@@ -73,6 +76,7 @@ __all__ = [
     "ProductDay",
     "ProductMonth",
     "ProductSku",
+    "ProductYear",
     "Reader",
     "RejectedDelivery",
     "RunHour",

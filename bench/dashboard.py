@@ -2,7 +2,7 @@
 
 Builds two databases with `support.bulk` (a lab of 50 machines and 400 people
 running 300 jobs a day, so 1,000,000 runs is about nine years of history),
-fills the hourly, daily and monthly rollups with `labledger rollups rebuild`'s
+fills the hourly, daily, monthly and yearly rollups with `labledger rollups rebuild`'s
 code, then times each call the pages make over HTTP and prints the p50 per call
 and the ratio of the large database's time to the small one's.
 
@@ -49,6 +49,7 @@ MIN_REPEATS = 5  # a call slower than BUDGET_S / REPEATS stops after these once 
 BUDGET_S = 3.0
 ROLLUPS = ["run_hour", "session_hour", "machine_day", "contributor_day", "product_day"]
 ROLLUPS += ["machine_month", "contributor_month", "product_month"]
+ROLLUPS += ["machine_year", "contributor_year", "product_year"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

@@ -25,7 +25,6 @@ from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     Connection,
     Float,
@@ -54,7 +53,50 @@ from app.lab.activity import EndReason
 REASONS = [reason.value for reason in EndReason]
 
 
-class MachineDay(SQLModel, table=True):
+class DayKey(SQLModel):
+    """The id and UTC day of a daily row (its first columns)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: datetime = Field(sa_type=UTCDateTime)
+
+
+class MachineMeasures(SQLModel):
+    """What a machine's row of every level (day, month, year) holds: the sums of its runs."""
+
+    machine_id: int = Field(foreign_key="machine.id")
+    runs: int
+    busy_s: float
+    wall_s: float
+    energy_wh: float
+    material: float
+    finished: int
+    failed: int
+    cancelled: int
+    interrupted: int
+    offline: int
+    abandoned: int
+
+
+class ContributorMeasures(SQLModel):
+    """What a contributor's row of every level holds: present, operating, as a provider."""
+
+    contributor_id: int = Field(foreign_key="contributor.id")
+    sessions: int
+    labour_s: float
+    operated_runs: int
+    operated_busy_s: float
+    machine_credit_s: float
+
+
+class ProductMeasures(SQLModel):
+    """What a product's row of every level holds: time present and machines busy on it."""
+
+    product_id: int = Field()  # products live in accounting, to the right of the lab
+    labour_s: float
+    machine_s: float
+
+
+class MachineDay(MachineMeasures, DayKey, table=True):
     """Ended runs of one machine in one UTC day."""
 
     __tablename__ = "machine_day"
@@ -63,23 +105,8 @@ class MachineDay(SQLModel, table=True):
         Index("ix_machine_day_machine_day", "machine_id", "day"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    day: datetime = Field(sa_type=UTCDateTime)
-    machine_id: int = Field(foreign_key="machine.id")
-    runs: int = Field(sa_column=Column(Integer, nullable=False))
-    busy_s: float = Field(sa_column=Column(Float, nullable=False))
-    wall_s: float = Field(sa_column=Column(Float, nullable=False))
-    energy_wh: float = Field(sa_column=Column(Float, nullable=False))
-    material: float = Field(sa_column=Column(Float, nullable=False))
-    finished: int = Field(sa_column=Column(Integer, nullable=False))
-    failed: int = Field(sa_column=Column(Integer, nullable=False))
-    cancelled: int = Field(sa_column=Column(Integer, nullable=False))
-    interrupted: int = Field(sa_column=Column(Integer, nullable=False))
-    offline: int = Field(sa_column=Column(Integer, nullable=False))
-    abandoned: int = Field(sa_column=Column(Integer, nullable=False))
 
-
-class ContributorDay(SQLModel, table=True):
+class ContributorDay(ContributorMeasures, DayKey, table=True):
     """One contributor's time in one UTC day: present, operating, and as a machine's provider."""
 
     __tablename__ = "contributor_day"
@@ -88,17 +115,8 @@ class ContributorDay(SQLModel, table=True):
         Index("ix_contributor_day_contributor_day", "contributor_id", "day"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    day: datetime = Field(sa_type=UTCDateTime)
-    contributor_id: int = Field(foreign_key="contributor.id")
-    sessions: int = Field(sa_column=Column(Integer, nullable=False))
-    labour_s: float = Field(sa_column=Column(Float, nullable=False))
-    operated_runs: int = Field(sa_column=Column(Integer, nullable=False))
-    operated_busy_s: float = Field(sa_column=Column(Float, nullable=False))
-    machine_credit_s: float = Field(sa_column=Column(Float, nullable=False))
 
-
-class ProductDay(SQLModel, table=True):
+class ProductDay(ProductMeasures, DayKey, table=True):
     """Time put into one product in one UTC day: present, and machines busy."""
 
     __tablename__ = "product_day"
@@ -106,12 +124,6 @@ class ProductDay(SQLModel, table=True):
         Index("ix_product_day_day_product", "day", "product_id", unique=True),
         Index("ix_product_day_product_day", "product_id", "day"),
     )
-
-    id: int | None = Field(default=None, primary_key=True)
-    day: datetime = Field(sa_type=UTCDateTime)
-    product_id: int = Field()  # products live in accounting, to the right of the lab
-    labour_s: float = Field(sa_column=Column(Float, nullable=False))
-    machine_s: float = Field(sa_column=Column(Float, nullable=False))
 
 
 MD = MachineDay.__table__  # type: ignore[attr-defined]
@@ -346,14 +358,15 @@ def refresh_days(
     contributors: Iterable[tuple[int, datetime]] = (),
     products: Iterable[tuple[int, datetime]] = (),
 ) -> None:
-    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones, and the
-    month rows holding them from the day rows.
+    """Recompute these (owner id, day) rows of the daily rollups from the hourly ones, the
+    month rows holding them from the day rows, and the year rows holding those.
 
     Each kind is one DELETE and one INSERT ... SELECT for all its rows (per chunk of
     nearby days), with statements built once per dialect.
     """
-    # The monthly level is built on this one's tables and helpers, so it is imported late.
+    # The coarser levels are built on this one's tables and helpers, so they are imported late.
     from app.lab.rollup_months import refresh_months
+    from app.lab.rollup_years import refresh_years
 
     sql = _day_statements(connection.dialect.name, rh, sh)
     machines, contributors, products = set(machines), set(contributors), set(products)
@@ -368,15 +381,18 @@ def refresh_days(
             connection.execute(remove, params)
             connection.execute(add, params)
     refresh_months(connection, machines, contributors, products)
+    refresh_years(connection, machines, contributors, products)
 
 
 def rebuild_days(connection: Connection, rh: Any, sh: Any, *, months: bool = True) -> None:
-    """Recompute every daily row from the hourly rollups, then every month row from them.
+    """Recompute every daily row from the hourly rollups, then every month row from them and
+    every year row from those.
 
-    `months=False` leaves the monthly level alone: migration 0016 fills the days before
-    the month tables exist.
+    `months=False` leaves the monthly and yearly levels alone: migration 0016 fills the
+    days before their tables exist.
     """
     from app.lab.rollup_months import rebuild_months
+    from app.lab.rollup_years import rebuild_years
 
     dialect = connection.dialect.name
     for table in (MD, CD, PD):
@@ -388,3 +404,4 @@ def rebuild_days(connection: Connection, rh: Any, sh: Any, *, months: bool = Tru
     connection.execute(insert(PD).from_select(PRODUCT_COLUMNS, product))
     if months:
         rebuild_months(connection)
+        rebuild_years(connection)

@@ -8,6 +8,7 @@ session. A contributor is shown by their display name only if they opted in
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,12 +77,13 @@ def _earned(db: Session, since: datetime) -> dict[int, list[tuple[str, int]]]:
 def public_context(db: Session, years: int) -> dict[str, Any]:
     """What the public page shows for the last `years` years."""
     now = datetime.now(UTC)
-    f = Filters(now - timedelta(days=365 * years), now, Period.YEAR)  # totals: coarsest
+    f = Filters(now - timedelta(days=365 * years), now, Period.YEAR)  # coarsest buckets
+    whole = replace(f, totals=True)  # one row per person or machine, summed in the database
     names = public_names(db)
     summary = money_summary(db)
     earned = _earned(db, f.since)
     people: dict[int, dict[str, Any]] = {}
-    for r in contributor_hours(db, f):
+    for r in contributor_hours(db, whole):
         p = people.setdefault(
             r.contributor_id,
             {"name": names.get(r.contributor_id, pseudonym(r.contributor_id)), "labour_s": 0.0,
@@ -111,7 +113,7 @@ def public_context(db: Session, years: int) -> dict[str, Any]:
         "years": years,
         "ledger_entries": summary.ledger_entries,
         "ledger_head": summary.ledger_head,
-        "machines": _sum_machines(machine_hours(db, f)),
+        "machines": _sum_machines(machine_hours(db, whole)),
         "products": list(products.values()),
         "totals": summary.totals,
         "people": sorted(people.values(), key=lambda p: str(p["name"])),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,12 +11,20 @@ from sqlalchemy import event
 from sqlmodel import col, delete, select, update
 
 from app.accounting.figures import queries as figures
+from app.lab import rollup_reads as reads
 from app.lab import rollups, stats
 from app.lab.activity import EndReason, LabSession, MachineRun
 from app.lab.models import MachineCreate
-from app.lab.periods import Period
+from app.lab.periods import Period, bucket_start
 from app.lab.rollup_days import ContributorDay, MachineDay, ProductDay
 from app.lab.rollup_months import ContributorMonth, MachineMonth, ProductMonth, month_of
+from app.lab.rollup_years import (
+    ContributorYear,
+    MachineYear,
+    ProductYear,
+    rebuild_years,
+    year_of,
+)
 from app.lab.rollups import (
     RunHour,
     SessionHour,
@@ -174,6 +183,9 @@ def test_whole_days_from_the_daily_rollups_equal_the_hourly_sums(lab, session, m
         figures.product_figures(session, f),
     )
     assert daily == hourly
+    for r in [*daily[1], *hourly[1]]:  # plain numbers for the JSON, on every database
+        assert [type(v) for v in (r.sessions, r.operated_runs)] == [int, int]
+        assert {type(v) for v in (r.labour_s, r.operated_busy_s, r.machine_credit_s)} == {float}
     first = {"day": "2026-02-28", "week": "2026-02-23", "month": "2026-02-01", "year": "2026-01-01"}
     assert min(r.period for r in daily[0]) == first[by.value]
     assert sum(r.runs for r in daily[0]) == 2
@@ -231,12 +243,17 @@ def _months(session):
     return tuple(_rows(session, model) for model in (MachineMonth, ContributorMonth, ProductMonth))
 
 
+def _years(session):
+    return tuple(_rows(session, model) for model in (MachineYear, ContributorYear, ProductYear))
+
+
 def _all_rollups(session):
     return (
         _rows(session, RunHour),
         _rows(session, SessionHour),
         *_days(session),
         *_months(session),
+        *_years(session),
     )
 
 
@@ -261,8 +278,13 @@ def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
                        operated_runs=1, operated_busy_s=5.0, machine_credit_s=0.0)
     )  # fmt: skip
     session.add(ProductDay(day=day, product_id=lab.product["id"], labour_s=0.0, machine_s=5.0))
-    for model, column in ((MachineDay, "busy_s"), (ContributorDay, "labour_s")):
-        session.exec(update(model).values({column: -1.0}))  # every day row wrong
+    for model, column in (
+        (MachineDay, "busy_s"),
+        (ContributorDay, "labour_s"),
+        (MachineYear, "busy_s"),
+        (ProductYear, "machine_s"),
+    ):
+        session.exec(update(model).values({column: -1.0}))  # every day and year row wrong
     session.commit()
     statements: list[str] = []
 
@@ -275,9 +297,9 @@ def test_many_slices_refreshed_in_one_call_equal_a_rebuild(lab, session):
     refresh_session_slices(session, people)
     event.remove(connection, "before_cursor_execute", count)
     session.commit()
-    # A few per chunk of nearby keys (here five spans of days and three of months), not a few
-    # per slice (thousands).
-    assert 0 < len(statements) <= 100
+    # A few per chunk of nearby keys (here five spans of days, three of months and one of
+    # years), not a few per slice (thousands).
+    assert 0 < len(statements) <= 110
     refreshed = _all_rollups(session)
     assert not [r for r in refreshed[0] if r[0] == hour_of(empty[1])]
     rebuild(session)
@@ -321,13 +343,13 @@ def test_a_transaction_recomputes_its_slices_once_at_commit(lab, session, monkey
     assert _rows(session, RunHour) == kept
 
 
-def _days_summed_by_month(session):
-    """The month rows as the day rows say they should be, summed here in Python."""
+def _summed_by(levels, bucket_of):
+    """The rows of the next coarser level as `levels` (finer rows) say, summed here in Python."""
     expected = []
-    for days in _days(session):
+    for rows in levels:
         summed: dict[tuple, list] = {}
-        for day, owner, *values in days:
-            key = (month_of(day), owner)
+        for moment, owner, *values in rows:
+            key = (bucket_of(moment), owner)
             summed[key] = (
                 [round(a + b, 6) for a, b in zip(summed[key], values, strict=True)]
                 if (key in summed)
@@ -337,16 +359,26 @@ def _days_summed_by_month(session):
     return tuple(expected)
 
 
-def _around_month_end(session, lab, rng: random.Random) -> tuple[set, set]:
-    """Runs and sessions ending on both sides of midnight between February and March."""
-    month_end = datetime(2026, 3, 1, tzinfo=T0.tzinfo)
+def _days_summed_by_month(session):
+    return _summed_by(_days(session), month_of)
+
+
+def _months_summed_by_year(session):
+    return _summed_by(_months(session), year_of)
+
+
+def _around_month_end(
+    session, lab, rng: random.Random, month_end: datetime = datetime(2026, 3, 1, tzinfo=T0.tzinfo)
+) -> tuple[set, set]:
+    """Runs and sessions ending on both sides of the midnight starting `month_end`
+    (by default between February and March)."""
     people = [None, lab.ada["id"], lab.bob["id"]]
     for n in range(60):
         end = month_end + timedelta(seconds=rng.randint(-30 * 3600, 30 * 3600))
         session.add(
             MachineRun(machine_id=lab.printer["id"], status="ended", ended_at=end,
                        started_at=end - timedelta(seconds=rng.randint(1, 7200)),
-                       last_sample_at=end, start_event_id=f"month-end-{n}",
+                       last_sample_at=end, start_event_id=f"month-end-{month_end:%Y%m}-{n}",
                        busy_s=float(rng.randint(0, 7200)), end_reason="finished",
                        operator_id=rng.choice(people),
                        product_id=rng.choice([None, lab.product["id"]]))
@@ -392,13 +424,50 @@ def test_month_rows_follow_changes_across_a_month_end_and_match_a_rebuild(lab, s
     assert _months(session) == refreshed
 
 
+def test_year_rows_follow_changes_across_a_year_end_and_match_a_rebuild(lab, session):
+    new_year = datetime(2026, 1, 1, tzinfo=T0.tzinfo)
+    runs, sessions = _around_month_end(session, lab, random.Random(14), new_year)
+    refresh_run_slices(session, runs)
+    refresh_session_slices(session, sessions)
+    session.commit()
+    years = _years(session)
+    assert {r[0].year for r in years[0]} == {2025, 2026}  # both years have rows
+    assert {r[0].year for r in years[2]} == {2025, 2026}
+    assert years == _months_summed_by_year(session)
+    assert _months(session) == _days_summed_by_month(session)
+    # Assign the unattributed runs to Bob and move one run from January into December.
+    moved = session.exec(select(MachineRun).where(col(MachineRun.ended_at) >= new_year)).first()
+    before = {(moved.machine_id, hour_of(moved.ended_at))}
+    moved.ended_at = moved.last_sample_at = datetime(2025, 12, 30, 12, tzinfo=T0.tzinfo)
+    changed = session.exec(select(MachineRun).where(col(MachineRun.operator_id).is_(None))).all()
+    assert changed
+    for run in changed:
+        run.operator_id = lab.bob["id"]
+    session.commit()
+    slices = {(r.machine_id, hour_of(r.ended_at)) for r in [moved, *changed]} | before
+    refresh_run_slices(session, slices)
+    session.commit()
+    refreshed = _years(session)
+    assert refreshed != years
+    assert refreshed[0] != years[0] and refreshed[1] != years[1]  # machine and Bob moved
+    assert refreshed == _months_summed_by_year(session)
+    rebuild(session)
+    assert _years(session) == refreshed
+
+
 @pytest.mark.parametrize("by", [Period.MONTH, Period.YEAR])
-def test_whole_months_from_the_monthly_rollups_equal_the_hourly_sums(lab, session, monkeypatch, by):
+def test_whole_months_and_years_from_the_coarser_rollups_equal_the_hourly_sums(
+    lab, session, monkeypatch, by
+):
     _scatter(session, lab, random.Random(12))
     _around_month_end(session, lab, random.Random(13))
+    _around_month_end(session, lab, random.Random(15), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
     rebuild(session)
-    f = Filters(T0 - timedelta(days=400, hours=5), T0 + timedelta(days=3, hours=2), by)
-    assert stats.month_span(f, stats.day_span(f)) is not None
+    f = Filters(T0 - timedelta(days=800, hours=5), T0 + timedelta(days=3, hours=2), by)
+    months = reads.month_span(f, reads.day_span(f))
+    assert months is not None
+    whole_years = (datetime(2024, 1, 1, tzinfo=T0.tzinfo), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
+    assert reads.year_span(f, months) == (whole_years if by == Period.YEAR else None)
 
     def read():
         return (
@@ -407,16 +476,56 @@ def test_whole_months_from_the_monthly_rollups_equal_the_hourly_sums(lab, sessio
             figures.product_figures(session, f),
         )
 
+    coarsest = read()
+    monkeypatch.setattr(reads, "year_span", lambda _f, _months: None)
     monthly = read()
-    monkeypatch.setattr(stats, "month_span", lambda _f, _span: None)
-    monkeypatch.setattr(figures, "month_span", lambda _f, _span: None)
+    monkeypatch.setattr(reads, "month_span", lambda _f, _span: None)
     daily = read()
     monkeypatch.setattr(stats, "day_span", lambda _f: None)
     monkeypatch.setattr(figures, "day_span", lambda _f: None)
     hourly = read()
-    assert monthly == daily == hourly
-    assert sum(r.runs for r in monthly[0]) == 900 + 60
-    assert sum(r.sessions for r in monthly[1]) == 300 + 30
-    assert (
-        len({r.period for r in monthly[0]}) == {"month": 15, "year": 2}[by.value]
-    )  # Jan 2025 .. Mar 2026
+    assert coarsest == monthly == daily == hourly
+    assert sum(r.runs for r in coarsest[0]) == 900 + 60 + 60
+    assert sum(r.sessions for r in coarsest[1]) == 300 + 30 + 30
+    assert sum(r.machine_s for r in coarsest[2]) > 0
+    periods = {r.period for r in coarsest[0]}
+    assert len(periods) == {"month": 28, "year": 4}[by.value]  # Dec 2023 .. Mar 2026
+    assert "2025-01-01" in periods
+
+
+def _per_owner(rows, owner, names):
+    summed: dict[int, list] = {}
+    for row in rows:
+        values = [getattr(row, name) for name in names]
+        key = getattr(row, owner)
+        summed[key] = (
+            [a + b for a, b in zip(summed[key], values, strict=True)] if (key in summed) else values
+        )
+    return {key: [round(v, 3) for v in values] for key, values in summed.items()}
+
+
+@pytest.mark.parametrize("by", [Period.DAY, Period.YEAR])
+def test_totals_are_the_sums_of_the_buckets_per_owner(lab, session, by):
+    _scatter(session, lab, random.Random(17))
+    _around_month_end(session, lab, random.Random(18), datetime(2026, 1, 1, tzinfo=T0.tzinfo))
+    f = Filters(T0 - timedelta(days=800, hours=5), T0 + timedelta(days=3, hours=2), by)
+    whole = replace(f, totals=True)
+    machines = ["runs", "busy_s", "available_s", "energy_wh", "finished", "failed"]
+    people = ["sessions", "labour_s", "operated_runs", "operated_busy_s", "machine_credit_s"]
+    for read, owner, names in (
+        (stats.machine_hours, "machine_id", machines),
+        (stats.contributor_hours, "contributor_id", people),
+    ):
+        buckets, totals = read(session, f), read(session, whole)
+        assert len(totals) == len({getattr(r, owner) for r in totals})  # one row per owner
+        assert {r.period for r in totals} == {bucket_start(f.since, by).date().isoformat()}
+        assert _per_owner(totals, owner, names) == _per_owner(buckets, owner, names)
+        assert sum(getattr(r, names[0]) for r in totals) > 0
+
+
+def test_rebuild_years_from_month_rows_gives_the_refreshed_rows(lab, session):
+    _scatter(session, lab, random.Random(16))
+    kept = _years(session)
+    assert kept[0] and kept[1] and kept[2]
+    rebuild_years(session.connection())
+    assert _years(session) == kept

@@ -23,15 +23,15 @@ from app.accounting.products.tables import Product
 from app.accounting.sales.tables import Sale, SaleLine, Split
 from app.lab.models import Contributor
 from app.lab.periods import bucket_label
-from app.lab.rollup_days import ProductDay
-from app.lab.rollup_months import ProductMonth
+from app.lab.rollup_days import PD as _PD
+from app.lab.rollup_months import PM as _PM
+from app.lab.rollup_reads import day_span, in_range, rollup_sums
+from app.lab.rollup_years import PY as _PY
 from app.lab.rollups import RunHour, SessionHour
-from app.lab.stats import Filters, day_span, in_days, in_range, month_span
+from app.lab.stats import Filters
 
 _RH = RunHour.__table__  # type: ignore[attr-defined]
 _SH = SessionHour.__table__  # type: ignore[attr-defined]
-_PD = ProductDay.__table__  # type: ignore[attr-defined]
-_PM = ProductMonth.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -118,23 +118,10 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
         labour.group_by(label, _SH.c.product_id),
         machine.group_by(run_label, _RH.c.product_id),
     ]
-    if span is not None:
-        months = month_span(f, span)  # whole months from the monthly rollup, for months/years
-        day_label = bucket_label(dialect, _PD.c.day, f.by)
-        days = select(
-            day_label, _PD.c.product_id, func.sum(_PD.c.labour_s), func.sum(_PD.c.machine_s)
-        ).where(in_days(_PD.c.day, span, months))
-        if f.product_id is not None:
-            days = days.where(_PD.c.product_id == f.product_id)
-        queries.append(days.group_by(day_label, _PD.c.product_id))
-        if months is not None:
-            month_label = bucket_label(dialect, _PM.c.month, f.by)
-            monthly = select(
-                month_label, _PM.c.product_id, func.sum(_PM.c.labour_s), func.sum(_PM.c.machine_s)
-            ).where(_PM.c.month >= months[0], _PM.c.month < months[1])
-            if f.product_id is not None:
-                monthly = monthly.where(_PM.c.product_id == f.product_id)
-            queries.append(monthly.group_by(month_label, _PM.c.product_id))
+    if span is not None:  # whole months and years from the coarser rollups, by month/year
+        levels = {"day": _PD, "month": _PM, "year": _PY}
+        measures = ["labour_s", "machine_s"]
+        queries += rollup_sums(dialect, f, span, levels, "product_id", measures, f.product_id)
     for query in queries:
         for period, product_id, labour_s, machine_s in db.execute(query):
             sums = hours[(period, product_id)]
@@ -177,9 +164,9 @@ def product_figures(db: Session, f: Filters) -> list[ProductFigures]:
             refunded_minor=int(refunded),
             allocated_minor=int(alloc),
         )
-    for period, product_id in hours:
-        if not any(k[0] == period and k[1] == product_id for k in table):
-            table[(period, product_id, None)] = {}
+    sold = {(period, product_id) for period, product_id, _currency in table}
+    for period, product_id in hours.keys() - sold:  # time put in, nothing sold: one row
+        table[(period, product_id, None)] = {}
     names = {
         int(pid): str(name) for pid, name in db.execute(select(col(Product.id), col(Product.name)))
     }
