@@ -44,6 +44,8 @@ _QUEUEING: Final = frozenset(
         MachineRun.__table__.name,  # type: ignore[attr-defined]
     }
 )
+#: The queue's highest id (0 when it is empty).
+_HEAD: Final = select(func.coalesce(func.max(_Q.c.id), 0))
 #: The queue's highest id before the first queueing write of a connection's transaction.
 _QUEUED_AFTER: Final = "labledger.contributions_queued_after"
 
@@ -53,12 +55,11 @@ def _note_queue_head(
     connection: Connection, statement: Any, _multi: Any, _params: Any, _options: Any
 ) -> None:
     """Before a transaction's first write of a session or run, note the queue's highest id."""
-    if _QUEUED_AFTER in connection.info or not isinstance(statement, Insert | Update):
+    if not isinstance(statement, Insert | Update):
+        return  # every statement of the process passes here: the cheapest test first
+    if getattr(statement.table, "name", None) not in _QUEUEING or _QUEUED_AFTER in connection.info:
         return
-    if getattr(statement.table, "name", None) not in _QUEUEING:
-        return
-    head = connection.execute(select(func.coalesce(func.max(_Q.c.id), 0))).scalar_one()
-    connection.info[_QUEUED_AFTER] = int(head)
+    connection.info[_QUEUED_AFTER] = int(connection.execute(_HEAD).scalar_one())
 
 
 @event.listens_for(Engine, "commit")

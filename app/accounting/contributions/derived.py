@@ -10,8 +10,11 @@
 
 Deriving is incremental: database triggers (migration 0011) queue every closed
 session and ended run that is inserted or updated in `contribution_pending`,
-and a sync handles only the queued ids, then removes them. A full sync over
-all history is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
+and a derivation handles only the queued ids, then removes them. The
+transaction that queued them derives them before it commits (`at_commit`);
+a sync (every contributions read and every sale) derives whatever is still
+queued, i.e. what was changed outside the app. A full sync over all history
+is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
 
 Derived rows are approved as they are made, except the labour of a session
 flagged for review (closed at its maximum length): that row is `pending` until
