@@ -8,14 +8,18 @@ derived and lists, instead of deriving first.
 
 How: the first INSERT or UPDATE of `lab_session` or `machine_run` on a
 connection, whether an ORM flush or a Core statement (the ingest batch path's
-`executemany`), first notes the queue's highest id. Sequence ids only grow, so
-every queue row this transaction's triggers add lies above it. Before the
-Session commits, the rows above it are derived and forgotten with the same
-set-based statements as a read's sync (`derived.derive_queued`): a transaction
-that closed nothing finds none, in one indexed read. Rows other transactions
+`executemany`), first notes the queue's highest id. New queue ids lie above
+it (PostgreSQL's sequence only grows; SQLite gives the highest rowid plus one),
+so every row this transaction's triggers add does. Before the Session
+commits, the rows above it are derived and forgotten with the same set-based
+statements as a read's sync (`derived.derive_queued`): a transaction that
+closed nothing finds none, in one indexed read. Rows other transactions
 queued stay theirs (the app's own drain theirs before they commit); what was
 queued outside a Session (SQL on a bare connection, a repair) is left to the
-read-side sync, the safety net, so nothing is lost.
+read-side sync, the safety net, so nothing is lost. So is, on SQLite, what a
+transaction queued if a sync drained the rows at the top of the queue between
+its note and its first write (the note is read before SQLite's write lock):
+its ids then start lower, and the next read or sale derives them.
 
 Two processes: the rows a transaction queued are invisible to others until it
 commits, and gone by then; a source derived twice at once (a raw change seen
