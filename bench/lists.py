@@ -10,8 +10,10 @@ registers of a real lab's size (200 machines and readers, 100 contributors,
 20 products, 10 machine groups) and as many undecodable messages as the
 service keeps. Each list is called through the real application: its first
 page, filtered, and a deeper page by keyset cursor, the two sizes in turn call
-by call. Contributions are also read with a fresh backlog of closed sessions
-and runs queued before each call, as the lab queues them.
+by call. Contributions are also read right after sessions and runs were closed
+through the app's own routes (an operator's close, a machine's end of run), as
+a lab reads them, and after closings were queued outside the app (plain SQL, a
+repair), which the read derives first.
 
     python bench/lists.py [--big 1000000] [--small 10000] [--calls 25]
 """
@@ -24,10 +26,11 @@ import statistics
 import tempfile
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, select, text
 from sqlmodel import Session
 from support.bulk import bulk_load, series
 from support.env import fresh_database, peak_rss_mb
@@ -36,6 +39,7 @@ from app.api.keys import Role, create_key
 from app.config import Settings
 from app.db import get_engine
 from app.ingest.worker import REJECTS_KEPT
+from app.lab.activity import LabSession
 from app.main import create_app
 
 MACHINES = 200
@@ -47,6 +51,12 @@ TARGET_MS = 50.0
 TARGET_GROWTH = 2.0
 QUEUED = 20  # closed since the last read: a minute of 200 busy machines
 BACKLOG_PATH = "/api/v1/contributions?product_id=3"
+CLOSED_LABEL = f"{BACKLOG_PATH} (after {QUEUED} closings by the app)"
+QUEUED_LABEL = f"{BACKLOG_PATH} ({QUEUED} queued outside the app)"
+#: Figures printed for what they show, not held to the list targets: a backlog queued
+#: outside the app (plain SQL, a repair) is what the read's safety net pays, once.
+NOT_TARGETS = {QUEUED_LABEL}
+_S = LabSession.__table__  # type: ignore[attr-defined]
 
 # Tables that grow with the lab's history (or its people): `rows` rows each
 # (undecodable messages: as many as the service keeps).
@@ -235,8 +245,9 @@ LISTS = [
 ]
 
 
-def measure(urls: dict[int, str], calls: int) -> dict[int, dict[str, float]]:
-    """p50 in ms of each list's first page and of a deep page reached by cursor, per size.
+def measure(urls: dict[int, str], calls: int) -> tuple[dict[int, dict[str, float]], str]:
+    """p50 in ms of each list's first page and of a deep page reached by cursor, per size,
+    and a line on what the app's closings cost.
 
     The sizes are called in turn, call by call, so a change in the machine's load
     during the run weighs on both sides of each ratio alike.
@@ -244,12 +255,15 @@ def measure(urls: dict[int, str], calls: int) -> dict[int, dict[str, float]]:
     results: dict[int, dict[str, float]] = {rows: {} for rows in urls}
     with ExitStack() as stack:
         clients: dict[int, tuple[TestClient, dict[str, str]]] = {}
+        devices: dict[int, dict[str, str]] = {}
         for rows, url in urls.items():
             with Session(get_engine(url)) as db:
                 _row, plain = create_key(db, "bench", Role.ADMIN)
+                _row, device = create_key(db, "bench device", Role.DEVICE)
             app = create_app(Settings(database_url=url, mqtt_enabled=False))
             client = stack.enter_context(TestClient(app))
             clients[rows] = (client, {"Authorization": f"Bearer {plain}"})
+            devices[rows] = {"Authorization": f"Bearer {device}"}
         for path in LISTS:
             targets: dict[str, dict[int, str]] = {path: {}, f"{path} (after)": {}}
             for rows, (client, headers) in clients.items():
@@ -276,10 +290,96 @@ def measure(urls: dict[int, str], calls: int) -> dict[int, dict[str, float]]:
                     done += 1
                 for rows, taken in timings.items():
                     results[rows][label] = statistics.median(taken)
+        closed, closing_ms = _after_closings(clients, devices, urls, calls)
         backlog = _with_backlog(clients, urls, calls)
-        for rows, taken_ms in backlog.items():
-            results[rows][f"{BACKLOG_PATH} ({QUEUED} closed sessions + runs queued)"] = taken_ms
-    return results
+        for rows in urls:
+            results[rows][CLOSED_LABEL] = closed[rows]
+            results[rows][QUEUED_LABEL] = backlog[rows]
+    closing = ", ".join(f"{ms:.1f} ms at {rows:,}" for rows, ms in closing_ms.items())
+    return results, f"  a closing through the app (p50 of the requests before each read): {closing}"
+
+
+def _after_closings(
+    clients: dict[int, tuple[TestClient, dict[str, str]]],
+    devices: dict[int, dict[str, str]],
+    urls: dict[int, str],
+    calls: int,
+) -> tuple[dict[int, float], dict[int, float]]:
+    """p50 in ms, per size, of a contributions page read right after QUEUED closings,
+    and of the closing requests themselves.
+
+    Before each read QUEUED/2 sessions (opened in plain SQL, not timed) are closed
+    by an operator (`POST /sessions/{id}/close`) and QUEUED/2 runs, started
+    beforehand, end with a machine's `finished` state (`POST /events/machine`),
+    each request its own transaction, as the lab's closings arrive.
+    """
+    reads: dict[int, list[float]] = {rows: [] for rows in urls}
+    closings: dict[int, list[float]] = {rows: [] for rows in urls}
+    clock = datetime.now(UTC) - timedelta(hours=2)  # device times: in order, in the past
+    for call in range(calls):
+        clock += timedelta(seconds=10)
+        machines = [1 + (call * QUEUED // 2 + n) % MACHINES for n in range(QUEUED // 2)]
+        for rows, url in urls.items():
+            client, admin = clients[rows]
+            sessions = _open_sessions(get_engine(url), machines)
+            for machine in machines:
+                _machine(client, devices[rows], machine, "running", clock)
+            for session_id, machine in sessions:
+                started = time.perf_counter()
+                client.post(
+                    f"/api/v1/sessions/{session_id}/close", headers=admin
+                ).raise_for_status()
+                closings[rows].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                _machine(client, devices[rows], machine, "finished", clock)
+                closings[rows].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            client.get(BACKLOG_PATH, headers=admin).raise_for_status()
+            reads[rows].append((time.perf_counter() - started) * 1000)
+    for rows, url in urls.items():
+        if (derived := _derived(url)) < calls * QUEUED:
+            raise RuntimeError(f"closings at {rows:,}: {derived} derived of {calls * QUEUED}")
+    return (
+        {rows: statistics.median(taken) for rows, taken in reads.items()},
+        {rows: statistics.median(taken) for rows, taken in closings.items()},
+    )
+
+
+def _open_sessions(engine: Engine, machines: list[int]) -> list[tuple[int, int]]:
+    """(session id, machine id): an open session on each machine, opened now if it had none."""
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        found = connection.execute(
+            select(_S.c.id, _S.c.machine_id).where(
+                _S.c.closed_at.is_(None), _S.c.machine_id.in_(machines)
+            )
+        ).all()
+        had = {machine for _id, machine in found}
+        rows = [
+            {
+                "contributor_id": 2 + machine % PEOPLE,
+                "machine_id": machine,
+                "product_id": 3,
+                "role": "maker",
+                "opened_at": now,
+                "last_activity_at": now,
+                "flagged": False,
+            }
+            for machine in machines
+            if machine not in had
+        ]
+        if rows:
+            found += connection.execute(insert(_S).returning(_S.c.id, _S.c.machine_id), rows).all()
+    return [(session_id, machine) for session_id, machine in found]
+
+
+def _machine(
+    client: TestClient, device: dict[str, str], machine: int, state: str, moment: datetime
+) -> None:
+    """A machine's state through the app's device route (`fill` gave machine i address mi)."""
+    at = moment + timedelta(seconds=5 if state == "finished" else 0)
+    body = {"machine": f"m{machine}", "state": state, "at": at.isoformat()}
+    client.post("/api/v1/events/machine", json=body, headers=device).raise_for_status()
 
 
 def _with_backlog(
@@ -288,10 +388,12 @@ def _with_backlog(
     """p50 in ms, per size, of a contributions page whose read first derives a fresh backlog.
 
     Before each call QUEUED/2 closed sessions and QUEUED/2 ended runs not derived
-    yet are queued, as the database triggers queue them when the lab closes them:
-    the read pays for deriving those, not for the history behind them.
+    yet are queued in plain SQL, as the database triggers queue a change made
+    outside the app (a repair, a hand-written UPDATE): the read's safety net
+    derives those first, and pays for them, not for the history behind them.
     """
     timings: dict[int, list[float]] = {rows: [] for rows in urls}
+    before = {rows: _derived(url) for rows, url in urls.items()}
     for call in range(calls):
         for rows, url in urls.items():
             engine = get_engine(url)
@@ -312,12 +414,17 @@ def _with_backlog(
     for rows, url in urls.items():
         with get_engine(url).connect() as connection:
             left = connection.execute(text("SELECT count(*) FROM contribution_pending")).scalar()
-            derived = connection.execute(
-                text("SELECT count(*) FROM contribution WHERE created_by = 'auto'")
-            ).scalar()
-        if left or (derived or 0) < calls * QUEUED:
+        derived = _derived(url) - before[rows]
+        if left or derived < calls * QUEUED:
             raise RuntimeError(f"backlog at {rows:,}: {left} still queued, {derived} derived")
     return {rows: statistics.median(taken) for rows, taken in timings.items()}
+
+
+def _derived(url: str) -> int:
+    """How many contributions were derived from sessions and runs so far."""
+    with get_engine(url).connect() as connection:
+        query = text("SELECT count(*) FROM contribution WHERE created_by = 'auto'")
+        return int(connection.execute(query).scalar() or 0)
 
 
 def _after(path: str, cursor: int | None) -> str | None:
@@ -353,17 +460,21 @@ def main() -> None:
             )
             urls[rows] = url
         engine_name = urls[args.big].split(":", 1)[0].split("+")[0]
-        timings = measure(urls, args.calls)
+        timings, closing = measure(urls, args.calls)
     small, big = timings[args.small], timings[args.big]
     lines = [f"lists ({engine_name}): p50 ms at {args.small:,} and {args.big:,} rows per table"]
     worst_ms, worst_ratio = 0.0, 0.0
     for label in big:
         ratio = big[label] / small[label] if label in small else float("nan")
+        was = f"{small[label]:7.1f}" if label in small else "      -"
+        if label in NOT_TARGETS:
+            lines.append(f"  {label:66s} {was} {big[label]:7.1f}  x{ratio:5.2f}  (not a target)")
+            continue
         worst_ms = max(worst_ms, big[label])
         worst_ratio = max(worst_ratio, ratio) if label in small else worst_ratio
-        was = f"{small[label]:7.1f}" if label in small else "      -"
         mark = "" if big[label] < TARGET_MS and not ratio > TARGET_GROWTH else "  MISSED"
-        lines.append(f"  {label:56s} {was} {big[label]:7.1f}  x{ratio:5.2f}{mark}")
+        lines.append(f"  {label:66s} {was} {big[label]:7.1f}  x{ratio:5.2f}{mark}")
+    lines.append(closing)
     rss = peak_rss_mb()
     lines.append(f"  worst p50 at {args.big:,}: {worst_ms:.1f} ms (target < {TARGET_MS:.0f})")
     lines.append(f"  worst growth: x{worst_ratio:.2f} (target <= {TARGET_GROWTH:.0f})")

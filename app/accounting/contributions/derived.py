@@ -10,8 +10,11 @@
 
 Deriving is incremental: database triggers (migration 0011) queue every closed
 session and ended run that is inserted or updated in `contribution_pending`,
-and a sync handles only the queued ids, then removes them. A full sync over
-all history is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
+and a derivation handles only the queued ids, then removes them. The
+transaction that queued them derives them before it commits (`at_commit`);
+a sync (every contributions read and every sale) derives whatever is still
+queued, i.e. what was changed outside the app. A full sync over all history
+is kept as a repair (`POST /api/v1/contributions/sync?full=true`).
 
 Derived rows are approved as they are made, except the labour of a session
 flagged for review (closed at its maximum length): that row is `pending` until
@@ -47,9 +50,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
-from sqlmodel import Session
 
 from app.accounting.contributions.tables import (
     Contribution,
@@ -297,12 +300,35 @@ def _derive(db: Session, sessions: list[int] | None, runs: list[int] | None) -> 
     return changed
 
 
-def _drain(db: Session, through: int | None) -> None:
-    """Forget queued changes up to id `through` (all of them for None)."""
-    statement = delete(_Q)
-    if through is not None:
-        statement = statement.where(_Q.c.id <= through)
-    db.execute(statement)
+def _drain(db: Session, after: int, through: int) -> None:
+    """Forget the queued changes with ids after `after`, up to `through`."""
+    db.execute(delete(_Q).where(_Q.c.id > after, _Q.c.id <= through))
+
+
+def derive_queued(db: Session, after: int = 0) -> int:
+    """Derive the queued sessions and runs with queue ids above `after`, then forget them.
+
+    Reads at most `PENDING_BATCH` queue rows per round, rounds until none are
+    left, in the caller's transaction (nothing is committed); returns the rows
+    made or moved. With nothing queued it is one indexed read.
+    """
+    changed = 0
+    while True:
+        queued = db.execute(
+            select(_Q.c.id, _Q.c.source, _Q.c.source_id)
+            .where(_Q.c.id > after)
+            .order_by(_Q.c.id)
+            .limit(PENDING_BATCH)
+        ).all()
+        if not queued:
+            return changed
+        sessions = sorted({r.source_id for r in queued if r.source == "session"})
+        runs = sorted({r.source_id for r in queued if r.source == "run"})
+        changed += _derive(db, sessions, runs)
+        _drain(db, after, queued[-1].id)
+        if len(queued) < PENDING_BATCH:
+            return changed
+        after = queued[-1].id
 
 
 def sync_derived_contributions(db: Session, *, commit: bool = True, full: bool = False) -> int:
@@ -318,21 +344,9 @@ def sync_derived_contributions(db: Session, *, commit: bool = True, full: bool =
         through = db.execute(select(func.max(_Q.c.id))).scalar()
         changed = _derive(db, None, None)
         if through is not None:
-            _drain(db, through)
+            _drain(db, 0, through)
     else:
-        changed = 0
-        while True:
-            queued = db.execute(
-                select(_Q.c.id, _Q.c.source, _Q.c.source_id).order_by(_Q.c.id).limit(PENDING_BATCH)
-            ).all()
-            if not queued:
-                break
-            sessions = sorted({r.source_id for r in queued if r.source == "session"})
-            runs = sorted({r.source_id for r in queued if r.source == "run"})
-            changed += _derive(db, sessions, runs)
-            _drain(db, queued[-1].id)
-            if len(queued) < PENDING_BATCH:
-                break
+        changed = derive_queued(db)
     if commit:
         db.commit()
     return changed
