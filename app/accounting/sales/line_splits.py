@@ -119,7 +119,10 @@ def _cap_progress(
 
     Caps are amounts of one currency and the ledger never converts, so a sale in
     another currency pays nothing towards a capped claim: its share flows on.
+    Without a capped bucket there is nothing to read.
     """
+    if all(bucket.cap_minor is None for bucket in record.equation.buckets):
+        return {}
     if record.cap_currency is None or record.cap_currency == currency:
         return cap_paid(db, product_id, currency)
     return {b.name: b.cap_minor for b in record.equation.buckets if b.cap_minor is not None}
@@ -244,12 +247,18 @@ def _store(
     return split_id
 
 
-def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> int | None:
-    """Divide a product line's net among recipients and post the payables; the split's id."""
+def split_line(
+    db: Session, sale: Sale, line: SaleLine, at: datetime, record: EquationRecord | None = None
+) -> int | None:
+    """Divide a product line's net among recipients and post the payables; the split's id.
+
+    `record` is the product's equation in force at `at`, when the caller knows it.
+    """
     if line.product_id is None or line.net_minor <= 0:
         return None
     product_id = line.product_id
-    record = record_in_force(db, product_id, at)
+    if record is None:
+        record = record_in_force(db, product_id, at)
     planned = plan_split(
         db, product_id, record, line.net_minor, sale.currency, sale.currency_exponent, at
     )
