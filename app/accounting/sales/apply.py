@@ -14,6 +14,7 @@ proportion to their gross amounts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -25,6 +26,7 @@ from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
 from app.accounting.money import currency_exponent, normalize_currency
 from app.accounting.sales.catalogue import default_record, product_of_sku
+from app.accounting.sales.events import SaleLine as EventLine
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
 from app.accounting.sales.line_splits import (
     line_reference,
@@ -135,40 +137,93 @@ def _fees_per_line(event: ShopEvent) -> list[int]:
     return [allocation.get(i, 0) for i in range(len(event.lines))]
 
 
-def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+@dataclass(frozen=True, slots=True)
+class _NewSale:
+    """What the sale path reads back of the sale row it has just inserted."""
+
+    id: int
+    provider: str
+    order_key: str
+    currency: str
+    currency_exponent: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _NewLine:
+    """What the sale path reads back of a line row it has just inserted."""
+
+    id: int
+    position: int
+    product_id: int | None
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+
+
+def _insert_sale(db: Session, event: ShopEvent) -> _NewSale | None:
+    """The sale row, by one INSERT of plain values; None if the order is recorded already.
+
+    Building a `Sale` model for it cost as much as the insert: nothing reads one back.
+    """
     currency = normalize_currency(event.currency)
-    # Written by one INSERT, not the ORM: `sale` and its lines stay outside the session.
-    sale = Sale(
-        provider=event.provider,
-        order_key=event.order_key[:200],
-        currency=currency,
-        currency_exponent=currency_exponent(currency),
-        occurred_at=event.occurred_at,
-        gross_minor=event.amount_minor,
-        fees_minor=event.fees_minor or 0,
-        reference=event.reference[:500],
-        test=event.test,
-    )
-    if insert_row(db, sale, unique=("provider", "order_key")) is None:
+    provider, order_key = event.provider, event.order_key[:200]
+    exponent = currency_exponent(currency)
+    values = {
+        "provider": provider,
+        "order_key": order_key,
+        "currency": currency,
+        "currency_exponent": exponent,
+        "occurred_at": event.occurred_at,
+        "gross_minor": event.amount_minor,
+        "fees_minor": event.fees_minor or 0,
+        "refunded_minor": 0,
+        "held": False,
+        "reference": event.reference[:500],
+        "test": event.test,
+        "created_at": utcnow(),
+        "voided_at": None,
+        "voided_by": None,
+        "void_reason": None,
+    }
+    sale_id = insert_values(db, Sale, values, unique=("provider", "order_key"))
+    if sale_id is None:
+        return None
+    return _NewSale(sale_id, provider, order_key, currency, exponent, event.occurred_at)
+
+
+def _insert_line(
+    db: Session, sale: _NewSale, position: int, line: EventLine, fee: int, product_id: int | None
+) -> _NewLine:
+    """One line row, by one INSERT of plain values (allocated at the sale when it has a product)."""
+    values = {
+        "sale_id": sale.id,
+        "position": position,
+        "sku": line.sku[:200] if line.sku else None,
+        "description": line.description[:500],
+        "product_id": product_id,
+        "quantity": line.quantity,
+        "gross_minor": line.gross_minor,
+        "fee_minor": fee,
+        "net_minor": line.gross_minor - fee,
+        "refunded_minor": 0,
+        "allocated_at": None if product_id is None else sale.occurred_at,
+    }
+    line_id = insert_values(db, SaleLine, values)
+    assert line_id is not None
+    return _NewLine(line_id, position, product_id, line.gross_minor, fee, line.gross_minor - fee)
+
+
+def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
+    sale = _insert_sale(db, event)
+    if sale is None:
         # The order is recorded already (one statement: the insert that clashed).
         existing = _find_sale(db, event.provider, event.order_key)
         return "duplicate_order", existing.id if existing is not None else None
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
         product = product_of_sku(db, line.sku)
-        row = SaleLine(
-            sale_id=sale.id,  # type: ignore[arg-type]
-            position=position,
-            sku=line.sku[:200] if line.sku else None,
-            description=line.description[:500],
-            product_id=None if product is None else product.product_id,
-            quantity=line.quantity,
-            gross_minor=line.gross_minor,
-            fee_minor=fee,
-            net_minor=line.gross_minor - fee,
-        )
-        if row.product_id is not None:
-            row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
-        insert_row(db, row)
+        product_id = None if product is None else product.product_id
+        row = _insert_line(db, sale, position, line, fee, product_id)
         _post_line_sale(db, sale, row)
         if product is not None:
             record = product.record_in_force(
@@ -178,19 +233,16 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     order = {"provider": sale.provider, "order": sale.order_key}
     if db.connection().execute(_ANY_PARKED_FOR_ORDER, order).first() is None:
         return "sale_recorded", sale.id
-    parked_refunds = db.exec(_PARKED_FOR_ORDER, params=order).all()
-    if parked_refunds:
-        # A refund changes the sale: from here on it is the session's own row.
-        stored = db.get(Sale, sale.id)
-        assert stored is not None
-        sale = stored
-    for parked in parked_refunds:
-        _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
+    # A refund changes the sale: from here on it is the session's own row.
+    stored = db.get(Sale, sale.id)
+    assert stored is not None
+    for parked in db.exec(_PARKED_FOR_ORDER, params=order).all():
+        _refund_sale(db, stored, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)
     return "sale_recorded", sale.id
 
 
-def _post_line_sale(db: Session, sale: Sale, line: SaleLine) -> None:
+def _post_line_sale(db: Session, sale: _NewSale | Sale, line: _NewLine | SaleLine) -> None:
     """Revenue in: the shop owes the net, the fee is an expense, the gross is sales income."""
     if line.gross_minor == 0:
         return

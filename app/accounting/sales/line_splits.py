@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -34,7 +35,33 @@ from app.db import utcnow
 from app.lab.models import COMMONS_FUND_ID
 
 
-def line_reference(sale: Sale, line: SaleLine) -> str:
+class SaleKeys(Protocol):
+    """What splitting reads of a sale: a stored `Sale`, or the sale path's own record of one."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def order_key(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def currency_exponent(self) -> int: ...
+
+
+class SoldLine(Protocol):
+    """What splitting reads of a sold line: a stored `SaleLine`, or the sale path's record."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def product_id(self) -> int | None: ...
+    @property
+    def net_minor(self) -> int: ...
+
+
+def line_reference(sale: SaleKeys, line: SoldLine) -> str:
     """A line named by its shop's keys, not by row ids, so a replay names it the same."""
     return f"line:{sale.provider}:{line.position}:{sale.order_key}"[:300]
 
@@ -198,7 +225,7 @@ def _add_cap_payments(
 
 def _store(
     db: Session,
-    line: SaleLine,
+    line: SoldLine,
     product_id: int,
     currency: str,
     kind: str,
@@ -248,7 +275,7 @@ def _store(
 
 
 def split_line(
-    db: Session, sale: Sale, line: SaleLine, at: datetime, record: EquationRecord | None = None
+    db: Session, sale: SaleKeys, line: SoldLine, at: datetime, record: EquationRecord | None = None
 ) -> int | None:
     """Divide a product line's net among recipients and post the payables; the split's id.
 
