@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import Exclusion, counted_contributions
@@ -28,7 +30,7 @@ from app.accounting.engine.snapshots import carry_from_json, split_from_json, sp
 from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.bulk import insert_many
-from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
 from app.accounting.sales.rows import insert_values
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.db import utcnow
@@ -99,8 +101,23 @@ def _remember_carry(
     _carries[_carry_key(db, product_id, currency)] = (row, carry)
 
 
+#: Where a session keeps the carries its open transaction stored under the books' lock: no
+#: other transaction can store a split before this one ends, so they are the newest.
+_OWN_CARRIES_KEY = "labledger.own_carries"
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_own_carries(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A commit, rollback or savepoint's end: the next split reads its carry afresh."""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_OWN_CARRIES_KEY, None)
+
+
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
+    own = db.info.get(_OWN_CARRIES_KEY)
+    if own is not None and (product_id, currency) in own:
+        return own[(product_id, currency)]  # type: ignore[no-any-return]
     # On the connection: splits are written by plain INSERTs, there is nothing to autoflush.
     values = {"product_id": product_id, "currency": currency}
     last = db.connection().execute(_LAST_SALE_SPLIT, values).first()
@@ -271,6 +288,8 @@ def _store(
     if kind == "sale":
         row = (split_id, transaction_id, created_at)
         _remember_carry(db, product_id, currency, row, result.carry_after)
+        if db.info.get(BOOKS_LOCKED_KEY):
+            db.info.setdefault(_OWN_CARRIES_KEY, {})[(product_id, currency)] = result.carry_after
     return split_id
 
 
