@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -281,27 +282,42 @@ def _cpu_seconds(pid: int) -> float:
     """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(_cpu_seconds(int(child)) for child in children)
+    return own + sum(_cpu_seconds(child) for child in _children(pid))
 
 
 def _peak_rss_mb(pid: int) -> float:
     """Peak RSS of a process, or of the largest of its children (uvicorn's workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    children = _children(pid)
     if children:
-        return max(_peak_rss_mb(int(child)) for child in children)
+        return max(_peak_rss_mb(child) for child in children)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid` (uvicorn's workers)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its workers, so none is still answering when the database goes."""
+    workers = _children(process.pid)
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+    deadline = time.monotonic() + 15
+    for worker in workers:
+        while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if Path(f"/proc/{worker}").exists():
+            os.kill(worker, signal.SIGKILL)
 
 
 def _seed(url: str) -> None:
