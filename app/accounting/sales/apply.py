@@ -14,7 +14,6 @@ proportion to their gross amounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -24,9 +23,8 @@ from sqlmodel import Session, col, select
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
-from app.accounting.money import currency_exponent, normalize_currency
+from app.accounting.money import normalize_currency
 from app.accounting.sales.catalogue import default_record, product_of_sku
-from app.accounting.sales.events import SaleLine as EventLine
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
 from app.accounting.sales.line_splits import (
     line_reference,
@@ -35,7 +33,14 @@ from app.accounting.sales.line_splits import (
     sales_account,
     split_line,
 )
-from app.accounting.sales.rows import insert_row, insert_values
+from app.accounting.sales.rows import (
+    NewLine,
+    NewSale,
+    insert_line,
+    insert_row,
+    insert_sale,
+    insert_values,
+)
 from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
@@ -137,85 +142,8 @@ def _fees_per_line(event: ShopEvent) -> list[int]:
     return [allocation.get(i, 0) for i in range(len(event.lines))]
 
 
-@dataclass(frozen=True, slots=True)
-class _NewSale:
-    """What the sale path reads back of the sale row it has just inserted."""
-
-    id: int
-    provider: str
-    order_key: str
-    currency: str
-    currency_exponent: int
-    occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _NewLine:
-    """What the sale path reads back of a line row it has just inserted."""
-
-    id: int
-    position: int
-    product_id: int | None
-    gross_minor: int
-    fee_minor: int
-    net_minor: int
-
-
-def _insert_sale(db: Session, event: ShopEvent) -> _NewSale | None:
-    """The sale row, by one INSERT of plain values; None if the order is recorded already.
-
-    Building a `Sale` model for it cost as much as the insert: nothing reads one back.
-    """
-    currency = normalize_currency(event.currency)
-    provider, order_key = event.provider, event.order_key[:200]
-    exponent = currency_exponent(currency)
-    values = {
-        "provider": provider,
-        "order_key": order_key,
-        "currency": currency,
-        "currency_exponent": exponent,
-        "occurred_at": event.occurred_at,
-        "gross_minor": event.amount_minor,
-        "fees_minor": event.fees_minor or 0,
-        "refunded_minor": 0,
-        "held": False,
-        "reference": event.reference[:500],
-        "test": event.test,
-        "created_at": utcnow(),
-        "voided_at": None,
-        "voided_by": None,
-        "void_reason": None,
-    }
-    sale_id = insert_values(db, Sale, values, unique=("provider", "order_key"))
-    if sale_id is None:
-        return None
-    return _NewSale(sale_id, provider, order_key, currency, exponent, event.occurred_at)
-
-
-def _insert_line(
-    db: Session, sale: _NewSale, position: int, line: EventLine, fee: int, product_id: int | None
-) -> _NewLine:
-    """One line row, by one INSERT of plain values (allocated at the sale when it has a product)."""
-    values = {
-        "sale_id": sale.id,
-        "position": position,
-        "sku": line.sku[:200] if line.sku else None,
-        "description": line.description[:500],
-        "product_id": product_id,
-        "quantity": line.quantity,
-        "gross_minor": line.gross_minor,
-        "fee_minor": fee,
-        "net_minor": line.gross_minor - fee,
-        "refunded_minor": 0,
-        "allocated_at": None if product_id is None else sale.occurred_at,
-    }
-    line_id = insert_values(db, SaleLine, values)
-    assert line_id is not None
-    return _NewLine(line_id, position, product_id, line.gross_minor, fee, line.gross_minor - fee)
-
-
 def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
-    sale = _insert_sale(db, event)
+    sale = insert_sale(db, event)
     if sale is None:
         # The order is recorded already (one statement: the insert that clashed).
         existing = _find_sale(db, event.provider, event.order_key)
@@ -223,7 +151,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
         product = product_of_sku(db, line.sku)
         product_id = None if product is None else product.product_id
-        row = _insert_line(db, sale, position, line, fee, product_id)
+        row = insert_line(db, sale, position, line, fee, product_id)
         _post_line_sale(db, sale, row)
         if product is not None:
             record = product.record_in_force(
@@ -242,7 +170,7 @@ def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     return "sale_recorded", sale.id
 
 
-def _post_line_sale(db: Session, sale: _NewSale | Sale, line: _NewLine | SaleLine) -> None:
+def _post_line_sale(db: Session, sale: NewSale | Sale, line: NewLine | SaleLine) -> None:
     """Revenue in: the shop owes the net, the fee is an expense, the gross is sales income."""
     if line.gross_minor == 0:
         return
