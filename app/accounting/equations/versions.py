@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -38,7 +38,8 @@ from app.accounting.equations.tables import (
     ValueEquation,
 )
 from app.accounting.money import format_minor, to_minor
-from app.db import UTCDateTime
+from app.accounting.products.tables import Product
+from app.db import UTCDateTime, utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.lab.models import Contributor, Machine
 
@@ -252,6 +253,8 @@ def add_version(
         created_by=created_by,
     )
     db.add(row)
+    # Sales keep a product's equations behind its updated_at (`sales.catalogue`): bump it here.
+    db.execute(update(Product).where(col(Product.id) == product_id).values(updated_at=utcnow()))
     try:
         db.commit()
     except IntegrityError:

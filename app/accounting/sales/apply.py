@@ -23,8 +23,8 @@ from sqlmodel import Session, col, select
 from app.accounting.engine.allocation import allocate_largest_remainder
 from app.accounting.ledger.locks import lock_books
 from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
-from app.accounting.money import currency_exponent, normalize_currency
-from app.accounting.products.tables import ProductSku
+from app.accounting.money import normalize_currency
+from app.accounting.sales.catalogue import default_record, product_of_sku
 from app.accounting.sales.events import ShopEvent, event_from_json, event_to_json
 from app.accounting.sales.line_splits import (
     line_reference,
@@ -33,7 +33,14 @@ from app.accounting.sales.line_splits import (
     sales_account,
     split_line,
 )
-from app.accounting.sales.rows import insert_row, insert_values
+from app.accounting.sales.rows import (
+    NewLine,
+    NewSale,
+    insert_line,
+    insert_row,
+    insert_sale,
+    insert_values,
+)
 from app.accounting.sales.tables import (
     ParkedRefund,
     Sale,
@@ -74,16 +81,14 @@ _SALE_OF_ORDER = (
     .where(col(Sale.provider) == bindparam("provider"), col(Sale.order_key) == bindparam("order"))
     .execution_options(populate_existing=True)
 )
-_PRODUCT_OF_SKU = select(col(ProductSku.product_id)).where(col(ProductSku.sku) == bindparam("sku"))
-_PARKED_FOR_ORDER = (
-    select(ParkedRefund)
-    .where(
-        col(ParkedRefund.provider) == bindparam("provider"),
-        col(ParkedRefund.order_key) == bindparam("order"),
-        col(ParkedRefund.applied_at).is_(None),
-    )
-    .order_by(col(ParkedRefund.id))
+_PARKED = (
+    col(ParkedRefund.provider) == bindparam("provider"),
+    col(ParkedRefund.order_key) == bindparam("order"),
+    col(ParkedRefund.applied_at).is_(None),
 )
+_PARKED_FOR_ORDER = select(ParkedRefund).where(*_PARKED).order_by(col(ParkedRefund.id))
+# Almost every sale has none: asked on the connection, no entity loading unless there are.
+_ANY_PARKED_FOR_ORDER = select(col(ParkedRefund.id)).where(*_PARKED).limit(1)
 
 
 def already_recorded(db: Session, provider: str, event_id: str) -> bool:
@@ -128,12 +133,6 @@ def apply_shop_event(db: Session, event: ShopEvent) -> str:
     return outcome
 
 
-def _product_for(db: Session, sku: str | None) -> int | None:
-    if not sku:
-        return None
-    return db.connection().execute(_PRODUCT_OF_SKU, {"sku": sku}).scalar()
-
-
 def _fees_per_line(event: ShopEvent) -> list[int]:
     fees = event.fees_minor or 0
     weights = {i: line.gross_minor for i, line in enumerate(event.lines) if line.gross_minor > 0}
@@ -144,56 +143,34 @@ def _fees_per_line(event: ShopEvent) -> list[int]:
 
 
 def _apply_sale(db: Session, event: ShopEvent) -> tuple[str, int | None]:
-    currency = normalize_currency(event.currency)
-    # Written by one INSERT, not the ORM: `sale` and its lines stay outside the session.
-    sale = Sale(
-        provider=event.provider,
-        order_key=event.order_key[:200],
-        currency=currency,
-        currency_exponent=currency_exponent(currency),
-        occurred_at=event.occurred_at,
-        gross_minor=event.amount_minor,
-        fees_minor=event.fees_minor or 0,
-        reference=event.reference[:500],
-        test=event.test,
-    )
-    if insert_row(db, sale, unique=("provider", "order_key")) is None:
+    sale = insert_sale(db, event)
+    if sale is None:
         # The order is recorded already (one statement: the insert that clashed).
         existing = _find_sale(db, event.provider, event.order_key)
         return "duplicate_order", existing.id if existing is not None else None
     for position, (line, fee) in enumerate(zip(event.lines, _fees_per_line(event), strict=True)):
-        row = SaleLine(
-            sale_id=sale.id,  # type: ignore[arg-type]
-            position=position,
-            sku=line.sku[:200] if line.sku else None,
-            description=line.description[:500],
-            product_id=_product_for(db, line.sku),
-            quantity=line.quantity,
-            gross_minor=line.gross_minor,
-            fee_minor=fee,
-            net_minor=line.gross_minor - fee,
-        )
-        if row.product_id is not None:
-            row.allocated_at = sale.occurred_at  # written with the row, not by a later UPDATE
-        insert_row(db, row)
+        product = product_of_sku(db, line.sku)
+        product_id = None if product is None else product.product_id
+        row = insert_line(db, sale, position, line, fee, product_id)
         _post_line_sale(db, sale, row)
-        if row.product_id is not None:
-            split_line(db, sale, row, sale.occurred_at)
-    parked_refunds = db.exec(
-        _PARKED_FOR_ORDER, params={"provider": sale.provider, "order": sale.order_key}
-    ).all()
-    if parked_refunds:
-        # A refund changes the sale: from here on it is the session's own row.
-        stored = db.get(Sale, sale.id)
-        assert stored is not None
-        sale = stored
-    for parked in parked_refunds:
-        _refund_sale(db, sale, event_from_json(parked.event), f"refund:{parked.event_id}")
+        if product is not None:
+            record = product.record_in_force(
+                sale.occurred_at, default_record(db, product.product_id)
+            )
+            split_line(db, sale, row, sale.occurred_at, record)
+    order = {"provider": sale.provider, "order": sale.order_key}
+    if db.connection().execute(_ANY_PARKED_FOR_ORDER, order).first() is None:
+        return "sale_recorded", sale.id
+    # A refund changes the sale: from here on it is the session's own row.
+    stored = db.get(Sale, sale.id)
+    assert stored is not None
+    for parked in db.exec(_PARKED_FOR_ORDER, params=order).all():
+        _refund_sale(db, stored, event_from_json(parked.event), f"refund:{parked.event_id}")
         parked.applied_at = datetime.now(UTC)
     return "sale_recorded", sale.id
 
 
-def _post_line_sale(db: Session, sale: Sale, line: SaleLine) -> None:
+def _post_line_sale(db: Session, sale: NewSale | Sale, line: NewLine | SaleLine) -> None:
     """Revenue in: the shop owes the net, the fee is an expense, the gross is sales income."""
     if line.gross_minor == 0:
         return
@@ -254,14 +231,14 @@ def allocate_line(db: Session, line_id: int, product_id: int) -> SaleLine:
 def _apply_refund(db: Session, event: ShopEvent) -> tuple[str, int | None]:
     sale = _find_sale(db, event.provider, event.order_key)
     if sale is None:
-        db.add(
-            ParkedRefund(
-                provider=event.provider,
-                order_key=event.order_key[:200],
-                event_id=event.event_id[:200],
-                event=event_to_json(event),
-            )
+        # A plain INSERT, not the ORM: the sale's check for parked refunds asks the connection.
+        parked = ParkedRefund(
+            provider=event.provider,
+            order_key=event.order_key[:200],
+            event_id=event.event_id[:200],
+            event=event_to_json(event),
         )
+        insert_row(db, parked)
         return "refund_parked", None
     if sale.voided_at is not None:
         return "sale_voided", sale.id

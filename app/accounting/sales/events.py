@@ -123,10 +123,23 @@ class ShopEvent:
 
 
 def event_to_json(event: ShopEvent) -> str:
-    """The event as JSON, exactly enough to rebuild it (kept with each delivery for replay)."""
-    data = dataclasses.asdict(event)
+    """The event as JSON, exactly enough to rebuild it (kept with each delivery for replay).
+
+    The same document as `dataclasses.asdict` gives (with `occurred_at` as ISO text),
+    built field by field: every delivery writes one, and `asdict` deep-copies.
+    """
+    data = {field: getattr(event, field) for field in _EVENT_FIELDS}
     data["occurred_at"] = event.occurred_at.isoformat()
+    data["lines"] = [{f: getattr(line, f) for f in _LINE_FIELDS} for line in event.lines]
+    data["refund_lines"] = [
+        {f: getattr(line, f) for f in _REFUND_LINE_FIELDS} for line in event.refund_lines
+    ]
     return json.dumps(data, sort_keys=True)
+
+
+_EVENT_FIELDS = tuple(field.name for field in dataclasses.fields(ShopEvent))
+_LINE_FIELDS = tuple(field.name for field in dataclasses.fields(SaleLine))
+_REFUND_LINE_FIELDS = tuple(field.name for field in dataclasses.fields(RefundLine))
 
 
 def event_from_json(text: str) -> ShopEvent:

@@ -18,8 +18,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.accounting.contributions.inputs import Exclusion, counted_contributions
@@ -27,14 +30,40 @@ from app.accounting.engine.snapshots import carry_from_json, split_from_json, sp
 from app.accounting.engine.split import Carry, SplitResult, compute_split, reverse_split
 from app.accounting.equations.versions import EquationRecord, record_in_force
 from app.accounting.ledger.bulk import insert_many
-from app.accounting.ledger.postings import Posting, post_transaction
+from app.accounting.ledger.postings import BOOKS_LOCKED_KEY, Posting, post_transaction
 from app.accounting.sales.rows import insert_values
 from app.accounting.sales.tables import CapProgress, Sale, SaleLine, Split, SplitShare
 from app.db import utcnow
 from app.lab.models import COMMONS_FUND_ID
 
 
-def line_reference(sale: Sale, line: SaleLine) -> str:
+class SaleKeys(Protocol):
+    """What splitting reads of a sale: a stored `Sale`, or the sale path's own record of one."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def order_key(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def currency_exponent(self) -> int: ...
+
+
+class SoldLine(Protocol):
+    """What splitting reads of a sold line: a stored `SaleLine`, or the sale path's record."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def product_id(self) -> int | None: ...
+    @property
+    def net_minor(self) -> int: ...
+
+
+def line_reference(sale: SaleKeys, line: SoldLine) -> str:
     """A line named by its shop's keys, not by row ids, so a replay names it the same."""
     return f"line:{sale.provider}:{line.position}:{sale.order_key}"[:300]
 
@@ -72,8 +101,23 @@ def _remember_carry(
     _carries[_carry_key(db, product_id, currency)] = (row, carry)
 
 
+#: Where a session keeps the carries its open transaction stored under the books' lock: no
+#: other transaction can store a split before this one ends, so they are the newest.
+_OWN_CARRIES_KEY = "labledger.own_carries"
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_own_carries(session: OrmSession, transaction: SessionTransaction) -> None:
+    """A commit, rollback or savepoint's end: the next split reads its carry afresh."""
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_OWN_CARRIES_KEY, None)
+
+
 def product_carry(db: Session, product_id: int, currency: str) -> Carry:
     """The remainders (per bucket and per recipient) the product's last split carried forward."""
+    own = db.info.get(_OWN_CARRIES_KEY)
+    if own is not None and (product_id, currency) in own:
+        return own[(product_id, currency)]  # type: ignore[no-any-return]
     # On the connection: splits are written by plain INSERTs, there is nothing to autoflush.
     values = {"product_id": product_id, "currency": currency}
     last = db.connection().execute(_LAST_SALE_SPLIT, values).first()
@@ -119,7 +163,10 @@ def _cap_progress(
 
     Caps are amounts of one currency and the ledger never converts, so a sale in
     another currency pays nothing towards a capped claim: its share flows on.
+    Without a capped bucket there is nothing to read.
     """
+    if all(bucket.cap_minor is None for bucket in record.equation.buckets):
+        return {}
     if record.cap_currency is None or record.cap_currency == currency:
         return cap_paid(db, product_id, currency)
     return {b.name: b.cap_minor for b in record.equation.buckets if b.cap_minor is not None}
@@ -195,7 +242,7 @@ def _add_cap_payments(
 
 def _store(
     db: Session,
-    line: SaleLine,
+    line: SoldLine,
     product_id: int,
     currency: str,
     kind: str,
@@ -241,15 +288,23 @@ def _store(
     if kind == "sale":
         row = (split_id, transaction_id, created_at)
         _remember_carry(db, product_id, currency, row, result.carry_after)
+        if db.info.get(BOOKS_LOCKED_KEY):
+            db.info.setdefault(_OWN_CARRIES_KEY, {})[(product_id, currency)] = result.carry_after
     return split_id
 
 
-def split_line(db: Session, sale: Sale, line: SaleLine, at: datetime) -> int | None:
-    """Divide a product line's net among recipients and post the payables; the split's id."""
+def split_line(
+    db: Session, sale: SaleKeys, line: SoldLine, at: datetime, record: EquationRecord | None = None
+) -> int | None:
+    """Divide a product line's net among recipients and post the payables; the split's id.
+
+    `record` is the product's equation in force at `at`, when the caller knows it.
+    """
     if line.product_id is None or line.net_minor <= 0:
         return None
     product_id = line.product_id
-    record = record_in_force(db, product_id, at)
+    if record is None:
+        record = record_in_force(db, product_id, at)
     planned = plan_split(
         db, product_id, record, line.net_minor, sale.currency, sale.currency_exponent, at
     )

@@ -7,16 +7,26 @@ path writes them once and never changes them in the same transaction, so a
 plain INSERT ... RETURNING (a statement compiled once per table and cached)
 does the same. Rows nothing reads afterwards (the delivery record, a split)
 go in as plain values: building a SQLModel object costs more than the insert.
+A new sale and its lines go in from plain values too, and the sale path reads
+what it needs of them from small frozen records (`NewSale`, `NewLine`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
+
+from app.accounting.money import currency_exponent, normalize_currency
+from app.accounting.sales.events import SaleLine as EventLine
+from app.accounting.sales.events import ShopEvent
+from app.accounting.sales.tables import Sale, SaleLine
+from app.db import utcnow
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -78,3 +88,80 @@ def insert_row(db: Session, row: Row, unique: Sequence[str] = ()) -> int | None:
     if new_id is not None:
         row.id = new_id
     return new_id
+
+
+@dataclass(frozen=True, slots=True)
+class NewSale:
+    """What the sale path reads back of the sale row it has just inserted."""
+
+    id: int
+    provider: str
+    order_key: str
+    currency: str
+    currency_exponent: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    """What the sale path reads back of a line row it has just inserted."""
+
+    id: int
+    position: int
+    product_id: int | None
+    gross_minor: int
+    fee_minor: int
+    net_minor: int
+
+
+def insert_sale(db: Session, event: ShopEvent) -> NewSale | None:
+    """The sale row, by one INSERT of plain values; None if the order is recorded already.
+
+    Building a `Sale` model for it cost as much as the insert: nothing reads one back.
+    """
+    currency = normalize_currency(event.currency)
+    provider, order_key = event.provider, event.order_key[:200]
+    exponent = currency_exponent(currency)
+    values = {
+        "provider": provider,
+        "order_key": order_key,
+        "currency": currency,
+        "currency_exponent": exponent,
+        "occurred_at": event.occurred_at,
+        "gross_minor": event.amount_minor,
+        "fees_minor": event.fees_minor or 0,
+        "refunded_minor": 0,
+        "held": False,
+        "reference": event.reference[:500],
+        "test": event.test,
+        "created_at": utcnow(),
+        "voided_at": None,
+        "voided_by": None,
+        "void_reason": None,
+    }
+    sale_id = insert_values(db, Sale, values, unique=("provider", "order_key"))
+    if sale_id is None:
+        return None
+    return NewSale(sale_id, provider, order_key, currency, exponent, event.occurred_at)
+
+
+def insert_line(
+    db: Session, sale: NewSale, position: int, line: EventLine, fee: int, product_id: int | None
+) -> NewLine:
+    """One line row, by one INSERT of plain values (allocated at the sale when it has a product)."""
+    values = {
+        "sale_id": sale.id,
+        "position": position,
+        "sku": line.sku[:200] if line.sku else None,
+        "description": line.description[:500],
+        "product_id": product_id,
+        "quantity": line.quantity,
+        "gross_minor": line.gross_minor,
+        "fee_minor": fee,
+        "net_minor": line.gross_minor - fee,
+        "refunded_minor": 0,
+        "allocated_at": None if product_id is None else sale.occurred_at,
+    }
+    line_id = insert_values(db, SaleLine, values)
+    assert line_id is not None
+    return NewLine(line_id, position, product_id, line.gross_minor, fee, line.gross_minor - fee)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import event
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.accounting.ledger.postings import verify_chain
-from app.accounting.sales.tables import RejectedDelivery
+from app.accounting.sales.tables import RejectedDelivery, Split
 from app.api.webhooks import routes
 from app.api.webhooks.payloads import load_json, parse_stripe
 from tests.ingest.conftest import eventually
@@ -94,3 +95,29 @@ def test_a_burst_from_many_threads_makes_every_sale_once(money_lab, engine, sess
     assert outcomes.count("duplicate") == 10
     assert sum(money_lab.balances("EUR").values()) == sum(500 + n for n in range(40))
     assert verify_chain(session).ok
+
+
+def test_a_batch_reads_the_product_carry_once_and_chains_it(money_lab, engine, session):
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if "ORDER BY split.id DESC" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        _answers, commits = _apply_while_held(engine, [_delivery(n, 1001 + n) for n in range(5)])
+        assert commits == 1
+        assert len(reads) == 1  # the carries after it are the ones this transaction stored
+        # The next transaction reads the carry afresh: another process may have split since.
+        _apply_while_held(engine, [_delivery(9, 1009)])
+        assert len(reads) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    snapshots = [
+        json.loads(row.snapshot)
+        for row in session.exec(select(Split).order_by(col(Split.id))).all()
+    ]
+    assert len(snapshots) == 6
+    for before, after in itertools.pairwise(snapshots):
+        assert after["carry_before"] == before["carry_after"]

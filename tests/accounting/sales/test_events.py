@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.accounting.sales.events import SaleLine, ShopEvent
+from app.accounting.sales.events import (
+    RefundLine,
+    SaleLine,
+    ShopEvent,
+    event_from_json,
+    event_to_json,
+)
 
 AT = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -55,3 +63,27 @@ def test_inconsistent_events_are_refused(fields):
 def test_refund_minor_is_the_amount_of_a_refund():
     refund = sale(kind="refund", lines=(), amount_minor=700)
     assert refund.refund_minor == 700
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        sale(lines=(SaleLine("BOARD-R1", 2, 2000, "two boards"), SaleLine(None, 1, 500))),
+        sale(fees_minor=75, reference="order #1 \u00e9", test=True),
+        ShopEvent(
+            provider="stripe",
+            event_id="r1",
+            kind="refund",
+            order_key="o1",
+            occurred_at=AT,
+            currency="EUR",
+            amount_minor=300,
+            refund_lines=(RefundLine("BOARD-R1", 1, 300, "li_1"), RefundLine(None, 0, 0)),
+        ),
+    ],
+)
+def test_an_event_is_stored_as_the_dataclass_document_and_read_back_equal(event):
+    document = dataclasses.asdict(event)
+    document["occurred_at"] = event.occurred_at.isoformat()
+    assert event_to_json(event) == json.dumps(document, sort_keys=True)
+    assert event_from_json(event_to_json(event)) == event
