@@ -1,14 +1,16 @@
 """Badge scans at a machine applied in memory within a set-based batch, by the ORM path's rules.
 
-A scan is taken here only when the batch has read everything the ORM path
-(`app.lab.recorder.record_badge_scan`, the reference) would ask for: the card
-with its holder (an active badge of an active person), the out-of-service
-windows, the earlier scans within the debounce window, the person's last
-product at the machine and the unattributed runs a badge-in could claim. It
-leaves to the ORM path a scan (and the machine's events after it) whose card is
-unknown or revoked, that an out-of-service window or an induction could deny,
+A scan is taken here when the batch has read everything the ORM path
+(`app.lab.recorder.record_badge_scan` with `app.lab.access.gate`, the
+reference) would ask for: the cards with their holders, the out-of-service
+windows, the inductions, the earlier scans and denials within the debounce
+window, each person's last product at the machine and the unattributed runs a
+badge-in could claim. Allowed scans open, close or hand over sessions; unknown,
+revoked and denied ones are kept as rows (and a denied newcomer still ends
+someone else's session), all written with Core by `app.lab.state_batch`. A scan
 that meets a session past its limit, or that is timed before a session's open
-or close at its machine (the in-order case is the common one).
+or close at its machine, is left with the machine's later events to the ORM
+path (the in-order case is the common one).
 """
 
 from __future__ import annotations
@@ -17,10 +19,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.engine import Connection
 
-from app.lab.activity import CloseReason, DeviceEvent, LabSession, MachineRun
+from app.lab.access.gate import (
+    UNKNOWN_CARD_DETAIL,
+    ScanReply,
+    covering_window,
+    induction_detail,
+    out_of_service_detail,
+)
+from app.lab.access.inductions import problem_among
+from app.lab.access.models import (
+    DeniedScan,
+    DenyReason,
+    Induction,
+    MachineGroup,
+    MachineGroupMember,
+)
+from app.lab.activity import CloseReason, DeviceEvent, LabSession, MachineRun, UnknownScan
 from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
 from app.lab.downtime import MachineDowntime
 from app.lab.models import Badge, BadgeStatus, Contributor
@@ -33,7 +50,11 @@ _S: Table = LabSession.__table__  # type: ignore[attr-defined]
 _B: Table = Badge.__table__  # type: ignore[attr-defined]
 _C: Table = Contributor.__table__  # type: ignore[attr-defined]
 _D: Table = MachineDowntime.__table__  # type: ignore[attr-defined]
-_SESSION_FIELDS = tuple(c.name for c in _S.columns if c.name != "id")
+_DS: Table = DeniedScan.__table__  # type: ignore[attr-defined]
+_US: Table = UnknownScan.__table__  # type: ignore[attr-defined]
+_I: Table = Induction.__table__  # type: ignore[attr-defined]
+_G: Table = MachineGroup.__table__  # type: ignore[attr-defined]
+_GM: Table = MachineGroupMember.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,44 +63,67 @@ class ScanPlace:
 
     reader_id: int
     reader_product_id: int | None
+    machine_name: str
     requires_induction: bool
     limit_s: float
 
 
 @dataclass(frozen=True, slots=True)
 class _Card:
+    """An enrolled card; `usable`: an active badge of an active person."""
+
     badge_id: int
-    contributor_id: int
+    contributor_id: int | None
     name: str
     role: str | None
+    usable: bool
 
 
 @dataclass
 class ScanBook:
     """What a batch's scans need, read once per batch, and kept current as they are folded."""
 
-    cards: dict[str, _Card | None] = field(default_factory=dict)  # None: unknown or unusable
-    downtime: dict[int, list[tuple[datetime, datetime | None]]] = field(default_factory=dict)
+    cards: dict[str, _Card] = field(default_factory=dict)  # enrolled cards only
+    downtime: list[MachineDowntime] = field(default_factory=list)
+    inductions: dict[tuple[int, int], list[Induction]] = field(default_factory=dict)
     heard: dict[tuple[int, str], list[tuple[datetime, str]]] = field(default_factory=dict)
+    denied: dict[tuple[int, str], list[tuple[datetime, str]]] = field(default_factory=dict)
     last_product: dict[tuple[int, int], tuple[datetime, int]] = field(default_factory=dict)
     claimable: dict[int, list[HeldRun]] = field(default_factory=dict)  # runs with no operator
     next_id: int = -1  # sessions opened in the batch have negative ids until inserted
+    unknown_rows: list[dict[str, Any]] = field(default_factory=list)
+    denied_rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def out_of_service(self, machine_id: int, at: datetime) -> bool:
-        """Whether a window covers the machine at `at`."""
-        return any(
-            start <= at and (end is None or end > at) for start, end in self.downtime[machine_id]
-        )
+    def screen(
+        self, m: HeldMachine, place: ScanPlace, card: _Card | None, at: datetime
+    ) -> tuple[DenyReason | None, str]:
+        """`gate.screen` over what the batch read: why the scan is denied (None: allowed)."""
+        if card is None or not card.usable or card.contributor_id is None:
+            return DenyReason.UNKNOWN_CARD, UNKNOWN_CARD_DETAIL
+        current = m.open_session()
+        if current is not None and current.contributor_id == card.contributor_id:
+            return None, ""
+        window = covering_window(self.downtime, m.id, at)
+        if window is not None:
+            return DenyReason.OUT_OF_SERVICE, out_of_service_detail(place.machine_name, window)
+        if not place.requires_induction:
+            return None, ""
+        found = self.inductions.get((card.contributor_id, m.id), [])
+        problem = problem_among(found, at)
+        return problem, induction_detail(place.machine_name) if problem else ""
 
-    def is_repeat(
-        self, reader_id: int, card_id: str, at: datetime, event_id: str, debounce_s: float
-    ) -> bool:
-        """Whether the card was scanned at the reader within the debounce window before `at`."""
-        since = at - timedelta(seconds=debounce_s)
-        return any(
-            since < t <= at and other != event_id
-            for t, other in self.heard.get((reader_id, card_id), [])
-        )
+
+def _repeat(
+    history: dict[tuple[int, str], list[tuple[datetime, str]]],
+    key: tuple[int, str],
+    at: datetime,
+    event_id: str,
+    debounce_s: float,
+) -> bool:
+    """Whether `history` holds another scan of the card at the reader within the debounce
+    window up to `at` (as `sessions._is_repeat` and `gate.is_repeat` ask the database)."""
+    since = at - timedelta(seconds=debounce_s)
+    return any(since < t <= at and other != event_id for t, other in history.get(key, []))
 
 
 def read_scan_book(
@@ -98,61 +142,100 @@ def read_scan_book(
         .join(_C, _C.c.id == _B.c.contributor_id, isouter=True)
         .where(_B.c.card_id.in_(card_ids))
     )
-    book.cards = dict.fromkeys(card_ids)
     for card_id, badge_id, status, person, active, name, role in rows:
-        if status == BadgeStatus.ACTIVE and person is not None and active:
-            book.cards[card_id] = _Card(badge_id, person, name, role)
+        usable = status == BadgeStatus.ACTIVE and person is not None and bool(active)
+        book.cards[card_id] = _Card(badge_id, person, name or "", role, usable)
     machine_ids = list({m for m, _s, _p in scans})
     first = min(scan.at for _m, scan, _p in scans)
     last = max(scan.at for _m, scan, _p in scans)
-    book.downtime = {m: [] for m in machine_ids}
-    for machine_id, starts, ends in connection.execute(
-        select(_D.c.machine_id, _D.c.starts_at, _D.c.ends_at).where(
-            _D.c.machine_id.in_(machine_ids),
-            _D.c.starts_at <= last,
-            or_(_D.c.ends_at.is_(None), _D.c.ends_at > first),
+    book.downtime = [
+        MachineDowntime(**dict(row._mapping))
+        for row in connection.execute(
+            select(_D).where(
+                _D.c.machine_id.in_(machine_ids),
+                _D.c.starts_at <= last,
+                or_(_D.c.ends_at.is_(None), _D.c.ends_at > first),
+            )
         )
-    ):
-        book.downtime[machine_id].append((starts, ends))
+    ]
     readers = {p.reader_id for _m, _s, p in scans}
-    for reader_id, card_id, at, event_id in connection.execute(
-        select(_E.c.reader_id, _E.c.card_id, _E.c.at, _E.c.event_id).where(
-            _E.c.kind == "badge",
-            _E.c.reader_id.in_(readers),
-            _E.c.card_id.in_(card_ids),
-            _E.c.at > first - timedelta(seconds=rules.debounce_s),
-            _E.c.at <= last,
+    since = first - timedelta(seconds=rules.debounce_s)
+    for table, history, kind in ((_E, book.heard, True), (_DS, book.denied, False)):
+        query = select(table.c.reader_id, table.c.card_id, table.c.at, table.c.event_id).where(
+            table.c.reader_id.in_(readers),
+            table.c.card_id.in_(card_ids),
+            table.c.at > since,
+            table.c.at <= last,
         )
-    ):
-        book.heard.setdefault((reader_id, card_id), []).append((at, event_id))
-    people = {c.contributor_id for c in book.cards.values() if c is not None}
+        if kind:
+            query = query.where(table.c.kind == "badge")
+        for reader_id, card_id, at, event_id in connection.execute(query):
+            history.setdefault((reader_id, card_id), []).append((at, event_id))
+    people = {c.contributor_id for c in book.cards.values() if c.contributor_id is not None}
     if people:
-        ranked = (
-            select(
-                _S.c.machine_id,
-                _S.c.contributor_id,
-                _S.c.opened_at,
-                _S.c.product_id,
-                func.row_number()
-                .over(
-                    partition_by=(_S.c.machine_id, _S.c.contributor_id),
-                    order_by=_S.c.opened_at.desc(),
-                )
-                .label("rank"),
-            )
-            .where(
-                _S.c.machine_id.in_(machine_ids),
-                _S.c.contributor_id.in_(people),
-                _S.c.product_id.is_not(None),
-            )
-            .subquery()
-        )
-        for machine_id, person, opened, product, _rank in connection.execute(
-            select(ranked).where(ranked.c.rank == 1)
-        ):
-            book.last_product[(machine_id, person)] = (opened, product)
+        _read_last_products(connection, machine_ids, people, book)
+        inducted = [m for m, _s, p in scans if p.requires_induction]
+        if inducted:
+            _read_inductions(connection, set(inducted), people, book)
     _read_claimable(connection, machines, machine_ids, first, last, rules.grace_s, book)
     return book
+
+
+def _read_last_products(
+    connection: Connection, machine_ids: list[int], people: set[int], book: ScanBook
+) -> None:
+    """Each person's last product at each machine (`sessions._last_product`)."""
+    ranked = (
+        select(
+            _S.c.machine_id,
+            _S.c.contributor_id,
+            _S.c.opened_at,
+            _S.c.product_id,
+            func.row_number()
+            .over(
+                partition_by=(_S.c.machine_id, _S.c.contributor_id),
+                order_by=_S.c.opened_at.desc(),
+            )
+            .label("rank"),
+        )
+        .where(
+            _S.c.machine_id.in_(machine_ids),
+            _S.c.contributor_id.in_(people),
+            _S.c.product_id.is_not(None),
+        )
+        .subquery()
+    )
+    for machine_id, person, opened, product, _rank in connection.execute(
+        select(ranked).where(ranked.c.rank == 1)
+    ):
+        book.last_product[(machine_id, person)] = (opened, product)
+
+
+def _read_inductions(
+    connection: Connection, machine_ids: set[int], people: set[int], book: ScanBook
+) -> None:
+    """The inductions covering each person at each machine, newest grant first
+    (`inductions.covering`: the machine's own, and those of its active groups)."""
+    groups: dict[int, set[int]] = {m: set() for m in machine_ids}
+    for group_id, machine_id in connection.execute(
+        select(_GM.c.group_id, _GM.c.machine_id)
+        .join(_G, _G.c.id == _GM.c.group_id)
+        .where(_GM.c.machine_id.in_(machine_ids), _G.c.active)
+    ):
+        groups[machine_id].add(group_id)
+    every_group = set().union(*groups.values())
+    scope: ColumnElement[bool] = _I.c.machine_id.in_(machine_ids)
+    if every_group:
+        scope = or_(scope, _I.c.group_id.in_(every_group))
+    rows = [
+        Induction(**dict(row._mapping))
+        for row in connection.execute(select(_I).where(_I.c.contributor_id.in_(people), scope))
+    ]
+    rows.sort(key=lambda i: (i.granted_at, i.id or 0), reverse=True)
+    for machine_id in machine_ids:
+        for row in rows:
+            if row.machine_id == machine_id or row.group_id in groups[machine_id]:
+                book.inductions.setdefault((row.contributor_id, machine_id), []).append(row)
 
 
 def _read_claimable(
@@ -189,35 +272,85 @@ def _read_claimable(
 
 def apply_scan(
     m: HeldMachine, scan: BadgeScan, place: ScanPlace, book: ScanBook, grace_s: float, s: float
-) -> str:
-    """Apply one scan to the machine's rows; returns what it did, as `handle_scan` does.
+) -> tuple[str, ScanReply | None]:
+    """Apply one scan to the machine's rows; returns what it did (as `handle_scan` or the
+    gate) and the reply for the reader (None for a debounced denial).
 
     Raises `NeedsOrm` before changing anything when the ORM path must judge it."""
     at = scan.at
     if any(x.opened_at > at or (x.closed_at is not None and x.closed_at > at) for x in m.sessions):
         raise NeedsOrm  # a session after the scan: not the in-order case
-    card = book.cards.get(scan.badge)
-    if card is None:
-        raise NeedsOrm  # unknown or revoked: kept and denied by the ORM path
     current = m.open_session()
     if current is not None and at - current.opened_at > timedelta(seconds=place.limit_s):
         raise NeedsOrm  # closed at its limit, flagged, by the ORM path
-    holder = current is not None and current.contributor_id == card.contributor_id
-    if not holder and (book.out_of_service(m.id, at) or place.requires_induction):
-        raise NeedsOrm  # the gate may deny it (the holder's scan is a badge-out)
-    repeat = book.is_repeat(place.reader_id, scan.badge, at, scan.event_id, s)
-    book.heard.setdefault((place.reader_id, scan.badge), []).append((at, scan.event_id))
-    if repeat:
-        return "debounced"
+    card = book.cards.get(scan.badge)
+    reason, detail = book.screen(m, place, card, at)
+    key = (place.reader_id, scan.badge)
+    repeat = _repeat(book.heard, key, at, scan.event_id, s)
+    book.heard.setdefault(key, []).append((at, scan.event_id))
+    if reason is None:
+        assert card is not None
+        done = "debounced" if repeat else _allowed(m, scan, place, card, book, grace_s)
+        return done, ScanReply(place.reader_id, True, None, scan.event_id)
+    done = "denied"
+    if reason == DenyReason.UNKNOWN_CARD:
+        done = "unknown"
+        row = UnknownScan(
+            reader_id=place.reader_id,
+            card_id=scan.badge,
+            reason="unknown" if card is None else "revoked",
+            at=at,
+            event_id=scan.event_id,
+        )
+        book.unknown_rows.append(_columns(_US, row))
+    if _repeat(book.denied, key, at, scan.event_id, s):
+        return "debounced", None
+    book.denied.setdefault(key, []).append((at, scan.event_id))
+    person = card if reason != DenyReason.UNKNOWN_CARD else None
+    denial = DeniedScan(
+        event_id=scan.event_id,
+        reader_id=place.reader_id,
+        machine_id=m.id,
+        card_id=scan.badge,
+        contributor_id=person.contributor_id if person else None,
+        reason=reason,
+        detail=detail[:500],
+        at=at,
+    )
+    book.denied_rows.append(_columns(_DS, denial))
+    if (
+        person is not None
+        and current is not None
+        and current.contributor_id != person.contributor_id
+        and current.opened_at <= at
+    ):
+        # A denied newcomer ends someone else's session (`gate.record_denial`).
+        _close(m, current, at, CloseReason.HANDOVER, person.name)
+    return done, ScanReply(place.reader_id, False, reason, scan.event_id)
+
+
+def _columns(table: Table, row: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
+
+
+def _close(m: HeldMachine, session: HeldSession, at: datetime, reason: str, by: str) -> None:
+    m.touch_session(session)
+    session.closed_at = max(at, session.opened_at)
+    session.close_reason = reason
+    session.closed_by = by[:200]
+
+
+def _allowed(
+    m: HeldMachine, scan: BadgeScan, place: ScanPlace, card: _Card, book: ScanBook, grace_s: float
+) -> str:
+    """An allowed scan: a badge-out, a handover, or a badge-in (`handle_scan`)."""
+    current = m.open_session()
     outcome = "opened"
     if current is not None:
-        m.touch_session(current)
-        current.closed_at = max(at, current.opened_at)
-        current.closed_by = card.name[:200]
         if current.contributor_id == card.contributor_id:
-            current.close_reason = CloseReason.BADGE_OUT
+            _close(m, current, scan.at, CloseReason.BADGE_OUT, card.name)
             return "closed"
-        current.close_reason = CloseReason.HANDOVER
+        _close(m, current, scan.at, CloseReason.HANDOVER, card.name)
         outcome = "handover"
     _open(m, scan, place, card, book, grace_s)
     return outcome
@@ -227,6 +360,7 @@ def _open(
     m: HeldMachine, scan: BadgeScan, place: ScanPlace, card: _Card, book: ScanBook, grace_s: float
 ) -> None:
     """Open the scanner's session and give it the unattributed runs it may claim."""
+    assert card.contributor_id is not None
     key = (m.id, card.contributor_id)
     known = book.last_product.get(key)
     product = place.reader_product_id or (known[1] if known else None)
@@ -241,9 +375,8 @@ def _open(
         last_activity_at=scan.at,
         open_event_id=scan.event_id,
     )
-    columns: dict[str, Any] = {name: getattr(row, name) for name in _SESSION_FIELDS}
     session = HeldSession(
-        book.next_id, card.contributor_id, product, scan.at, None, scan.at, new=columns
+        book.next_id, card.contributor_id, product, scan.at, None, scan.at, new=_columns(_S, row)
     )
     book.next_id -= 1
     m.sessions.append(session)

@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from app.db import utcnow
 from app.lab.access.gate import ScanReply
+from app.lab.access.models import DeniedScan
 from app.lab.activity import (
     DeviceEvent,
     EndReason,
@@ -37,6 +38,7 @@ from app.lab.activity import (
     MachineStatus,
     Provenance,
     RunStatus,
+    UnknownScan,
 )
 from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
 from app.lab.models import Machine, Reader
@@ -52,6 +54,8 @@ _ST: Table = MachineStatus.__table__  # type: ignore[attr-defined]
 _S: Table = LabSession.__table__  # type: ignore[attr-defined]
 _M: Table = Machine.__table__  # type: ignore[attr-defined]
 _RD: Table = Reader.__table__  # type: ignore[attr-defined]
+_US: Table = UnknownScan.__table__  # type: ignore[attr-defined]
+_DS: Table = DeniedScan.__table__  # type: ignore[attr-defined]
 
 _RUN_FIELDS = tuple(c.name for c in _R.columns if c.name != "id")
 _STATUS_FIELDS = tuple(c.name for c in _ST.columns if c.name != "machine_id")
@@ -147,6 +151,7 @@ def apply_state_batch(
             select(
                 _M.c.id,
                 _M.c.adapter,
+                _M.c.name,
                 _M.c.active,
                 _M.c.interlock,
                 _M.c.interlock_address,
@@ -198,7 +203,7 @@ def apply_state_batch(
         result.scans += fold.scans
         result.replies += fold.replies
     if applied:
-        _write(db, connection, [machines[m] for m in applied], applied)
+        _write(db, connection, [machines[m] for m in applied], applied, book)
         result.applied = sum(len(todo) for todo in applied.values())
         result.machines = {m for m, todo in applied.items() if todo}
     return result
@@ -208,6 +213,7 @@ def _place(reader: Any, machine: Any, rules: ScanRules) -> ScanPlace:
     return ScanPlace(
         reader.id,
         reader.product_id,
+        machine.name,
         bool(machine.requires_induction),
         rules.machine_limit_s(machine.max_session_s),
     )
@@ -363,13 +369,14 @@ class _Fold:
             if isinstance(event, BadgeScan):
                 assert item.place is not None
                 try:
-                    done = apply_scan(
+                    done, reply = apply_scan(
                         self.m, event, item.place, self.book, self.grace_s, self.rules.debounce_s
                     )
                 except NeedsOrm:
                     return taken
                 self.scans.append(done)
-                self.replies.append(ScanReply(item.place.reader_id, True, None, event.event_id))
+                if reply is not None:
+                    self.replies.append(reply)
                 continue
             last = status["last_event_at"]
             if last is not None and event.at < last:
@@ -591,8 +598,10 @@ def _write(
     connection: Connection,
     machines: list[HeldMachine],
     applied: dict[int, list[Queued]],
+    book: ScanBook,
 ) -> None:
-    """Events, then sessions (closed first, then opened, for their ids), then runs, statuses."""
+    """Events and kept scans, then sessions (closed first, then opened, for their ids), then
+    runs and statuses."""
     dialect = connection.dialect.name
     received = utcnow()
     rows = [_event_row(m, i, received) for m, todo in applied.items() for i in todo]
@@ -607,6 +616,9 @@ def _write(
             # Under the status locks nobody else records these machines' events: a
             # conflict means the batch must be applied again by the message-by-message path.
             raise RuntimeError("an event of a locked machine was recorded meanwhile")
+    for table, kept in ((_US, book.unknown_rows), (_DS, book.denied_rows)):
+        if kept:
+            connection.execute(table.insert(), kept)
     _write_sessions(db, connection, machines)
     old = [run for m in machines for run in m.touched_runs.values() if run.id is not None]
     new = [run for m in machines for run in m.touched_runs.values() if run.id is None]

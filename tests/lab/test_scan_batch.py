@@ -139,8 +139,17 @@ class _Lab:
         denied = db.exec(select(DeniedScan).where(DeniedScan.reader_id == self.reader)).all()
         unknown = db.exec(select(UnknownScan).where(UnknownScan.reader_id == self.reader)).all()
         return sorted(
-            [("denied", r.card_id.split("-")[0], r.at, r.reason) for r in denied]
-            + [("unknown", r.card_id.split("-")[0], r.at, r.reason) for r in unknown]
+            [
+                (
+                    r.card_id.split("-")[0],
+                    r.at,
+                    r.reason,
+                    r.detail.replace(self.tag, ""),
+                    self.who(r.contributor_id),
+                )
+                for r in denied
+            ]
+            + [(r.card_id.split("-")[0], r.at, r.reason, "unknown", None) for r in unknown]
         )
 
     def session_hours(self, db: Session) -> list[tuple]:
@@ -221,5 +230,5 @@ def test_random_streams_with_scans_fold_in_batches_like_one_by_one(engine):
             assert _hours(db, batched.machine) == _hours(db, reference.machine), seed
             assert batched.session_hours(db) == reference.session_hours(db), seed
     assert {"opened", "closed", "handover", "debounced", "unknown", "denied"} <= results
-    # Some scans took the set-based path; the rest (unknown cards, denials) the ORM path.
-    assert 0 < totals["handled"] < totals["scans"]
+    # Most scans took the set-based path; the rest (after a late state, say) the ORM path.
+    assert totals["scans"] // 2 < totals["handled"] < totals["scans"]
