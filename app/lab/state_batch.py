@@ -1,17 +1,19 @@
-"""A batch's machine-state events folded in memory and written with a few Core statements.
+"""A batch's machine events folded in memory and written with a few Core statements.
 
-The ORM path (`RunFolder`, one event at a time) costs several statements, a
-unit of work and a flush per event. Here each machine whose events in a batch
-are all in-order state samples has its status, open run, latest run and
-sessions read once, its events folded in plain Python by the same rules as
-`RunFolder`, and everything written back with one `INSERT ... ON CONFLICT DO
-NOTHING RETURNING` for the events and `executemany` statements for runs,
-statuses and sessions, under the status row locks taken in machine-id order
-(so replicas never deadlock). A machine whose batch needs anything else (a
-badge scan, an event timed before one already applied, an interlock, an
-offline event while someone is badged in, a late busy report, a run to resume
-after an outage) is left whole to the ORM path, which stays the reference: a
-test folds the same streams both ways and compares the rows.
+The ORM path (`RunFolder` and `handle_scan`, one event at a time) costs several
+statements, a unit of work and a flush per event. Here each machine's status,
+open run, latest run and sessions are read once per batch, its state samples
+and badge scans folded in arrival order in plain Python by the same rules
+(`RunFolder`'s here, the gate's and sessions' in `app.lab.scan_batch`), and
+everything written back with one `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+for the events and a few `INSERT`s and `executemany` updates for sessions,
+scans kept, runs and statuses, under the status row locks taken in machine-id
+order (so replicas never deadlock). From the first event that needs anything
+else (an event timed before one already applied, an interlock, an offline
+event while someone is badged in, a late busy report, a run to resume after an
+outage, a scan meeting a session past its limit) a machine's events go to the
+ORM path, which stays the reference: tests fold the same streams both ways and
+compare the rows.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
 from app.lab.models import Machine, Reader
 from app.lab.rollups import hour_of, refresh_run_slices, refresh_session_slices
 from app.lab.runs import POWER_ADAPTERS, TERMINAL, UNREPORTED_ENDS
-from app.lab.scan_batch import ScanBook, ScanPlace, apply_scan, read_scan_book, session_rows
+from app.lab.scan_batch import apply_scan, session_rows
+from app.lab.scan_book import ScanBook, ScanPlace, read_scan_book
 from app.lab.sessions import ScanRules
 from devices.events import BadgeScan, Event, MachineState
 
