@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table
+from sqlmodel import SQLModel
 
 from app.lab.access.gate import ScanReply
 from app.lab.access.models import DeniedScan, DenyReason
@@ -24,10 +25,6 @@ from app.lab.activity import CloseReason, LabSession, UnknownScan
 from app.lab.batch_rows import HeldMachine, HeldSession, NeedsOrm
 from app.lab.scan_book import Card, ScanBook, ScanPlace, repeated
 from devices.events import BadgeScan
-
-_S: Table = LabSession.__table__  # type: ignore[attr-defined]
-_DS: Table = DeniedScan.__table__  # type: ignore[attr-defined]
-_US: Table = UnknownScan.__table__  # type: ignore[attr-defined]
 
 
 def apply_scan(
@@ -60,19 +57,21 @@ def apply_scan(
     done = "denied"
     if reason == DenyReason.UNKNOWN_CARD:
         done = "unknown"
-        row = UnknownScan(
+        row = _row(
+            UnknownScan,
             reader_id=place.reader_id,
             card_id=scan.badge,
             reason="unknown" if card is None else "revoked",
             at=at,
             event_id=scan.event_id,
         )
-        book.unknown_rows.append(_columns(_US, row))
+        book.unknown_rows.append(row)
     if repeated(book.denied, key, at, scan.event_id, debounce_s):
         return "debounced", None
     book.denied.setdefault(key, []).append((at, scan.event_id))
     person = card if reason != DenyReason.UNKNOWN_CARD else None
-    denial = DeniedScan(
+    denial = _row(
+        DeniedScan,
         event_id=scan.event_id,
         reader_id=place.reader_id,
         machine_id=m.id,
@@ -82,7 +81,7 @@ def apply_scan(
         detail=detail[:500],
         at=at,
     )
-    book.denied_rows.append(_columns(_DS, denial))
+    book.denied_rows.append(denial)
     if (
         person is not None
         and current is not None
@@ -94,8 +93,17 @@ def apply_scan(
     return done, ScanReply(place.reader_id, False, reason, scan.event_id)
 
 
-def _columns(table: Table, row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
+def _row(model: type[SQLModel], **given: Any) -> dict[str, Any]:
+    """A Core insert row of a table model: the given columns and the model's defaults
+    (building the model object itself costs more than the insert)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    row = {
+        c.name: model.model_fields[c.name].get_default(call_default_factory=True)
+        for c in table.columns
+        if c.name not in given and c.name != "id"
+    }
+    row.update(given)
+    return row
 
 
 def _close(m: HeldMachine, session: HeldSession, at: datetime, reason: str, by: str) -> None:
@@ -129,7 +137,8 @@ def _open(
     key = (m.id, card.contributor_id)
     known = book.last_product.get(key)
     product = place.reader_product_id or (known[1] if known else None)
-    row = LabSession(
+    row = _row(
+        LabSession,
         contributor_id=card.contributor_id,
         badge_id=card.badge_id,
         machine_id=m.id,
@@ -141,7 +150,7 @@ def _open(
         open_event_id=scan.event_id,
     )
     session = HeldSession(
-        book.next_id, card.contributor_id, product, scan.at, None, scan.at, new=_columns(_S, row)
+        book.next_id, card.contributor_id, product, scan.at, None, scan.at, new=row
     )
     book.next_id -= 1
     m.sessions.append(session)
