@@ -220,15 +220,75 @@ def test_random_streams_with_scans_fold_in_batches_like_one_by_one(engine):
             (r.allowed, r.reason, r.scan_id.split("-")[1]) for r in one_by_one.replies
         ]
         results |= set(one_by_one.scans)
-        with Session(engine) as db:
-            assert batched.sessions(db) == reference.sessions(db), seed
-            assert batched.kept(db) == reference.kept(db), seed
-            assert _runs(db, batched.machine, batched.names) == _runs(
-                db, reference.machine, reference.names
-            ), seed
-            assert _status(db, batched.machine) == _status(db, reference.machine), seed
-            assert _hours(db, batched.machine) == _hours(db, reference.machine), seed
-            assert batched.session_hours(db) == reference.session_hours(db), seed
+        _same_rows(engine, batched, reference, seed)
     assert {"opened", "closed", "handover", "debounced", "unknown", "denied"} <= results
     # Most scans took the set-based path; the rest (after a late state, say) the ORM path.
     assert totals["scans"] // 2 < totals["handled"] < totals["scans"]
+
+
+def _same_rows(engine, batched: _Lab, reference: _Lab, seed: int) -> None:
+    with Session(engine) as db:
+        assert batched.sessions(db) == reference.sessions(db), seed
+        assert batched.kept(db) == reference.kept(db), seed
+        assert _runs(db, batched.machine, batched.names) == _runs(
+            db, reference.machine, reference.names
+        ), seed
+        assert _status(db, batched.machine) == _status(db, reference.machine), seed
+        assert _hours(db, batched.machine) == _hours(db, reference.machine), seed
+        assert batched.session_hours(db) == reference.session_hours(db), seed
+
+
+def test_several_machines_in_one_batch_fold_like_one_by_one(engine):
+    rules = ScanRules()
+    for seed in range(3):
+        rng = random.Random(200 + seed)
+        pairs = []
+        with Session(engine) as db:
+            for k in range(3):
+                induction, limit = k == 1, 1800 if k == 2 else None
+                pairs.append(
+                    (
+                        _Lab(db, f"r{seed}{k}x", induction, limit),
+                        _Lab(db, f"b{seed}{k}x", induction, limit),
+                        _timeline(rng, messy=k == 0),
+                    )
+                )
+        one_by_one = BatchOutcome()
+        with Session(engine) as db:
+            for reference, _batched, timeline in pairs:
+                for event in reference.events(timeline):
+                    record_event(db, event, "test", rules, one_by_one)
+                    db.commit()
+        # The machines' streams interleaved at random, each in its own order.
+        queues = [batched.events(timeline) for _r, batched, timeline in pairs]
+        stream: list[Event] = []
+        while any(queues):
+            queue = rng.choice([q for q in queues if q])
+            stream.append(queue.pop(0))
+        in_batches = BatchOutcome()
+        taken = 0
+        for start in range(0, len(stream), 50):
+            chunk = stream[start : start + 50]
+            with Session(engine) as db:
+                outcome = prepare_batch(db, [(e, "test") for e in chunk], rules)
+                for event in chunk:
+                    record_event(db, event, "test", rules, outcome)
+                db.commit()
+            in_batches.scans += outcome.scans
+            in_batches.replies += outcome.replies
+            taken += sum(1 for e in chunk if isinstance(e, BadgeScan) and id(e) in outcome.handled)
+        assert taken > sum(1 for e in stream if isinstance(e, BadgeScan)) // 2, seed
+        assert sorted(in_batches.scans) == sorted(one_by_one.scans), seed
+        for reference, batched, _events in pairs:
+            # Each reader's replies come in its scans' order.
+            mine = [
+                (r.allowed, r.reason, r.scan_id.split("-")[1])
+                for r in in_batches.replies
+                if r.reader_id == batched.reader
+            ]
+            assert mine == [
+                (r.allowed, r.reason, r.scan_id.split("-")[1])
+                for r in one_by_one.replies
+                if r.reader_id == reference.reader
+            ], seed
+            _same_rows(engine, batched, reference, seed)
