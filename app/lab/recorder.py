@@ -197,13 +197,15 @@ def prepare_batch(db: Session, items: list[tuple[Event, str]], rules: ScanRules)
     """Apply what the set-based path can (`app.lab.state_batch`), then read what the rest
     needs in a few statements: its known event ids, machines, readers, and the status rows
     of its machines, locked in id order (so replicas never deadlock)."""
-    fast = apply_state_batch(db, items, rules.grace_s, rules.redelivery_window_s)
+    fast = apply_state_batch(db, items, rules)
     rest = [e for e, _source in items if id(e) not in fast.handled]
     outcome = _prepare_rest(db, rest) if rest else BatchOutcome()
     outcome.handled = fast.handled
     outcome.applied += fast.applied
     outcome.duplicates += fast.duplicates
     outcome.machines |= fast.machines
+    outcome.scans = fast.scans + outcome.scans
+    outcome.replies = fast.replies + outcome.replies
     return outcome
 
 

@@ -56,7 +56,11 @@ class ScanRules:
         """The longest a session may last at this machine (None: the door)."""
         if machine is None:
             return self.door_max_session_s
-        return float(machine.max_session_s or self.max_session_s)
+        return self.machine_limit_s(machine.max_session_s)
+
+    def machine_limit_s(self, max_session_s: float | None) -> float:
+        """The longest a session may last at a machine with this own limit (None: the lab's)."""
+        return float(max_session_s or self.max_session_s)
 
 
 def open_session_on(db: Session, machine_id: int) -> LabSession | None:

@@ -1,17 +1,19 @@
-"""A batch's machine-state events folded in memory and written with a few Core statements.
+"""A batch's machine events folded in memory and written with a few Core statements.
 
-The ORM path (`RunFolder`, one event at a time) costs several statements, a
-unit of work and a flush per event. Here each machine whose events in a batch
-are all in-order state samples has its status, open run, latest run and
-sessions read once, its events folded in plain Python by the same rules as
-`RunFolder`, and everything written back with one `INSERT ... ON CONFLICT DO
-NOTHING RETURNING` for the events and `executemany` statements for runs,
-statuses and sessions, under the status row locks taken in machine-id order
-(so replicas never deadlock). A machine whose batch needs anything else (a
-badge scan, an event timed before one already applied, an interlock, an
-offline event while someone is badged in, a late busy report, a run to resume
-after an outage) is left whole to the ORM path, which stays the reference: a
-test folds the same streams both ways and compares the rows.
+The ORM path (`RunFolder` and `handle_scan`, one event at a time) costs several
+statements, a unit of work and a flush per event. Here each machine's status,
+open run, latest run and sessions are read once per batch, its state samples
+and badge scans folded in arrival order in plain Python by the same rules
+(`RunFolder`'s here, the gate's and sessions' in `app.lab.scan_batch`), and
+everything written back with one `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+for the events and a few `INSERT`s and `executemany` updates for sessions,
+scans kept, runs and statuses, under the status row locks taken in machine-id
+order (so replicas never deadlock). From the first event that needs anything
+else (an event timed before one already applied, an interlock, an offline
+event while someone is badged in, a late busy report, a run to resume after an
+outage, a scan meeting a session past its limit) a machine's events go to the
+ORM path, which stays the reference: tests fold the same streams both ways and
+compare the rows.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from app.db import utcnow
+from app.lab.access.gate import ScanReply
+from app.lab.access.models import DeniedScan
 from app.lab.activity import (
     DeviceEvent,
     EndReason,
@@ -36,10 +40,15 @@ from app.lab.activity import (
     MachineStatus,
     Provenance,
     RunStatus,
+    UnknownScan,
 )
+from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
 from app.lab.models import Machine, Reader
-from app.lab.rollups import hour_of, refresh_run_slices
+from app.lab.rollups import hour_of, refresh_run_slices, refresh_session_slices
 from app.lab.runs import POWER_ADAPTERS, TERMINAL, UNREPORTED_ENDS
+from app.lab.scan_batch import apply_scan, session_rows
+from app.lab.scan_book import ScanBook, ScanPlace, read_scan_book
+from app.lab.sessions import ScanRules
 from devices.events import BadgeScan, Event, MachineState
 
 _E: Table = DeviceEvent.__table__  # type: ignore[attr-defined]
@@ -48,66 +57,11 @@ _ST: Table = MachineStatus.__table__  # type: ignore[attr-defined]
 _S: Table = LabSession.__table__  # type: ignore[attr-defined]
 _M: Table = Machine.__table__  # type: ignore[attr-defined]
 _RD: Table = Reader.__table__  # type: ignore[attr-defined]
+_US: Table = UnknownScan.__table__  # type: ignore[attr-defined]
+_DS: Table = DeniedScan.__table__  # type: ignore[attr-defined]
 
 _RUN_FIELDS = tuple(c.name for c in _R.columns if c.name != "id")
 _STATUS_FIELDS = tuple(c.name for c in _ST.columns if c.name != "machine_id")
-
-
-class _Bail(Exception):
-    """This machine's batch needs the ORM path."""
-
-
-@dataclass(slots=True, eq=False)
-class _Run:
-    """A machine_run row held in memory while a batch is folded."""
-
-    machine_id: int
-    status: str
-    started_at: datetime
-    last_sample_at: datetime
-    start_event_id: str
-    id: int | None = None
-    ended_at: datetime | None = None
-    busy_since: datetime | None = None
-    busy_s: float = 0.0
-    end_reason: str | None = None
-    provenance: str | None = None
-    flagged: bool = False
-    flag_reason: str | None = None
-    job: str | None = None
-    progress: float | None = None
-    energy_wh: float | None = None
-    material: float | None = None
-    reported_busy_s: float | None = None
-    operator_id: int | None = None
-    product_id: int | None = None
-    session_id: int | None = None
-    attribution: str | None = None
-
-
-@dataclass(slots=True, eq=False)
-class _Session:
-    id: int
-    contributor_id: int
-    product_id: int | None
-    opened_at: datetime
-    closed_at: datetime | None
-    last_activity_at: datetime
-
-
-@dataclass
-class _Machine:
-    """One machine's rows as read, and as folded so far."""
-
-    id: int
-    adapter: str
-    status: dict[str, Any]
-    run: _Run | None = None
-    latest: _Run | None = None  # the run started last, for the offline-resume rule
-    sessions: list[_Session] = field(default_factory=list)
-    touched_runs: dict[int, _Run] = field(default_factory=dict)  # by id(): loaded and new
-    ended_before: dict[int, datetime | None] = field(default_factory=dict)
-    touched_session: _Session | None = None
 
 
 @dataclass
@@ -118,14 +72,17 @@ class StateBatchResult:
     applied: int = 0
     duplicates: int = 0
     machines: set[int] = field(default_factory=set)
+    scans: list[str] = field(default_factory=list)  # what each scan taken did, as handle_scan
+    replies: list[ScanReply] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
-class StateEvent:
-    """A decoded machine-state event with where it came from."""
+class Queued:
+    """A decoded event of one machine with where it came from (and a scan's reader)."""
 
-    event: MachineState
+    event: MachineState | BadgeScan
     source: str
+    place: ScanPlace | None = None
 
 
 def _label_id(label: str) -> int | None:
@@ -153,56 +110,57 @@ def lock_statuses(db: Session, machine_ids: Iterable[int]) -> dict[int, dict[str
     return {row.machine_id: dict(row._mapping) for row in connection.execute(query)}
 
 
-def apply_state_batch(
-    db: Session, items: list[tuple[Event, str]], grace_s: float, window_s: float
-) -> StateBatchResult:
-    """Apply what it can of a batch's machine-state events; returns what it took.
-
-    `items` is the whole batch in arrival order (badge scans too): a machine's state
-    events before its first scan in the batch can be taken, the rest are the ORM
-    path's. Takes the status locks of every machine the batch touches (also those of
-    the badge readers' machines, which the ORM path will ask for again) in one
-    sorted statement first.
-    """
-    result = StateBatchResult()
-    connection = db.connection()
-    dialect = connection.dialect.name
+def _readers(connection: Connection, items: list[tuple[Event, str]]) -> dict[int, Any]:
+    """The batch's readers at a machine: id, machine and product."""
     reader_ids = {
         r
         for event, _source in items
         if isinstance(event, BadgeScan)
         if (r := _label_id(event.reader)) is not None
     }
-    reader_machine: dict[int, int] = {}
-    if reader_ids:
-        reader_machine = {
-            r: m
-            for r, m in connection.execute(
-                select(_RD.c.id, _RD.c.machine_id).where(_RD.c.id.in_(reader_ids))
-            )
-            if m is not None
-        }
-    by_machine: dict[int, list[StateEvent]] = {}
-    scanned: set[int] = set()
+    if not reader_ids:
+        return {}
+    rows = connection.execute(
+        select(_RD.c.id, _RD.c.machine_id, _RD.c.product_id).where(_RD.c.id.in_(reader_ids))
+    )
+    return {row.id: row for row in rows if row.machine_id is not None}
+
+
+def apply_state_batch(
+    db: Session, items: list[tuple[Event, str]], rules: ScanRules
+) -> StateBatchResult:
+    """Apply what it can of a batch's machine-state events and badge scans; returns what it took.
+
+    `items` is the whole batch in arrival order: each machine's states and scans are
+    folded in order up to the first one that needs the ORM path, which takes that one
+    and the machine's events after it. Takes the status locks of every machine the
+    batch touches in one sorted statement first.
+    """
+    result = StateBatchResult()
+    connection = db.connection()
+    dialect = connection.dialect.name
+    readers = _readers(connection, items)
+    by_machine: dict[int, list[tuple[Event, str, Any]]] = {}
     for event, source in items:
         if isinstance(event, MachineState):
             machine_id = _label_id(event.machine)
-            if machine_id is not None and machine_id not in scanned:
-                by_machine.setdefault(machine_id, []).append(StateEvent(event, source))
-        else:
-            reader_id = _label_id(event.reader)
-            if reader_id in reader_machine:
-                scanned.add(reader_machine[reader_id])  # later states follow this scan
+            if machine_id is not None:
+                by_machine.setdefault(machine_id, []).append((event, source, None))
+        elif (reader := readers.get(_label_id(event.reader) or 0)) is not None:
+            by_machine.setdefault(reader.machine_id, []).append((event, source, reader))
     known = {
         row.id: row
         for row in connection.execute(
             select(
                 _M.c.id,
                 _M.c.adapter,
+                _M.c.name,
                 _M.c.active,
                 _M.c.interlock,
                 _M.c.interlock_address,
-            ).where(_M.c.id.in_(set(by_machine) | scanned))
+                _M.c.requires_induction,
+                _M.c.max_session_s,
+            ).where(_M.c.id.in_(by_machine))
         )
     }
     if not known:
@@ -214,34 +172,57 @@ def apply_state_batch(
             update(_ST).where(_ST.c.machine_id.in_(list(known))).values(machine_id=_ST.c.machine_id)
         )
     statuses = lock_statuses(db, known)
-    fast = {
-        m: by_machine[m]
-        for m in by_machine
-        if m in known
+    fast: dict[int, list[Queued]] = {}
+    for m, arrived in by_machine.items():
+        row = known.get(m)
         # The interlock decides relay commands per event: the ORM path keeps that.
-        and not (known[m].active and known[m].interlock and known[m].interlock_address)
-    }
+        if row is None or (row.active and row.interlock and row.interlock_address):
+            continue
+        fast[m] = [
+            Queued(event, source, _place(reader, row, rules) if reader is not None else None)
+            for event, source, reader in arrived
+        ]
     if not fast:
         return result
-    fresh = _not_recorded(connection, [i for items in fast.values() for i in items], window_s)
+    fresh = _not_recorded(connection, [i for items in fast.values() for i in items], rules)
     machines = _load(connection, fast, known, statuses)
-    applied: dict[int, list[StateEvent]] = {}
+    scans = [
+        (m, i.event, i.place)
+        for m, queued in fast.items()
+        for i in queued
+        if isinstance(i.event, BadgeScan) and i.place is not None and id(i) in fresh
+    ]
+    book = read_scan_book(connection, machines, scans, rules)
+    applied: dict[int, list[Queued]] = {}
     for machine_id, queued in fast.items():
-        taken = queued[: _Fold(machines[machine_id], grace_s).apply_all(queued, fresh)]
+        fold = _Fold(machines[machine_id], book, rules)
+        taken = queued[: fold.apply_all(queued, fresh)]
         if not taken:
             continue  # the ORM path applies this machine's events, repeats and all
         todo = [i for i in taken if id(i) in fresh]
         applied[machine_id] = todo
         result.handled |= {id(i.event) for i in taken}
         result.duplicates += len(taken) - len(todo)
+        result.scans += fold.scans
+        result.replies += fold.replies
     if applied:
-        _write(db, connection, [machines[m] for m in applied], applied)
+        _write(db, connection, [machines[m] for m in applied], applied, book)
         result.applied = sum(len(todo) for todo in applied.values())
         result.machines = {m for m, todo in applied.items() if todo}
     return result
 
 
-def _not_recorded(connection: Connection, items: list[StateEvent], window_s: float) -> set[int]:
+def _place(reader: Any, machine: Any, rules: ScanRules) -> ScanPlace:
+    return ScanPlace(
+        reader.id,
+        reader.product_id,
+        machine.name,
+        bool(machine.requires_induction),
+        rules.machine_limit_s(machine.max_session_s),
+    )
+
+
+def _not_recorded(connection: Connection, items: list[Queued], rules: ScanRules) -> set[int]:
     """id() of the events not recorded yet (by id, or a timeless one's fingerprint in the window),
     the first of any repeats within the batch."""
     ids = {i.event.event_id for i in items}
@@ -251,7 +232,7 @@ def _not_recorded(connection: Connection, items: list[StateEvent], window_s: flo
     }
     timeless = [i.event for i in items if i.event.fingerprint is not None]
     heard: dict[str, list[datetime]] = {}
-    window = timedelta(seconds=window_s)
+    window = timedelta(seconds=rules.redelivery_window_s)
     if timeless:
         # A message that repeats verbatim (an availability) has copies all through the
         # log: only those within the window of this batch's copies count.
@@ -277,18 +258,18 @@ def _not_recorded(connection: Connection, items: list[StateEvent], window_s: flo
     return fresh
 
 
-def _run_from(row: Any) -> _Run:
-    return _Run(**dict(row._mapping))
+def _run_from(row: Any) -> HeldRun:
+    return HeldRun(**dict(row._mapping))
 
 
 def _load(
     connection: Connection,
-    fast: dict[int, list[StateEvent]],
+    fast: dict[int, list[Queued]],
     known: dict[int, Any],
     statuses: dict[int, dict[str, Any]],
-) -> dict[int, _Machine]:
+) -> dict[int, HeldMachine]:
     """Each machine's open run, latest run and the sessions a run could be attributed to."""
-    machines = {m: _Machine(m, known[m].adapter, statuses[m]) for m in fast}
+    machines = {m: HeldMachine(m, known[m].adapter, statuses[m]) for m in fast}
     ranked = (
         select(
             _R,
@@ -305,7 +286,7 @@ def _load(
             or_(ranked.c.rank == 1, ranked.c.id.in_(open_ids))
         )
     )
-    runs: dict[int, _Run] = {}
+    runs: dict[int, HeldRun] = {}
     for row in rows:
         run = _run_from(row)
         assert run.id is not None
@@ -326,7 +307,9 @@ def _load(
             state.run = run
     # A run is attributed to a session open at its start or opened within the grace after
     # it; at or after a machine's last event those are open or closed after that event.
+    # A scan is judged against the sessions open or closed after it (`scan_batch`).
     lasts = [s["last_event_at"] for s in statuses.values()]
+    lasts += [i.event.at for queued in fast.values() for i in queued if i.place is not None]
     since = None if any(last is None for last in lasts) else min(lasts)
     query = select(
         _S.c.id,
@@ -336,6 +319,8 @@ def _load(
         _S.c.opened_at,
         _S.c.closed_at,
         _S.c.last_activity_at,
+        _S.c.close_reason,
+        _S.c.closed_by,
     ).where(_S.c.machine_id.in_(list(fast)))
     if since is not None:
         # ... and the sessions the open runs were given (a grace claim is checked at the end).
@@ -345,13 +330,15 @@ def _load(
         )
     for row in connection.execute(query):
         machines[row.machine_id].sessions.append(
-            _Session(
+            HeldSession(
                 row.id,
                 row.contributor_id,
                 row.product_id,
                 row.opened_at,
                 row.closed_at,
                 row.last_activity_at,
+                row.close_reason,
+                row.closed_by,
             )
         )
     return machines
@@ -362,13 +349,18 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 
 class _Fold:
-    """`RunFolder`'s rules over rows in memory; raises `_Bail` where it would need the database."""
+    """`RunFolder`'s rules (and `scan_batch`'s for scans) over rows in memory, up to the
+    first event that needs the database."""
 
-    def __init__(self, machine: _Machine, grace_s: float) -> None:
+    def __init__(self, machine: HeldMachine, book: ScanBook, rules: ScanRules) -> None:
         self.m = machine
-        self.grace_s = grace_s
+        self.book = book
+        self.rules = rules
+        self.grace_s = rules.grace_s
+        self.scans: list[str] = []
+        self.replies: list[ScanReply] = []
 
-    def apply_all(self, items: list[StateEvent], fresh: set[int]) -> int:
+    def apply_all(self, items: list[Queued], fresh: set[int]) -> int:
         """Fold the events up to the first one that needs the ORM path; returns how many
         of `items` (repeats included) were taken. Each check is made before anything of
         its event is changed, so the rows hold exactly the events taken."""
@@ -377,39 +369,41 @@ class _Fold:
             if id(item) not in fresh:
                 continue  # recorded already: a no-op, as on the ORM path
             event = item.event
+            if isinstance(event, BadgeScan):
+                assert item.place is not None
+                try:
+                    done, reply = apply_scan(
+                        self.m, event, item.place, self.book, self.grace_s, self.rules.debounce_s
+                    )
+                except NeedsOrm:
+                    return taken
+                self.scans.append(done)
+                if reply is not None:
+                    self.replies.append(reply)
+                continue
             last = status["last_event_at"]
             if last is not None and event.at < last:
                 return taken  # out of order: the ORM path refolds from the log
-            open_session = self._open_session()
+            open_session = self.m.open_session()
             if event.state.value == "offline" and open_session is not None:
                 return taken  # closing a session (limits, rollups): the ORM path's job
             try:
                 self.apply(event)
-            except _Bail:
+            except NeedsOrm:
                 return taken
             if (
                 event.state.value != "offline"
                 and open_session is not None
                 and event.at > open_session.last_activity_at
             ):
+                self.m.touch_session(open_session)
                 open_session.last_activity_at = event.at
-                self.m.touched_session = open_session
         return len(items)
-
-    def _open_session(self) -> _Session | None:
-        return next((s for s in self.m.sessions if s.closed_at is None), None)
-
-    def _touch(self, run: _Run) -> _Run:
-        key = id(run)
-        if key not in self.m.touched_runs:
-            self.m.touched_runs[key] = run
-            self.m.ended_before[key] = run.ended_at
-        return run
 
     def apply(self, event: MachineState) -> None:
         run = self.m.run
         if run is not None:
-            self._touch(run)
+            self.m.touch_run(run)
         state = event.state.value
         if state == "running":
             run = self._resume_or_open(run, event)
@@ -419,7 +413,7 @@ class _Fold:
             self._end(run, event, TERMINAL[state])
             run = None
         elif state in TERMINAL and event.reported_busy_s is not None:
-            raise _Bail  # a late busy report corrects an ended run: the ORM path
+            raise NeedsOrm  # a late busy report corrects an ended run: the ORM path
         elif state == "idle" and run is not None:
             reason = EndReason.FINISHED if self.m.adapter in POWER_ADAPTERS else EndReason.ABANDONED
             self._end(run, event, reason)
@@ -445,7 +439,7 @@ class _Fold:
         if event.power_w is not None:
             status["power_w"] = event.power_w
 
-    def _resume_or_open(self, run: _Run | None, event: MachineState) -> _Run:
+    def _resume_or_open(self, run: HeldRun | None, event: MachineState) -> HeldRun:
         if run is not None:
             if run.status == RunStatus.PAUSED:
                 run.status = RunStatus.RUNNING
@@ -454,12 +448,12 @@ class _Fold:
         latest = self.m.latest
         if latest is not None:
             if latest.started_at > event.at:
-                raise _Bail  # a run after this event: not the simple in-order case
+                raise NeedsOrm  # a run after this event: not the simple in-order case
             if latest.end_reason == EndReason.OFFLINE and latest.ended_at is not None:
-                raise _Bail  # perhaps a run to resume after an outage: the ORM path decides
+                raise NeedsOrm  # perhaps a run to resume after an outage: the ORM path decides
         return self._open(event, RunStatus.RUNNING)
 
-    def _pause(self, run: _Run | None, event: MachineState) -> _Run:
+    def _pause(self, run: HeldRun | None, event: MachineState) -> HeldRun:
         if run is None:
             run = self._open(event, RunStatus.PAUSED)
             run.flagged = True
@@ -471,11 +465,11 @@ class _Fold:
             run.status = RunStatus.PAUSED
         return run
 
-    def _open(self, event: MachineState, status: RunStatus) -> _Run:
+    def _open(self, event: MachineState, status: RunStatus) -> HeldRun:
         latest = self.m.latest
         if latest is not None and latest.started_at > event.at:
-            raise _Bail
-        run = _Run(
+            raise NeedsOrm
+        run = HeldRun(
             machine_id=self.m.id,
             status=status,
             started_at=event.at,
@@ -493,9 +487,9 @@ class _Fold:
             run.session_id = session.id
             run.attribution = attribution
         self.m.latest = run
-        return self._touch(run)
+        return self.m.touch_run(run)
 
-    def _session_at(self, at: datetime) -> _Session | None:
+    def _session_at(self, at: datetime) -> HeldSession | None:
         found = [
             s
             for s in self.m.sessions
@@ -503,27 +497,27 @@ class _Fold:
         ]
         return max(found, key=lambda s: s.opened_at) if found else None
 
-    def _session_opened_within(self, at: datetime) -> _Session | None:
+    def _session_opened_within(self, at: datetime) -> HeldSession | None:
         until = at + timedelta(seconds=self.grace_s)
         found = [s for s in self.m.sessions if at < s.opened_at <= until]
         return min(found, key=lambda s: s.opened_at) if found else None
 
-    def _grace_session(self, run: _Run) -> _Session | None:
+    def _grace_session(self, run: HeldRun) -> HeldSession | None:
         """The session a grace-attributed run was given to (checked before a run ends)."""
         if run.attribution != "grace" or run.session_id is None:
             return None
         session = next((s for s in self.m.sessions if s.id == run.session_id), None)
         if session is None:
-            raise _Bail  # its session is not among those read: the ORM path looks it up
+            raise NeedsOrm  # its session is not among those read: the ORM path looks it up
         return session
 
-    def _drop_grace_after_end(self, run: _Run, session: _Session | None) -> None:
+    def _drop_grace_after_end(self, run: HeldRun, session: HeldSession | None) -> None:
         if session is None or run.ended_at is None:
             return
         if session.opened_at >= run.ended_at:
             run.operator_id = run.product_id = run.session_id = run.attribution = None
 
-    def _end(self, run: _Run, event: MachineState, reason: EndReason) -> None:
+    def _end(self, run: HeldRun, event: MachineState, reason: EndReason) -> None:
         session = self._grace_session(run)
         if run.status == RunStatus.RUNNING and run.busy_since is not None:
             run.busy_s += _seconds(event.at, run.busy_since)
@@ -548,7 +542,7 @@ class _Fold:
             run.flag_reason = UNREPORTED_ENDS[reason]
         self._drop_grace_after_end(run, session)
 
-    def _end_offline(self, run: _Run, event: MachineState) -> None:
+    def _end_offline(self, run: HeldRun, event: MachineState) -> None:
         session = self._grace_session(run)
         if event.power_w is not None or event.energy_wh is not None:
             run.last_sample_at = max(run.last_sample_at, event.at)
@@ -584,32 +578,36 @@ def _typed(table: Table, names: Iterable[str]) -> dict[str, Any]:
     return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
 
 
+def _event_row(machine_id: int, item: Queued, received: datetime) -> dict[str, Any]:
+    event = item.event
+    scan = isinstance(event, BadgeScan)
+    return {
+        "event_id": event.event_id,
+        "kind": "badge" if scan else "machine",
+        "source": item.source[:300],
+        "machine_id": machine_id,
+        "reader_id": item.place.reader_id if item.place is not None else None,
+        "at": event.at,
+        "received_at": received,
+        "state": None if isinstance(event, BadgeScan) else event.state.value,
+        "card_id": event.badge if isinstance(event, BadgeScan) else None,
+        "body": "{}" if isinstance(event, BadgeScan) else _body(event),
+        "fingerprint": event.fingerprint,
+    }
+
+
 def _write(
     db: Session,
     connection: Connection,
-    machines: list[_Machine],
-    applied: dict[int, list[StateEvent]],
+    machines: list[HeldMachine],
+    applied: dict[int, list[Queued]],
+    book: ScanBook,
 ) -> None:
-    """Events, then new runs (for their ids), then changed runs, statuses and sessions."""
+    """Events and kept scans, then sessions (closed first, then opened, for their ids), then
+    runs and statuses."""
     dialect = connection.dialect.name
     received = utcnow()
-    rows = [
-        {
-            "event_id": i.event.event_id,
-            "kind": "machine",
-            "source": i.source[:300],
-            "machine_id": machine_id,
-            "reader_id": None,
-            "at": i.event.at,
-            "received_at": received,
-            "state": i.event.state.value,
-            "card_id": None,
-            "body": _body(i.event),
-            "fingerprint": i.event.fingerprint,
-        }
-        for machine_id, todo in applied.items()
-        for i in todo
-    ]
+    rows = [_event_row(m, i, received) for m, todo in applied.items() for i in todo]
     if rows:
         inserted = connection.execute(
             _insert(dialect, _E)
@@ -621,6 +619,10 @@ def _write(
             # Under the status locks nobody else records these machines' events: a
             # conflict means the batch must be applied again by the message-by-message path.
             raise RuntimeError("an event of a locked machine was recorded meanwhile")
+    for table, kept in ((_US, book.unknown_rows), (_DS, book.denied_rows)):
+        if kept:
+            connection.execute(table.insert(), kept)
+    _write_sessions(db, connection, machines)
     old = [run for m in machines for run in m.touched_runs.values() if run.id is not None]
     new = [run for m in machines for run in m.touched_runs.values() if run.id is None]
     if new:
@@ -648,14 +650,6 @@ def _write(
         .values(_typed(_ST, _STATUS_FIELDS)),
         statuses,
     )
-    touched = [m.touched_session for m in machines if m.touched_session is not None]
-    if touched:
-        connection.execute(
-            update(_S)
-            .where(_S.c.id == bindparam("v_key"))
-            .values(_typed(_S, ["last_activity_at"])),
-            [{"v_key": s.id, "v_last_activity_at": s.last_activity_at} for s in touched],
-        )
     slices: set[tuple[int, datetime]] = set()
     for m in machines:
         for key, run in m.touched_runs.items():
@@ -664,3 +658,35 @@ def _write(
                     slices.add((m.id, hour_of(moment)))
     if slices:
         refresh_run_slices(db, slices)
+
+
+def _write_sessions(db: Session, connection: Connection, machines: list[HeldMachine]) -> None:
+    """Sessions read and changed (closed, or active later), then those opened in the batch
+    (at most one still open per machine), whose ids the runs they were given then take."""
+    old = [s for m in machines for s in m.touched_sessions.values() if s.new is None]
+    new = [s for m in machines for s in m.touched_sessions.values() if s.new is not None]
+    if old:
+        names = ["closed_at", "close_reason", "closed_by", "last_activity_at"]
+        connection.execute(
+            update(_S).where(_S.c.id == bindparam("v_key")).values(_typed(_S, names)),
+            [{"v_key": s.id, **{f"v_{name}": getattr(s, name) for name in names}} for s in old],
+        )
+    if new:
+        ids = connection.execute(
+            _S.insert().returning(_S.c.id, sort_by_parameter_order=True), session_rows(new)
+        ).all()
+        real = {s.id: session_id for s, (session_id,) in zip(new, ids, strict=True)}
+        for s in new:
+            s.id = real[s.id]
+        for m in machines:
+            for run in m.touched_runs.values():
+                if run.session_id is not None and run.session_id < 0:
+                    run.session_id = real[run.session_id]
+    slices: set[tuple[int, datetime]] = set()
+    for m in machines:
+        for key, session in m.touched_sessions.items():
+            for moment in (m.closed_before.get(key), session.closed_at):
+                if moment is not None:
+                    slices.add((session.contributor_id, hour_of(moment)))
+    if slices:
+        refresh_session_slices(db, slices)

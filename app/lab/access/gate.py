@@ -83,21 +83,14 @@ def _out_of_service(db: Session, machine_id: int, at: datetime) -> MachineDownti
     _transaction, machine_ids, start, end, windows = held
     if machine_id not in machine_ids or not start <= at < end:
         return machine_out_of_service(db, machine_id, at)
-    covering = [
-        w
-        for w in windows
-        if w.machine_id == machine_id
-        and w.starts_at <= at
-        and (w.ends_at is None or w.ends_at > at)
-    ]
-    return max(covering, key=lambda w: (w.starts_at, w.id or 0)) if covering else None
+    return covering_window(windows, machine_id, at)
 
 
 def screen(db: Session, reader: Reader, card_id: str, at: datetime) -> Verdict:
     """Decide whether a scan may be applied, without changing anything."""
     person = _holder(db, card_id)
     if person is None:
-        return Verdict(DenyReason.UNKNOWN_CARD, detail="card not enrolled or revoked")
+        return Verdict(DenyReason.UNKNOWN_CARD, detail=UNKNOWN_CARD_DETAIL)
     if reader.machine_id is None:
         return Verdict(None, person)
     machine = db.get(Machine, reader.machine_id)
@@ -108,17 +101,41 @@ def screen(db: Session, reader: Reader, card_id: str, at: datetime) -> Verdict:
         return Verdict(None, person)
     window = _out_of_service(db, reader.machine_id, at)
     if window is not None:
-        detail = f"{machine.name} is out of service" + (
-            f": {window.reason}" if window.reason else ""
+        return Verdict(
+            DenyReason.OUT_OF_SERVICE, person, detail=out_of_service_detail(machine.name, window)
         )
-        return Verdict(DenyReason.OUT_OF_SERVICE, person, detail=detail)
     if not machine.requires_induction:
         return Verdict(None, person)
     assert person.id is not None
     problem = induction_problem(db, person.id, reader.machine_id, at)
-    return Verdict(
-        problem, person, detail=f"no valid induction for {machine.name}" if problem else ""
-    )
+    return Verdict(problem, person, detail=induction_detail(machine.name) if problem else "")
+
+
+UNKNOWN_CARD_DETAIL = "card not enrolled or revoked"
+
+
+def out_of_service_detail(machine_name: str, window: MachineDowntime) -> str:
+    """Why a badge-in was denied during an out-of-service window (kept with the denial)."""
+    return f"{machine_name} is out of service" + (f": {window.reason}" if window.reason else "")
+
+
+def induction_detail(machine_name: str) -> str:
+    """Why a badge-in was denied for want of an induction."""
+    return f"no valid induction for {machine_name}"
+
+
+def covering_window(
+    windows: list[MachineDowntime], machine_id: int, at: datetime
+) -> MachineDowntime | None:
+    """The window that puts the machine out of service at `at` (the latest begun), if any."""
+    covering = [
+        w
+        for w in windows
+        if w.machine_id == machine_id
+        and w.starts_at <= at
+        and (w.ends_at is None or w.ends_at > at)
+    ]
+    return max(covering, key=lambda w: (w.starts_at, w.id or 0)) if covering else None
 
 
 def is_repeat(

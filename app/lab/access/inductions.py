@@ -276,7 +276,12 @@ def induction_problem(
     db: Session, contributor_id: int, machine_id: int, at: datetime
 ) -> DenyReason | None:
     """None if the contributor holds a valid induction for the machine at `at`, else why not."""
-    found = covering(db, contributor_id, machine_id)
+    return problem_among(covering(db, contributor_id, machine_id), at)
+
+
+def problem_among(found: list[Induction], at: datetime) -> DenyReason | None:
+    """`induction_problem` given every induction that covers the machine, newest grant first
+    (the ingest batch reads them once for all its scans)."""
     statuses = [status_of(row, at) for row in found]
     if "valid" in statuses:
         return None
