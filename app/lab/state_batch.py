@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -270,22 +270,20 @@ def _load(
 ) -> dict[int, HeldMachine]:
     """Each machine's open run, latest run and the sessions a run could be attributed to."""
     machines = {m: HeldMachine(m, known[m].adapter, statuses[m]) for m in fast}
-    ranked = (
-        select(
-            _R,
-            func.row_number()
-            .over(partition_by=_R.c.machine_id, order_by=(_R.c.started_at.desc(), _R.c.id.desc()))
-            .label("rank"),
-        )
-        .where(_R.c.machine_id.in_(list(fast)))
-        .subquery()
+    # The latest run per machine by the (machine_id, started_at, id) index, one
+    # probe each: a window over all of a machine's runs would grow with history.
+    inner = _R.alias("latest")
+    latest = (
+        select(inner.c.id)
+        .where(inner.c.machine_id == _M.c.id)
+        .order_by(inner.c.started_at.desc(), inner.c.id.desc())
+        .limit(1)
+        .correlate(_M)
+        .scalar_subquery()
     )
+    latest_ids = select(latest).where(_M.c.id.in_(list(fast)))
     open_ids = [s["run_id"] for s in statuses.values() if s["run_id"] is not None]
-    rows = connection.execute(
-        select(*[ranked.c[c.name] for c in _R.columns]).where(
-            or_(ranked.c.rank == 1, ranked.c.id.in_(open_ids))
-        )
-    )
+    rows = connection.execute(select(_R).where(or_(_R.c.id.in_(latest_ids), _R.c.id.in_(open_ids))))
     runs: dict[int, HeldRun] = {}
     for row in rows:
         run = _run_from(row)
