@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -75,9 +75,14 @@ def _earned(db: Session, since: datetime) -> dict[int, list[tuple[str, int]]]:
 
 
 def public_context(db: Session, years: int) -> dict[str, Any]:
-    """What the public page shows for the last `years` years."""
+    """What the public page shows: this calendar year and the `years` - 1 before it.
+
+    Whole calendar years, so all but the current one are read from the yearly
+    rollups, and books for a year mean the same thing every day of the next.
+    """
     now = datetime.now(UTC)
-    f = Filters(now - timedelta(days=365 * years), now, Period.YEAR)  # coarsest buckets
+    since = datetime(now.year - years + 1, 1, 1, tzinfo=UTC)
+    f = Filters(since, now, Period.YEAR)  # coarsest buckets
     whole = replace(f, totals=True)  # one row per person or machine, summed in the database
     names = public_names(db)
     summary = money_summary(db)
@@ -110,7 +115,7 @@ def public_context(db: Session, years: int) -> dict[str, Any]:
         for name in ("labour_s", "machine_s", "net_minor", "allocated_minor"):
             t[name] += getattr(figures, name)
     return {
-        "years": years,
+        "since": since,
         "ledger_entries": summary.ledger_entries,
         "ledger_head": summary.ledger_head,
         "machines": _sum_machines(machine_hours(db, whole)),
