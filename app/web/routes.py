@@ -8,6 +8,7 @@ allows scripts from this origin only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -324,10 +325,8 @@ def contributors_page(request: Request, db: SessionDep, f: FiltersDep) -> Respon
         return _login_redirect(request)
     f = _page_filters(f, request)
     totals: dict[int, dict[str, Any]] = {}
-    whole = Filters(
-        f.since, f.until, Period.YEAR, f.machine_id, f.contributor_id, f.product_id, f.role
-    )
-    for r in contributor_hours(db, whole):  # the page shows totals: the coarsest bucket will do
+    whole = replace(f, by=Period.YEAR, totals=True)  # one row per person, summed in the database
+    for r in contributor_hours(db, whole):
         t = totals.setdefault(
             r.contributor_id,
             {"contributor_id": r.contributor_id, "contributor": r.contributor, "link": True,
