@@ -8,6 +8,8 @@ nothing is left queued.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx2
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +19,6 @@ from app.accounting.contributions.tables import Contribution, ContributionPendin
 from app.api.keys import Role
 from app.lab.activity import LabSession, MachineRun
 from tests import factories
-from tests.lab.conftest import at
 from tests.replicas import fire, post, replicas
 
 MACHINES = 6
@@ -50,6 +51,13 @@ def test_closings_retags_and_reads_on_two_replicas_derive_each_source_once(
     client, admin, key_for, urls, session
 ):
     device = key_for(Role.DEVICE)
+    # Device times of the last few minutes: the replicas' sweeps close sessions left open
+    # past their limit or idle past their timeout, measured from now.
+    start = datetime.now(UTC) - timedelta(seconds=700)
+
+    def at(seconds: int) -> str:
+        return (start + timedelta(seconds=seconds)).isoformat()
+
     products = [factories.product(client, admin) for _ in range(2)]
     for n in range(MACHINES):
         machine = factories.machine(client, admin, name=f"m{n}", adapter="lab", address=f"m{n}")
