@@ -4,11 +4,9 @@ scans it relayed meanwhile are counted once when LabLedger returns."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 
 import pytest
-import uvicorn
 
 from app.api.keys import Role
 from app.main import create_app
@@ -17,25 +15,18 @@ from tests.access.test_interlock import QUICK, FakeTasmota, Listener
 from tests.bridge.support import Pty, running_agent, wait_port_open, write_config
 from tests.broker import free_port
 from tests.ingest.conftest import Publisher, eventually, service_settings
+from tests.threaded_server import ThreadedServer
 
 
 class Server:
     """LabLedger served over real HTTP in a thread, with ingest on the test broker."""
 
     def __init__(self, settings, port):
-        self.port = port
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, QUICK), host="127.0.0.1", port=port, log_config=None
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        eventually(lambda: self.server.started, timeout=15)
+        self.served = ThreadedServer(create_app(settings, QUICK), port)
+        self.port = self.served.port
 
     def stop(self):
-        self.server.should_exit = True
-        self.thread.join(15)
+        self.served.stop()
 
 
 @pytest.fixture

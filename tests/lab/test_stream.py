@@ -6,27 +6,21 @@ import json
 import threading
 
 import httpx2
-import uvicorn
 
 from app.api.keys import Role
 from app.main import create_app
 from tests import factories
-from tests.broker import free_port
 from tests.ingest.conftest import eventually
+from tests.threaded_server import ThreadedServer
 
 
 def test_stream_announces_a_machine_change(settings, engine, client, admin, key_for):
     printer = factories.machine(client, admin, name="Streamed", adapter="lab", address="streamed")
     device = key_for(Role.DEVICE)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ThreadedServer(create_app(settings))
+    port = server.port
     events: list[dict] = []
     try:
-        eventually(lambda: server.started, timeout=15)
 
         def listen() -> None:
             with httpx2.stream(
@@ -54,8 +48,7 @@ def test_stream_announces_a_machine_change(settings, engine, client, admin, key_
         assert posted.status_code == 200, posted.text
         listener.join(15)
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop(10)
     change = events[-1]
     assert change == {"type": "change", "machines": [printer["id"]]}
     unauthorised = client.get("/api/v1/stream")

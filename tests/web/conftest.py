@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pydantic import SecretStr
 
@@ -18,8 +16,9 @@ from app.api.keys import Role
 from app.main import create_app
 from tests.accounting.conftest import MoneyLab
 from tests.broker import free_port
-from tests.ingest.conftest import FAST, eventually, service_settings
+from tests.ingest.conftest import FAST, service_settings
 from tests.shops import SECRETS
+from tests.threaded_server import ThreadedServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -55,22 +54,13 @@ def server(settings, broker, engine) -> Iterator[Server]:
     )
     # The pages' data are dated in the past: a sweep would close their sessions at their limits.
     app = create_app(configured, dataclasses.replace(FAST, sweep_every_s=10**9))
-    port = free_port()
-    instance = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    eventually(lambda: instance.started, timeout=15)
-    running = Server(app, port)
+    served = ThreadedServer(app, timeout_graceful_shutdown=1)
+    running = Server(app, served.port)
     try:
         yield running
     finally:
         running.http.close()
-        instance.should_exit = True
-        thread.join(10)
+        served.stop(10)
 
 
 @pytest.fixture

@@ -6,23 +6,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
-import uvicorn
 
 from app.main import create_app
-from tests.broker import free_port
-from tests.ingest.conftest import eventually
 from tests.shops import body_of, stripe_checkout, stripe_headers
+from tests.threaded_server import ThreadedServer
 
 
 def test_twenty_concurrent_deliveries_make_one_sale(money_lab, shop_settings):
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(shop_settings), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ThreadedServer(create_app(shop_settings))
+    port = server.port
     try:
-        eventually(lambda: server.started, timeout=15)
         body = body_of(
             stripe_checkout(
                 "evt_many", "cs_many", [{"sku": "BOARD-R1", "quantity": 1, "amount": 4321}]
@@ -44,8 +37,7 @@ def test_twenty_concurrent_deliveries_make_one_sale(money_lab, shop_settings):
         with ThreadPoolExecutor(max_workers=20) as pool:
             results = list(pool.map(deliver, range(20)))
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop(10)
     assert all(status == 200 for status, _ in results), results
     outcomes = [outcome for _, (outcome,) in results]
     assert outcomes.count("sale_recorded") == 1, outcomes
