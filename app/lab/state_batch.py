@@ -43,7 +43,7 @@ from app.lab.activity import (
     UnknownScan,
 )
 from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
-from app.lab.driver_rows import update_many
+from app.lab.driver_rows import insert_new, update_many
 from app.lab.models import Machine, Reader
 from app.lab.rollups import hour_of, refresh_slices
 from app.lab.runs import POWER_ADAPTERS, TERMINAL, UNREPORTED_ENDS
@@ -573,22 +573,38 @@ def _body(event: MachineState) -> str:
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
-def _event_row(machine_id: int, item: Queued, received: datetime) -> dict[str, Any]:
+_EVENT_COLUMNS = (
+    "event_id",
+    "kind",
+    "source",
+    "machine_id",
+    "reader_id",
+    "at",
+    "received_at",
+    "state",
+    "card_id",
+    "body",
+    "fingerprint",
+)
+
+
+def _event_row(machine_id: int, item: Queued, received: datetime) -> tuple[Any, ...]:
+    """An event's values in `_EVENT_COLUMNS` order."""
     event = item.event
     scan = isinstance(event, BadgeScan)
-    return {
-        "event_id": event.event_id,
-        "kind": "badge" if scan else "machine",
-        "source": item.source[:300],
-        "machine_id": machine_id,
-        "reader_id": item.place.reader_id if item.place is not None else None,
-        "at": event.at,
-        "received_at": received,
-        "state": None if isinstance(event, BadgeScan) else event.state.value,
-        "card_id": event.badge if isinstance(event, BadgeScan) else None,
-        "body": "{}" if isinstance(event, BadgeScan) else _body(event),
-        "fingerprint": event.fingerprint,
-    }
+    return (
+        event.event_id,
+        "badge" if scan else "machine",
+        item.source[:300],
+        machine_id,
+        item.place.reader_id if item.place is not None else None,
+        event.at,
+        received,
+        None if isinstance(event, BadgeScan) else event.state.value,
+        event.badge if isinstance(event, BadgeScan) else None,
+        "{}" if isinstance(event, BadgeScan) else _body(event),
+        event.fingerprint,
+    )
 
 
 def _write(
@@ -600,20 +616,12 @@ def _write(
 ) -> None:
     """Events and kept scans, then sessions (closed first, then opened, for their ids), then
     runs and statuses."""
-    dialect = connection.dialect.name
     received = utcnow()
     rows = [_event_row(m, i, received) for m, todo in applied.items() for i in todo]
-    if rows:
-        inserted = connection.execute(
-            _insert(dialect, _E)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(_E.c.event_id),
-            rows,
-        ).all()
-        if len(inserted) != len(rows):
-            # Under the status locks nobody else records these machines' events: a
-            # conflict means the batch must be applied again by the message-by-message path.
-            raise RuntimeError("an event of a locked machine was recorded meanwhile")
+    if insert_new(connection, _E, "event_id", _EVENT_COLUMNS, rows) != len(rows):
+        # Under the status locks nobody else records these machines' events: a
+        # conflict means the batch must be applied again by the message-by-message path.
+        raise RuntimeError("an event of a locked machine was recorded meanwhile")
     for table, kept in ((_US, book.unknown_rows), (_DS, book.denied_rows)):
         if kept:
             connection.execute(table.insert(), kept)
