@@ -9,6 +9,12 @@ looked up once per dialect and only the columns that have one (timestamps, on
 SQLite) are converted; the rows go to the driver as tuples, in one executemany
 (updates) or in multi-row VALUES statements (inserts that skip taken keys). The
 values the driver receives are the ones SQLAlchemy would have given it.
+
+Driver SQL skips SQLAlchemy's `before_execute` event, which hooks watching
+writes rely on (the contribution queue's notes its head before a transaction's
+first write of a session or run: `app.accounting.contributions.at_commit`).
+So each write first announces itself to those listeners as the Core statement
+it stands for.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.util import immutabledict
 
 # Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
 INSERT_CHUNK = 500
@@ -80,6 +88,12 @@ def _insert(dialect: Dialect, table: Table, key: str, columns: tuple[str, ...]) 
     return _Statement(sql, _processors(dialect, table, columns), mark)
 
 
+def _announce(connection: Connection, statement: Insert | Update) -> None:
+    """Show `before_execute` listeners the write about to go as driver SQL."""
+    for listener in connection.dispatch.before_execute:
+        listener(connection, statement, (), {}, immutabledict())
+
+
 def insert_new(
     connection: Connection,
     table: Table,
@@ -89,6 +103,9 @@ def insert_new(
 ) -> int:
     """INSERT `rows` (values in `columns` order), skipping any whose unique `key` is taken
     already; returns how many went in. Multi-row statements of up to INSERT_CHUNK rows."""
+    if not rows:
+        return 0
+    _announce(connection, table.insert())
     statement = _insert(connection.dialect, table, key, tuple(columns))
     one = "(" + ", ".join([statement.mark] * len(columns)) + ")"
     inserted = 0
@@ -111,5 +128,6 @@ def update_many(
     order, then the key's), in the connection's transaction, as one executemany."""
     if not rows:
         return
+    _announce(connection, table.update())
     update = _update(connection.dialect, table, key, tuple(columns))
     connection.exec_driver_sql(update.sql, _ready(rows, update.processors))
