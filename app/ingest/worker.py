@@ -10,6 +10,7 @@ fails to commit is retried with backoff, from the already-decoded events.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import queue
 import threading
@@ -73,7 +74,10 @@ class _Item:
 class WorkerConfig:
     """How big and how old a batch may get, and the lab's scan rules."""
 
-    batch_max: int = 200
+    # Below the MQTT link's receive maximum (500 unacknowledged), so the broker keeps
+    # sending while a batch is written; each batch's fixed statements (locks, reads, the
+    # rollup refresh) weigh half as much per message as with 200.
+    batch_max: int = 400
     batch_wait_s: float = 0.05
     sweep_every_s: float = 5.0
     refresh_every_s: float = 15.0
@@ -115,6 +119,7 @@ class IngestWorker:
 
     def start(self) -> None:
         """Start the worker thread."""
+        freeze_startup_heap()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -316,6 +321,27 @@ class IngestWorker:
             db.commit()
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return outcome
+
+
+_frozen = threading.Lock()
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Move what the process holds before ingest starts out of the garbage collector's reach.
+
+    The application, its tables and compiled statements live as long as the process, yet
+    every full collection walked them all again: with a batch's many short-lived rows
+    that was about a sixth of the batch path. Done once per process. No collection comes
+    first (it would walk the whole heap at every start): what start-up left as cyclic
+    garbage stays, once, and is bounded by start-up.
+    """
+    global _heap_frozen
+    with _frozen:
+        if _heap_frozen:
+            return
+        gc.freeze()
+        _heap_frozen = True
 
 
 def _source_label(source: str) -> str:

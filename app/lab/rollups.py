@@ -26,6 +26,7 @@ it changed, before and after.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -272,37 +273,52 @@ def _replace(
     return [*before, *connection.execute(sql.owners, params)]
 
 
-def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
-    """Recompute the run rollup rows of these (machine id, hour) slices, and their days."""
-    if not slices:
+def refresh_slices(
+    db: OrmSession,
+    runs: Iterable[tuple[int, datetime]] = (),
+    sessions: Iterable[tuple[int, datetime]] = (),
+) -> None:
+    """Recompute the rollup rows of these (machine id, hour) run slices and (contributor id,
+    hour) session slices, then the days, months and years holding them, once for both.
+
+    The coarser levels are rebuilt from both hourly tables, so a batch that changed runs
+    and sessions refreshes them in one pass, not one per kind. Locks are taken in one
+    order everywhere: run hours, session hours, then the coarser levels.
+    """
+    runs, sessions = set(runs), set(sessions)
+    if not runs and not sessions:
         return
     connection = db.connection()
-    sql = _run_statements(connection.dialect.name)
-    lock_all(connection, "run", slices)
-    people: set[tuple[int, datetime]] = set()
+    dialect = connection.dialect.name
+    machines = {(machine_id, day_of(hour)) for machine_id, hour in runs}
+    people = {(who, day_of(hour)) for who, hour in sessions}
     products: set[tuple[int, datetime]] = set()
-    for group in in_groups(slices, _NEAR_HOURS):
-        for hour, operator, provider, product in _replace(connection, sql, group):
-            day = day_of(hour)
-            people |= {(who, day) for who in (operator, provider) if who is not None}
-            if product is not None:
-                products.add((product, day))
-    days = {(machine_id, day_of(hour)) for machine_id, hour in slices}
-    refresh_days(connection, _RH, _SH, machines=days, contributors=people, products=products)
+    if runs:
+        lock_all(connection, "run", runs)
+        for group in in_groups(runs, _NEAR_HOURS):
+            for hour, operator, provider, product in _replace(
+                connection, _run_statements(dialect), group
+            ):
+                day = day_of(hour)
+                people |= {(who, day) for who in (operator, provider) if who is not None}
+                if product is not None:
+                    products.add((product, day))
+    if sessions:
+        lock_all(connection, "session", sessions)
+        for group in in_groups(sessions, _NEAR_HOURS):
+            rows = _replace(connection, _session_statements(dialect), group)
+            products |= {(product, day_of(hour)) for hour, product in rows}
+    refresh_days(connection, _RH, _SH, machines=machines, contributors=people, products=products)
+
+
+def refresh_run_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
+    """Recompute the run rollup rows of these (machine id, hour) slices, and their days."""
+    refresh_slices(db, runs=slices)
 
 
 def refresh_session_slices(db: OrmSession, slices: set[tuple[int, datetime]]) -> None:
     """Recompute the session rollup rows of these (contributor id, hour) slices, and their days."""
-    if not slices:
-        return
-    connection = db.connection()
-    sql = _session_statements(connection.dialect.name)
-    lock_all(connection, "session", slices)
-    products: set[tuple[int, datetime]] = set()
-    for group in in_groups(slices, _NEAR_HOURS):
-        products |= {(product, day_of(hour)) for hour, product in _replace(connection, sql, group)}
-    people = {(who, day_of(hour)) for who, hour in slices}
-    refresh_days(connection, _RH, _SH, contributors=people, products=products)
+    refresh_slices(db, sessions=slices)
 
 
 def rebuild(db: Session) -> tuple[int, int]:
@@ -378,10 +394,8 @@ def _recompute(db: OrmSession) -> None:
     """
     db.flush()  # the commit's own flush would come after this hook
     runs, sessions = db.info.pop(_PENDING, (set(), set()))
-    if runs:
-        refresh_run_slices(db, runs)
-    if sessions:
-        refresh_session_slices(db, sessions)
+    if runs or sessions:
+        refresh_slices(db, runs, sessions)
 
 
 @event.listens_for(OrmSession, "after_rollback")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -43,8 +43,9 @@ from app.lab.activity import (
     UnknownScan,
 )
 from app.lab.batch_rows import HeldMachine, HeldRun, HeldSession, NeedsOrm
+from app.lab.driver_rows import insert_new, update_many
 from app.lab.models import Machine, Reader
-from app.lab.rollups import hour_of, refresh_run_slices, refresh_session_slices
+from app.lab.rollups import hour_of, refresh_slices
 from app.lab.runs import POWER_ADAPTERS, TERMINAL, UNREPORTED_ENDS
 from app.lab.scan_batch import apply_scan, session_rows
 from app.lab.scan_book import ScanBook, ScanPlace, read_scan_book
@@ -572,26 +573,38 @@ def _body(event: MachineState) -> str:
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
-def _typed(table: Table, names: Iterable[str]) -> dict[str, Any]:
-    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
+_EVENT_COLUMNS = (
+    "event_id",
+    "kind",
+    "source",
+    "machine_id",
+    "reader_id",
+    "at",
+    "received_at",
+    "state",
+    "card_id",
+    "body",
+    "fingerprint",
+)
 
 
-def _event_row(machine_id: int, item: Queued, received: datetime) -> dict[str, Any]:
+def _event_row(machine_id: int, item: Queued, received: datetime) -> tuple[Any, ...]:
+    """An event's values in `_EVENT_COLUMNS` order."""
     event = item.event
     scan = isinstance(event, BadgeScan)
-    return {
-        "event_id": event.event_id,
-        "kind": "badge" if scan else "machine",
-        "source": item.source[:300],
-        "machine_id": machine_id,
-        "reader_id": item.place.reader_id if item.place is not None else None,
-        "at": event.at,
-        "received_at": received,
-        "state": None if isinstance(event, BadgeScan) else event.state.value,
-        "card_id": event.badge if isinstance(event, BadgeScan) else None,
-        "body": "{}" if isinstance(event, BadgeScan) else _body(event),
-        "fingerprint": event.fingerprint,
-    }
+    return (
+        event.event_id,
+        "badge" if scan else "machine",
+        item.source[:300],
+        machine_id,
+        item.place.reader_id if item.place is not None else None,
+        event.at,
+        received,
+        None if isinstance(event, BadgeScan) else event.state.value,
+        event.badge if isinstance(event, BadgeScan) else None,
+        "{}" if isinstance(event, BadgeScan) else _body(event),
+        event.fingerprint,
+    )
 
 
 def _write(
@@ -603,24 +616,16 @@ def _write(
 ) -> None:
     """Events and kept scans, then sessions (closed first, then opened, for their ids), then
     runs and statuses."""
-    dialect = connection.dialect.name
     received = utcnow()
     rows = [_event_row(m, i, received) for m, todo in applied.items() for i in todo]
-    if rows:
-        inserted = connection.execute(
-            _insert(dialect, _E)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(_E.c.event_id),
-            rows,
-        ).all()
-        if len(inserted) != len(rows):
-            # Under the status locks nobody else records these machines' events: a
-            # conflict means the batch must be applied again by the message-by-message path.
-            raise RuntimeError("an event of a locked machine was recorded meanwhile")
+    if insert_new(connection, _E, "event_id", _EVENT_COLUMNS, rows) != len(rows):
+        # Under the status locks nobody else records these machines' events: a
+        # conflict means the batch must be applied again by the message-by-message path.
+        raise RuntimeError("an event of a locked machine was recorded meanwhile")
     for table, kept in ((_US, book.unknown_rows), (_DS, book.denied_rows)):
         if kept:
             connection.execute(table.insert(), kept)
-    _write_sessions(db, connection, machines)
+    session_slices = _write_sessions(connection, machines)
     old = [run for m in machines for run in m.touched_runs.values() if run.id is not None]
     new = [run for m in machines for run in m.touched_runs.values() if run.id is None]
     if new:
@@ -630,23 +635,21 @@ def _write(
         ).all()
         for run, (run_id,) in zip(new, ids, strict=True):
             run.id = run_id
-    if old:
-        connection.execute(
-            update(_R).where(_R.c.id == bindparam("v_key")).values(_typed(_R, _RUN_FIELDS)),
-            [
-                {"v_key": run.id, **{f"v_{name}": getattr(run, name) for name in _RUN_FIELDS}}
-                for run in old
-            ],
-        )
-    statuses = []
+    update_many(
+        connection,
+        _R,
+        "id",
+        _RUN_FIELDS,
+        [(*(getattr(run, name) for name in _RUN_FIELDS), run.id) for run in old],
+    )
     for m in machines:
         m.status["run_id"] = m.run.id if m.run is not None else None
-        statuses.append({"v_key": m.id, **{f"v_{name}": m.status[name] for name in _STATUS_FIELDS}})
-    connection.execute(
-        update(_ST)
-        .where(_ST.c.machine_id == bindparam("v_key"))
-        .values(_typed(_ST, _STATUS_FIELDS)),
-        statuses,
+    update_many(
+        connection,
+        _ST,
+        "machine_id",
+        _STATUS_FIELDS,
+        [(*(m.status[name] for name in _STATUS_FIELDS), m.id) for m in machines],
     )
     slices: set[tuple[int, datetime]] = set()
     for m in machines:
@@ -654,21 +657,21 @@ def _write(
             for moment in (m.ended_before.get(key), run.ended_at):
                 if moment is not None:
                     slices.add((m.id, hour_of(moment)))
-    if slices:
-        refresh_run_slices(db, slices)
+    refresh_slices(db, slices, session_slices)
 
 
-def _write_sessions(db: Session, connection: Connection, machines: list[HeldMachine]) -> None:
+def _write_sessions(
+    connection: Connection, machines: list[HeldMachine]
+) -> set[tuple[int, datetime]]:
     """Sessions read and changed (closed, or active later), then those opened in the batch
-    (at most one still open per machine), whose ids the runs they were given then take."""
+    (at most one still open per machine), whose ids the runs they were given then take.
+    Returns the session rollup slices they changed, refreshed with the runs' once."""
     old = [s for m in machines for s in m.touched_sessions.values() if s.new is None]
     new = [s for m in machines for s in m.touched_sessions.values() if s.new is not None]
-    if old:
-        names = ["closed_at", "close_reason", "closed_by", "last_activity_at"]
-        connection.execute(
-            update(_S).where(_S.c.id == bindparam("v_key")).values(_typed(_S, names)),
-            [{"v_key": s.id, **{f"v_{name}": getattr(s, name) for name in names}} for s in old],
-        )
+    names = ("closed_at", "close_reason", "closed_by", "last_activity_at")
+    update_many(
+        connection, _S, "id", names, [(*(getattr(s, name) for name in names), s.id) for s in old]
+    )
     if new:
         ids = connection.execute(
             _S.insert().returning(_S.c.id, sort_by_parameter_order=True), session_rows(new)
@@ -686,5 +689,4 @@ def _write_sessions(db: Session, connection: Connection, machines: list[HeldMach
             for moment in (m.closed_before.get(key), session.closed_at):
                 if moment is not None:
                     slices.add((session.contributor_id, hour_of(moment)))
-    if slices:
-        refresh_session_slices(db, slices)
+    return slices

@@ -32,6 +32,7 @@ from app.lab.rollups import (
     rebuild,
     refresh_run_slices,
     refresh_session_slices,
+    refresh_slices,
 )
 from app.lab.service import create_machine
 from app.lab.stats import Filters
@@ -311,13 +312,13 @@ def test_a_transaction_recomputes_its_slices_once_at_commit(lab, session, monkey
     lab.state("finished", 3600 + 60)
     run = session.exec(select(MachineRun)).one()
     calls: list[set[tuple[int, datetime]]] = []
-    real = rollups.refresh_run_slices
+    real = rollups.refresh_slices
 
-    def spy(db, slices):
-        calls.append(set(slices))
-        real(db, slices)
+    def spy(db, runs, sessions):
+        calls.append(set(runs))
+        real(db, runs, sessions)
 
-    monkeypatch.setattr(rollups, "refresh_run_slices", spy)
+    monkeypatch.setattr(rollups, "refresh_slices", spy)
     ends = [run.ended_at]
     for _ in range(3):  # three flushes in one transaction, each moving the end an hour on
         run.ended_at = run.ended_at + timedelta(hours=1)
@@ -453,6 +454,29 @@ def test_year_rows_follow_changes_across_a_year_end_and_match_a_rebuild(lab, ses
     assert refreshed == _months_summed_by_year(session)
     rebuild(session)
     assert _years(session) == refreshed
+
+
+def test_runs_and_sessions_refreshed_together_rebuild_their_days_once(lab, session):
+    runs, sessions = _around_month_end(session, lab, random.Random(5))
+    rebuild(session)
+    expected = _all_rollups(session)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    refresh_run_slices(session, runs)
+    alone = len([s for s in statements if s.startswith("DELETE FROM contributor_day")])
+    statements.clear()
+    refresh_slices(session, runs, sessions)
+    event.remove(connection, "before_cursor_execute", count)
+    session.commit()
+    # The sessions' contributors join the runs' in the same day statements, not a second pass.
+    assert alone > 0
+    assert len([s for s in statements if s.startswith("DELETE FROM contributor_day")]) == alone
+    assert _all_rollups(session) == expected
 
 
 @pytest.mark.parametrize("by", [Period.MONTH, Period.YEAR])

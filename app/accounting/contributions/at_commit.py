@@ -7,8 +7,9 @@ triggers added (migration 0011) are gone. A read or a sale then finds them
 derived and lists, instead of deriving first.
 
 How: the first INSERT or UPDATE of `lab_session` or `machine_run` on a
-connection, whether an ORM flush or a Core statement (the ingest batch path's
-`executemany`), first notes the queue's highest id. New queue ids lie above
+connection, whether an ORM flush, a Core statement or the ingest batch path's
+driver SQL (which announces itself as the Core statement it stands for:
+`app.lab.driver_rows`), first notes the queue's highest id. New queue ids lie above
 it (PostgreSQL's sequence only grows; SQLite gives the highest rowid plus one),
 so every row this transaction's triggers add does. Before the Session
 commits, the rows above it are derived and forgotten with the same set-based
