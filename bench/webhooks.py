@@ -38,8 +38,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from bench.support.env import fresh_database
-
 SECRET = "whsec_bench"
 CONCURRENCY = 32
 BURST_SECONDS = 10.0
@@ -436,6 +434,10 @@ def main() -> int:
         "--workers", type=int, default=1, help="uvicorn worker processes of the service"
     )
     options = parser.parse_args()
+    # Run as a script (as `make bench` does), so `support` sits beside it; uvicorn's
+    # processes import this file as `bench.webhooks` and never need it.
+    from support.env import fresh_database
+
     with tempfile.TemporaryDirectory() as tmp, fresh_database(Path(tmp)) as url:
         service = _run_service(url, options.workers)
         database = url.split(":", 1)[0].split("+", 1)[0]
