@@ -7,7 +7,7 @@ each reading its own machines' topics) start and balance their slots; then the b
 is published and the figure is messages per second from the first publish
 until the database holds every event once.
 
-    python bench/scaleout.py [--messages 3000]
+    python bench/scaleout.py [--messages 12000]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def run(replicas: int, messages: int) -> float:
 def main() -> None:
     """One replica, then two, on the same backlog; print both and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=12000)  # seconds of steady draining per run
     args = parser.parse_args()
     one = run(1, args.messages)
     two = run(2, args.messages)
