@@ -542,6 +542,8 @@ def money_page(request: Request, db: SessionDep) -> Response:
     if user is None:
         return _login_redirect(request)
     sales = db.exec(select(Sale).order_by(col(Sale.occurred_at).desc()).limit(20)).all()
+    # Verifying walks every ledger entry, so the page does it when asked, not on every view.
+    verify = request.query_params.get("verify") == "1"
     return render(
         request,
         "money.html",
@@ -549,7 +551,8 @@ def money_page(request: Request, db: SessionDep) -> Response:
             "title": "Money",
             "section": "Money",
             "user": user,
-            "summary": money_summary(db),
+            "summary": money_summary(db, verify=verify),
+            "verified": verify,
             "sales": sales,
         },
     )

@@ -203,3 +203,20 @@ def test_the_ledger_offers_no_way_to_write(client):
         "/api/v1/ledger/entries": {"get"},
         "/api/v1/ledger/balances": {"get"},
     }
+
+
+def test_the_money_page_verifies_the_chain_when_asked(client, session, viewer):
+    from tests.api.test_web_login import _login
+
+    sale(session)
+    sale(session, reference="sale:2")
+    _login(client, viewer)
+    plain = client.get("/money")
+    assert plain.status_code == 200
+    assert "Verify the chain" in plain.text and "The chain verifies." not in plain.text
+    assert "The chain verifies." in client.get("/money?verify=1").text
+    allow_ledger_writes(session)
+    session.execute(text("UPDATE ledger_entry SET reference = 'sale:9' WHERE sequence = 4"))
+    restore_ledger_guard(session)
+    session.commit()
+    assert "The chain does NOT verify" in client.get("/money?verify=1").text

@@ -204,6 +204,7 @@ def test_a_stripe_signed_sale_changes_a_balance_on_money(server, lab, admin, pag
     assert owed > 0
     page.reload()
     expect(ada_row.locator(".owed")).to_have_text(f"€{owed // 100}.{owed % 100:02d}")
+    page.get_by_role("link", name="Verify the chain").click()
     expect(page.locator("#chain-check")).to_have_text("The chain verifies.")
     shoot(page, "money-after-sale")
 
