@@ -77,12 +77,14 @@ def _earned(db: Session, since: datetime) -> dict[int, list[tuple[str, int]]]:
 def public_context(db: Session, years: int) -> dict[str, Any]:
     """What the public page shows: this calendar year and the `years` - 1 before it.
 
-    Whole calendar years, so all but the current one are read from the yearly
-    rollups, and books for a year mean the same thing every day of the next.
+    Whole calendar years, the current one to its end (nothing is recorded
+    ahead of now, and a machine's available time stops at now), so every year
+    is read from the yearly rollups and books for a year mean the same thing
+    every day of the next.
     """
     now = datetime.now(UTC)
     since = datetime(now.year - years + 1, 1, 1, tzinfo=UTC)
-    f = Filters(since, now, Period.YEAR)  # coarsest buckets
+    f = Filters(since, datetime(now.year + 1, 1, 1, tzinfo=UTC), Period.YEAR)
     whole = replace(f, totals=True)  # one row per person or machine, summed in the database
     names = public_names(db)
     summary = money_summary(db, verify=False)  # the page shows the head, not a check
